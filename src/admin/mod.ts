@@ -1,0 +1,8 @@
+/**
+ * The admin HTTP API (server and client side).
+ *
+ * @module
+ */
+
+export * from "./api.ts";
+export * from "./client.ts";

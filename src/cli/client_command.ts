@@ -1,0 +1,132 @@
+/**
+ * `wormhole client` (alias `join`).
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { AppsFileWatcher, type AppSpec, WormholeClient } from "../client/mod.ts";
+import {
+  ensureStateDir,
+  flag,
+  type LogFlags,
+  logFlags,
+  loggerFrom,
+  untilSignal,
+} from "./options.ts";
+import {
+  collectExpose,
+  defaultStateDir,
+  parseDuration,
+  parseName,
+  parseTunnelUrl,
+  sizeIn,
+} from "./parse.ts";
+
+interface ClientFlags extends LogFlags {
+  server: string;
+  name: string;
+  expose?: AppSpec[];
+  appsFile?: string;
+  stateDir: string;
+  keepalive: number;
+  reconnectMin: number;
+  reconnectMax: number;
+  window: number;
+  maxPayload: number;
+}
+
+/** Builds the `client` command. */
+export function clientCommand(): Command {
+  const command = new Command("client")
+    .alias("join")
+    .description("connect to a server and expose apps through it");
+  flag(command, "--server <url>", "tunnel URL (ws:// or wss://)", {
+    parse: parseTunnelUrl,
+    default: "ws://127.0.0.1:8080/wh/tunnel",
+  });
+  flag(command, "--name <name>", "this client's peer name", {
+    parse: parseName,
+    default: "default",
+  });
+  flag(command, "--expose <app>", "name=host:port to expose (repeatable)", {
+    parse: collectExpose,
+  });
+  flag(command, "--apps-file <file>", "YAML or JSON list of apps, re-read when it changes");
+  flag(command, "--state-dir <dir>", "where the key and server pin live", {
+    default: defaultStateDir(),
+  });
+  flag(command, "--keepalive <duration>", "ping interval; 3 silent intervals reconnect", {
+    parse: parseDuration,
+    default: 15_000,
+    defaultText: "15s",
+  });
+  flag(command, "--reconnect-min <duration>", "first reconnect delay bound", {
+    parse: parseDuration,
+    default: 500,
+    defaultText: "500ms",
+  });
+  flag(command, "--reconnect-max <duration>", "largest reconnect delay", {
+    parse: parseDuration,
+    default: 30_000,
+    defaultText: "30s",
+  });
+  flag(command, "--window <size>", "per-stream receive window", {
+    parse: sizeIn(256 * 1024, 64 << 20),
+    default: 512 * 1024,
+    defaultText: "512KiB",
+  });
+  flag(command, "--max-payload <size>", "largest frame payload", {
+    parse: sizeIn(1024, 1 << 20),
+    default: 65536,
+    defaultText: "64KiB",
+  });
+  logFlags(command);
+  command.action(runClient);
+  return command;
+}
+
+async function runClient(flags: ClientFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  if (flags.reconnectMax < flags.reconnectMin) {
+    throw new RangeError(
+      `--reconnect-max (${flags.reconnectMax} ms) is below --reconnect-min (${flags.reconnectMin} ms)`,
+    );
+  }
+  await ensureStateDir(flags.stateDir);
+  const fixed = flags.expose ?? [];
+  let watcher: AppsFileWatcher | null = null;
+  let fromFile: AppSpec[] = [];
+  const merge = () => {
+    const names = new Set(fixed.map((app) => app.name));
+    return [...fixed, ...fromFile.filter((app) => !names.has(app.name))];
+  };
+  const client = new WormholeClient({
+    server: flags.server,
+    name: flags.name,
+    keepaliveMs: flags.keepalive,
+    reconnect: { minMs: flags.reconnectMin, maxMs: flags.reconnectMax },
+    window: flags.window,
+    maxPayload: flags.maxPayload,
+    logger: log,
+  });
+  if (flags.appsFile) {
+    const path = flags.appsFile;
+    watcher = new AppsFileWatcher(path, {
+      onChange: (apps) => {
+        fromFile = apps;
+        log.info("apps file changed", { file: path, apps: apps.map((app) => app.name) });
+        client.setApps(merge());
+      },
+      onError: (error) => log.warn("cannot use apps file, keeping the apps I have", { error }),
+    });
+    fromFile = await watcher.load();
+    watcher.start();
+  }
+  client.setApps(merge());
+  if (client.apps.length === 0) log.warn("no apps to expose yet: use --expose or --apps-file");
+  client.start();
+  const signal = await untilSignal();
+  log.info("shutting down", { signal });
+  await Promise.all([client.close(), watcher?.stop()]);
+}

@@ -1,0 +1,63 @@
+/**
+ * The `wormhole` command line.
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { VERSION } from "../version.ts";
+import { appsCommand } from "./apps_command.ts";
+import { clientCommand } from "./client_command.ts";
+import { serverCommand } from "./server_command.ts";
+import { testServerCommand } from "./testserver_command.ts";
+
+/** Exit code for bad flags or arguments. */
+export const EXIT_USAGE = 2;
+/** Exit code for a failure at run time. */
+export const EXIT_FAILURE = 1;
+
+/** Builds the whole program. */
+export function buildProgram(): Command {
+  const program = new Command("wormhole")
+    .description("Reverse TCP tunnels over WebSocket: expose services from edge to center.")
+    .version(VERSION, "-V, --version", "print the version")
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  for (
+    const command of [serverCommand(), clientCommand(), appsCommand(), testServerCommand()]
+  ) {
+    program.addCommand(command);
+  }
+  // Sub-commands report usage errors the same way as the program.
+  const override = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(override);
+  };
+  override(program);
+  return program;
+}
+
+/** Runs the CLI with `args`; resolves with the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  if (args.length === 0) {
+    program.outputHelp();
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed the message (or the help or version).
+      const done = ["commander.helpDisplayed", "commander.version", "commander.help"];
+      return done.includes(error.code) ? 0 : EXIT_USAGE;
+    }
+    if (error instanceof RangeError || error instanceof SyntaxError) {
+      console.error(`error: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    console.error(`error: ${(error as Error).message ?? error}`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * The command line: flag parsing and the sub-commands.
+ *
+ * @module
+ */
+
+export * from "./main.ts";
+export * from "./parse.ts";

@@ -1,0 +1,74 @@
+/**
+ * Helpers that give every flag its environment variable and the logging
+ * flags every long-running command shares.
+ *
+ * @module
+ */
+
+import { type Command, Option } from "commander";
+import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
+import { oneOf } from "./parse.ts";
+
+/** `--listen-host <host>` → `WORMHOLE_LISTEN_HOST`. */
+export function envName(flags: string): string {
+  const long = /--([a-z0-9-]+)/.exec(flags)?.[1];
+  if (!long) throw new TypeError(`Flag "${flags}" has no long name`);
+  return `WORMHOLE_${long.replaceAll("-", "_").toUpperCase()}`;
+}
+
+/** Adds an option that also reads `WORMHOLE_<FLAG_NAME>`. */
+export function flag<T>(
+  command: Command,
+  flags: string,
+  description: string,
+  options: { parse?: (value: string, previous: T) => T; default?: T; defaultText?: string } = {},
+): Command {
+  const option = new Option(flags, description).env(envName(flags));
+  if (options.parse) option.argParser(options.parse);
+  if (options.default !== undefined) option.default(options.default, options.defaultText);
+  return command.addOption(option);
+}
+
+/** Values of the shared logging flags. */
+export interface LogFlags {
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+/** Adds `--log-level` and `--log-format`. */
+export function logFlags(command: Command): Command {
+  flag(command, "--log-level <level>", `log level: ${LOG_LEVELS.join(", ")}`, {
+    parse: oneOf(LOG_LEVELS),
+    default: "info",
+  });
+  flag(command, "--log-format <format>", "log format: text or json", {
+    parse: oneOf(["text", "json"] as const),
+    default: "text",
+  });
+  return command;
+}
+
+/** A logger configured from the shared flags. */
+export function loggerFrom(flags: LogFlags): Logger {
+  return new Logger({ level: flags.logLevel, format: flags.logFormat });
+}
+
+/** Creates the state directory (mode 0700) if needed. */
+export async function ensureStateDir(path: string): Promise<void> {
+  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}

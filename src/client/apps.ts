@@ -1,0 +1,209 @@
+/**
+ * Apps a client offers: parsing `--expose` specs and apps files.
+ *
+ * @module
+ */
+
+import { nameProblem } from "../protocol/mod.ts";
+
+/** A TCP endpoint the client can reach, offered under a name. */
+export interface AppSpec {
+  /** Name the app is exposed under. */
+  name: string;
+  /** Upstream host. */
+  host: string;
+  /** Upstream port. */
+  port: number;
+}
+
+/** Parses `host:port` or `[v6]:port`; throws RangeError naming `what`. */
+export function parseAddress(text: string, what = "address"): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
+  if (!match) {
+    throw new RangeError(`Invalid ${what} "${text}": expected host:port`);
+  }
+  const host = match[1] ?? match[2];
+  const port = Number(match[3]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`Invalid ${what} "${text}": port ${match[3]} is not in 1-65535`);
+  }
+  return { host, port };
+}
+
+function checkName(name: string, spec: string): string {
+  const problem = nameProblem(name);
+  if (problem) throw new RangeError(`Invalid app name "${name}" in "${spec}": it ${problem}`);
+  return name;
+}
+
+/**
+ * Parses one `--expose` value. Accepted forms:
+ * - `name=host:port` (preferred)
+ * - `name=N,address=H:P` (the original wormhole form)
+ * - `host:port` (named `host-port`)
+ *
+ * @throws {RangeError} naming what is wrong.
+ */
+export function parseExpose(spec: string): AppSpec {
+  const text = spec.trim();
+  if (text.includes(",")) {
+    const fields = new Map<string, string>();
+    for (const part of text.split(",")) {
+      const eq = part.indexOf("=");
+      if (eq < 0) throw new RangeError(`Invalid expose "${spec}": "${part}" is not key=value`);
+      fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const name = fields.get("name");
+    const address = fields.get("address");
+    if (!name || !address) {
+      throw new RangeError(`Invalid expose "${spec}": needs name=… and address=…`);
+    }
+    return { name: checkName(name, spec), ...parseAddress(address, `address in "${spec}"`) };
+  }
+  const eq = text.indexOf("=");
+  if (eq >= 0) {
+    const name = checkName(text.slice(0, eq).trim(), spec);
+    return { name, ...parseAddress(text.slice(eq + 1), `address in "${spec}"`) };
+  }
+  const address = parseAddress(text);
+  const name = `${address.host}-${address.port}`.replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return { name: checkName(name, spec), ...address };
+}
+
+/**
+ * Parses the text of an apps file: a JSON or YAML list whose items are
+ * `{name, address}` objects or `--expose` strings.
+ *
+ * @throws {SyntaxError} when the text is not a list of apps.
+ */
+export async function parseAppsFile(text: string, source: string): Promise<AppSpec[]> {
+  let data: unknown;
+  const trimmed = text.trim();
+  if (trimmed === "") return [];
+  try {
+    if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
+      data = JSON.parse(trimmed);
+    } else {
+      // Loaded lazily: most runs never read YAML.
+      const yaml = await import("js-yaml");
+      data = yaml.load(trimmed);
+    }
+  } catch (cause) {
+    throw new SyntaxError(`Cannot parse ${source}: ${(cause as Error).message}`, { cause });
+  }
+  if (data === null || data === undefined) return [];
+  if (!Array.isArray(data)) throw new SyntaxError(`Cannot read ${source}: expected a list of apps`);
+  const apps: AppSpec[] = [];
+  const seen = new Set<string>();
+  for (const [index, item] of data.entries()) {
+    let app: AppSpec;
+    try {
+      if (typeof item === "string") {
+        app = parseExpose(item);
+      } else if (item && typeof item === "object" && "name" in item && "address" in item) {
+        const { name, address } = item as { name: unknown; address: unknown };
+        app = parseExpose(`name=${String(name)},address=${String(address)}`);
+      } else {
+        throw new RangeError('expected {name, address} or "name=host:port"');
+      }
+    } catch (cause) {
+      throw new SyntaxError(`Cannot read ${source}, item ${index}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    if (seen.has(app.name)) {
+      throw new SyntaxError(`Cannot read ${source}: app "${app.name}" is listed twice`);
+    }
+    seen.add(app.name);
+    apps.push(app);
+  }
+  return apps;
+}
+
+/** Watches an apps file by polling and reports each new valid content. */
+export class AppsFileWatcher {
+  #path: string;
+  #intervalMs: number;
+  #onChange: (apps: AppSpec[]) => void;
+  #onError: (error: Error) => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #last: string | null = null;
+  #lastError: string | null = null;
+  #stopped = false;
+  #busy: Promise<void> = Promise.resolve();
+
+  /** Creates a watcher; call {@linkcode AppsFileWatcher.load} first, then `start`. */
+  constructor(
+    path: string,
+    options: {
+      intervalMs?: number;
+      onChange: (apps: AppSpec[]) => void;
+      onError: (error: Error) => void;
+    },
+  ) {
+    this.#path = path;
+    this.#intervalMs = options.intervalMs ?? 1000;
+    this.#onChange = options.onChange;
+    this.#onError = options.onError;
+  }
+
+  /**
+   * Reads and parses the file once.
+   *
+   * @throws {SyntaxError|Deno.errors.NotFound} when it cannot be read or parsed.
+   */
+  async load(): Promise<AppSpec[]> {
+    const text = await Deno.readTextFile(this.#path);
+    const apps = await parseAppsFile(text, this.#path);
+    this.#last = text;
+    return apps;
+  }
+
+  /** Starts polling for changes. */
+  start(): void {
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#busy = this.#poll().finally(() => this.#schedule());
+    }, this.#intervalMs);
+  }
+
+  async #poll(): Promise<void> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#path);
+    } catch (error) {
+      // Keep the apps we have; say so once, not every second.
+      this.#report(error as Error);
+      return;
+    }
+    if (text === this.#last) return;
+    this.#last = text;
+    let apps: AppSpec[];
+    try {
+      apps = await parseAppsFile(text, this.#path);
+    } catch (error) {
+      this.#report(error as Error);
+      return;
+    }
+    this.#lastError = null;
+    this.#onChange(apps);
+  }
+
+  #report(error: Error): void {
+    if (error.message === this.#lastError) return;
+    this.#lastError = error.message;
+    this.#onError(error);
+  }
+
+  /** Stops polling and waits for a read in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#busy;
+  }
+}

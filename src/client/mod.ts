@@ -1,0 +1,8 @@
+/**
+ * The client side: dials the server, announces apps, connects streams to upstreams.
+ *
+ * @module
+ */
+
+export * from "./apps.ts";
+export * from "./client.ts";

@@ -1,0 +1,31 @@
+/**
+ * The record link: what the multiplexer needs from the layer below it
+ * (a WebSocket, an encrypting session, or an in-memory pair in tests).
+ *
+ * @module
+ */
+
+/** Callbacks a link delivers inbound records and its end to. */
+export interface RecordHandler {
+  /** One inbound record (WebSocket message), in order. */
+  record(record: Uint8Array): void;
+  /** The link is closed; `error` says why when it was not an orderly close. */
+  closed(error?: Error): void;
+}
+
+/** A bidirectional, ordered, message-oriented link carrying records. */
+export interface RecordLink {
+  /**
+   * Sets where inbound records go. Records that arrive before a handler is
+   * set are held and delivered to the first handler.
+   */
+  listen(handler: RecordHandler): void;
+  /** Queues one record for sending. Records are delivered in order. */
+  send(record: Uint8Array): void;
+  /** False while the link's send queue is above its high watermark. */
+  readonly writable: boolean;
+  /** Resolves once the send queue has drained below its low watermark, or the link closed. */
+  waitWritable(): Promise<void>;
+  /** Closes the link; `reason` may reach the peer. Idempotent. */
+  close(reason?: string): void;
+}

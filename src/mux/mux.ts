@@ -1,0 +1,421 @@
+/**
+ * The multiplexer: many {@linkcode MuxStream}s over one {@linkcode RecordLink},
+ * with per-stream credit flow control, batching of frames into records, and
+ * connection-level ping and go-away.
+ *
+ * @module
+ */
+
+import {
+  decodeFrames,
+  decodeOpen,
+  decodeReason,
+  decodeWindow,
+  DEFAULT_MAX_PAYLOAD,
+  EMPTY,
+  encodedSize,
+  encodeInto,
+  encodeOpen,
+  encodeReason,
+  encodeWindow,
+  type Frame,
+  FrameKind,
+  frameKindName,
+  GoAwayCode,
+  HEADER_SIZE,
+  ProtocolError,
+  type Reason,
+  ResetCode,
+} from "../protocol/mod.ts";
+import { StreamResetError, TunnelClosedError } from "./errors.ts";
+import type { RecordLink } from "./link.ts";
+import { MuxStream, type StreamHost } from "./stream.ts";
+
+/** Default per-stream receive window: 512 KiB. */
+export const DEFAULT_WINDOW = 512 * 1024;
+
+/** Default upper bound on the frames batched into one record: 256 KiB. */
+export const DEFAULT_MAX_RECORD = 256 * 1024;
+
+/** Configuration of a {@linkcode Mux}. */
+export interface MuxOptions {
+  /**
+   * Which side this is: stream ids opened by the server are even, by the
+   * client odd, so both may open streams without colliding.
+   */
+  role: "server" | "client";
+  /** Receive window granted to the peer per stream. */
+  window?: number;
+  /** Largest frame payload accepted from the peer (and sent, until the peer says less). */
+  maxPayload?: number;
+  /** Upper bound on the bytes batched into one outgoing record. */
+  maxRecord?: number;
+  /** A peer opened a stream. Without this handler incoming streams are refused. */
+  onStream?: (stream: MuxStream) => void;
+  /** A control frame (hello, app announced, app withdrawn) arrived. */
+  onControl?: (frame: Frame) => void;
+  /** The peer announced it is going away. */
+  onGoAway?: (reason: Reason) => void;
+}
+
+interface Queued {
+  frame: Frame;
+  taken?: (error?: Error) => void;
+}
+
+/** Streams of one side may be opened without waiting for the other side. */
+export class Mux implements StreamHost {
+  #link: RecordLink;
+  #options: MuxOptions;
+  #window: number;
+  #maxPayload: number;
+  #maxRecord: number;
+  #peerWindow: number;
+  #peerMaxPayload: number;
+
+  #streams = new Map<number, MuxStream>();
+  #nextLocalId: number;
+  #highestPeerId = 0;
+
+  #urgent: Queued[] = [];
+  #data: Queued[] = [];
+  #dataHead = 0;
+  #flushScheduled = false;
+  #waitingWritable = false;
+
+  #closed = false;
+  #closeError: Error | undefined;
+  #done = Promise.withResolvers<Error | undefined>();
+
+  /** `performance.now()` when the last record arrived. */
+  lastReceived: number = performance.now();
+  /** Total streams opened either way, for metrics. */
+  streamsTotal = 0;
+
+  /** Starts multiplexing over `link`; inbound records are handled at once. */
+  constructor(link: RecordLink, options: MuxOptions) {
+    this.#link = link;
+    this.#options = options;
+    this.#window = options.window ?? DEFAULT_WINDOW;
+    this.#maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.#maxRecord = options.maxRecord ?? DEFAULT_MAX_RECORD;
+    this.#peerWindow = DEFAULT_WINDOW;
+    this.#peerMaxPayload = this.#maxPayload;
+    this.#nextLocalId = options.role === "server" ? 2 : 1;
+    link.listen({
+      record: (record) => this.#receive(record),
+      closed: (error) => this.#terminate(error ?? new TunnelClosedError()),
+    });
+  }
+
+  /** Largest data payload this side puts in one frame. */
+  get maxFrame(): number {
+    return Math.min(this.#maxPayload, this.#peerMaxPayload);
+  }
+
+  /** Receive window this side grants per stream. */
+  get window(): number {
+    return this.#window;
+  }
+
+  /** Largest payload this side accepts. */
+  get maxPayload(): number {
+    return this.#maxPayload;
+  }
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** True once the connection is closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves when the connection is closed, with the error that closed it, if any. */
+  get done(): Promise<Error | undefined> {
+    return this.#done.promise;
+  }
+
+  /** Applies the peer's stream settings from its hello. */
+  setPeerSettings(settings: { window: number; maxPayload: number }): void {
+    this.#peerWindow = settings.window;
+    this.#peerMaxPayload = settings.maxPayload;
+  }
+
+  /** Opens a stream to `app` on the peer. Data may be written at once. */
+  open(app: string): MuxStream {
+    if (this.#closed) throw this.#closeError ?? new TunnelClosedError();
+    const id = this.#nextLocalId;
+    this.#nextLocalId += 2;
+    const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window);
+    this.#streams.set(id, stream);
+    this.streamsTotal++;
+    this.#enqueueData({ frame: { kind: FrameKind.Open, stream: id, payload: encodeOpen(app) } });
+    return stream;
+  }
+
+  /** Sends a connection-level control frame (hello, app announced, …). */
+  sendControl(kind: FrameKind, payload: Uint8Array): void {
+    if (this.#closed) return;
+    this.#enqueueUrgent({ kind, stream: 0, payload });
+  }
+
+  /** Sends a ping; the peer answers with a pong, which refreshes {@linkcode lastReceived}. */
+  ping(): void {
+    if (this.#closed) return;
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setFloat64(0, performance.now());
+    this.#enqueueUrgent({ kind: FrameKind.Ping, stream: 0, payload });
+  }
+
+  /**
+   * Tells the peer why the connection ends, sends what is queued, then closes
+   * the link and resets every stream.
+   */
+  goAway(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#urgent.push({
+      frame: { kind: FrameKind.GoAway, stream: 0, payload: encodeReason({ code, reason }) },
+    });
+    this.#flushNow(true);
+    this.#link.close(reason);
+    this.#terminate(new TunnelClosedError(`Tunnel closed: ${reason}`));
+  }
+
+  /** Closes the link at once and resets every stream. Idempotent. */
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#link.close(error?.message);
+    this.#terminate(error ?? new TunnelClosedError());
+  }
+
+  // ---- StreamHost ----
+
+  /** @internal */
+  sendData(stream: MuxStream, payload: Uint8Array, taken: (error?: Error) => void): void {
+    if (this.#closed) {
+      taken(stream.error ?? this.#closeError ?? new TunnelClosedError());
+      return;
+    }
+    this.#enqueueData({ frame: { kind: FrameKind.Data, stream: stream.id, payload }, taken });
+  }
+
+  /** @internal */
+  sendFin(stream: MuxStream): void {
+    if (this.#closed) return;
+    this.#enqueueData({ frame: { kind: FrameKind.Fin, stream: stream.id, payload: EMPTY } });
+  }
+
+  /** @internal */
+  sendReset(stream: MuxStream, code: number, reason: string): void {
+    if (this.#closed) return;
+    const payload = encodeReason({ code, reason });
+    this.#enqueueUrgent({ kind: FrameKind.Reset, stream: stream.id, payload });
+  }
+
+  /** @internal */
+  sendWindow(stream: MuxStream, increment: number): void {
+    if (this.#closed) return;
+    const payload = encodeWindow(increment);
+    this.#enqueueUrgent({ kind: FrameKind.Window, stream: stream.id, payload });
+  }
+
+  /** @internal */
+  release(stream: MuxStream): void {
+    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
+  }
+
+  // ---- sending ----
+
+  #enqueueUrgent(frame: Frame): void {
+    this.#urgent.push({ frame });
+    this.#scheduleFlush();
+  }
+
+  #enqueueData(item: Queued): void {
+    this.#data.push(item);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#waitingWritable) return;
+    this.#flushScheduled = true;
+    // Frames queued by callbacks of the same event-loop turn share a record.
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flushNow(false);
+    });
+  }
+
+  /** Encodes queued frames into records while the link accepts them. */
+  #flushNow(force: boolean): void {
+    while (this.#urgent.length > 0 || this.#dataHead < this.#data.length) {
+      if (this.#closed) return;
+      if (!force && !this.#link.writable) {
+        if (!this.#waitingWritable) {
+          this.#waitingWritable = true;
+          this.#link.waitWritable().then(() => {
+            this.#waitingWritable = false;
+            this.#scheduleFlush();
+          });
+        }
+        return;
+      }
+      const batch: Queued[] = [];
+      let size = 0;
+      while (this.#urgent.length > 0 && size < this.#maxRecord) {
+        const item = this.#urgent.shift()!;
+        batch.push(item);
+        size += HEADER_SIZE + item.frame.payload.length;
+      }
+      while (this.#dataHead < this.#data.length && size < this.#maxRecord) {
+        const item = this.#data[this.#dataHead];
+        this.#data[this.#dataHead++] = undefined as unknown as Queued;
+        batch.push(item);
+        size += HEADER_SIZE + item.frame.payload.length;
+      }
+      if (this.#dataHead === this.#data.length) {
+        this.#data = [];
+        this.#dataHead = 0;
+      }
+      const frames = batch.map((item) => item.frame);
+      const record = new Uint8Array(encodedSize(frames));
+      encodeInto(frames, record, 0, { maxPayload: this.#maxPayload });
+      this.#link.send(record);
+      for (const item of batch) item.taken?.();
+    }
+  }
+
+  // ---- receiving ----
+
+  #receive(record: Uint8Array): void {
+    if (this.#closed) return;
+    this.lastReceived = performance.now();
+    let frames: Frame[];
+    try {
+      frames = decodeFrames(record, { maxPayload: this.#maxPayload });
+      for (const frame of frames) {
+        this.#dispatch(frame);
+        if (this.#closed) return;
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.#closeError = error;
+        this.goAway(GoAwayCode.Protocol, error.message);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  #isPeerId(id: number): boolean {
+    return (id % 2 === 0) === (this.#options.role === "client");
+  }
+
+  #dispatch(frame: Frame): void {
+    const { kind, stream: id, payload } = frame;
+    if (id === 0) return this.#dispatchConnection(frame);
+    if (kind === FrameKind.Open) return this.#accept(id, decodeOpen(payload));
+    const stream = this.#streams.get(id);
+    if (!stream) {
+      // Frames racing a reset or close are dropped; frames for ids that were
+      // never opened are a protocol violation.
+      const opened = this.#isPeerId(id) ? id <= this.#highestPeerId : id < this.#nextLocalId;
+      if (!opened) {
+        throw new ProtocolError(
+          "malformed",
+          `Cannot accept ${frameKindName(kind)} frame: stream ${id} was never opened`,
+        );
+      }
+      return;
+    }
+    switch (kind) {
+      case FrameKind.Data:
+        if (!stream.receiveData(payload)) {
+          stream.reset(
+            ResetCode.Protocol,
+            `stream ${id}: ${payload.length} bytes exceed the window or follow FIN`,
+          );
+        }
+        return;
+      case FrameKind.Window:
+        return stream.receiveWindow(decodeWindow(payload));
+      case FrameKind.Fin:
+        if (!stream.receiveFin()) stream.reset(ResetCode.Protocol, `stream ${id}: second FIN`);
+        return;
+      case FrameKind.Reset: {
+        const { code, reason } = decodeReason(payload);
+        this.#streams.delete(id);
+        return stream.receiveReset(new StreamResetError(code, reason, true));
+      }
+      default:
+        throw new ProtocolError(
+          "malformed",
+          `Cannot accept ${frameKindName(kind)} frame on stream ${id}`,
+        );
+    }
+  }
+
+  #accept(id: number, app: string): void {
+    if (!this.#isPeerId(id) || id <= this.#highestPeerId) {
+      throw new ProtocolError("malformed", `Cannot open stream ${id}: id out of sequence`);
+    }
+    this.#highestPeerId = id;
+    const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window);
+    this.#streams.set(id, stream);
+    this.streamsTotal++;
+    if (!this.#options.onStream) {
+      stream.reset(ResetCode.UnknownApp, `this side accepts no streams`);
+      return;
+    }
+    this.#options.onStream(stream);
+  }
+
+  #dispatchConnection(frame: Frame): void {
+    switch (frame.kind) {
+      case FrameKind.Ping:
+        this.#enqueueUrgent({ kind: FrameKind.Pong, stream: 0, payload: frame.payload });
+        return;
+      case FrameKind.Pong:
+        return;
+      case FrameKind.GoAway:
+        this.#options.onGoAway?.(decodeReason(frame.payload));
+        return;
+      case FrameKind.Hello:
+      case FrameKind.AppAnnounce:
+      case FrameKind.AppWithdraw:
+        this.#options.onControl?.(frame);
+        return;
+      default:
+        throw new ProtocolError(
+          "malformed",
+          `Cannot accept ${frameKindName(frame.kind)} frame on stream 0`,
+        );
+    }
+  }
+
+  #terminate(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError ??= error;
+    const reason = this.#closeError.message;
+    for (const item of this.#data.slice(this.#dataHead)) {
+      item.taken?.(new StreamResetError(ResetCode.Aborted, reason, false, { cause: error }));
+    }
+    this.#data = [];
+    this.#dataHead = 0;
+    this.#urgent = [];
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const stream of streams) {
+      stream.receiveReset(
+        new StreamResetError(ResetCode.Aborted, reason, false, { cause: this.#closeError }),
+      );
+    }
+    this.#done.resolve(
+      this.#closeError instanceof TunnelClosedError ? undefined : this.#closeError,
+    );
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Joins a {@linkcode MuxStream} and a TCP connection: bytes flow both ways
+ * with backpressure, half-close is carried across, and an error on either
+ * side resets the other promptly.
+ *
+ * @module
+ */
+
+import { ResetCode } from "../protocol/mod.ts";
+import { StreamResetError } from "./errors.ts";
+import type { MuxStream } from "./stream.ts";
+
+/** The part of `Deno.Conn` a pipe uses; tests may pass anything with this shape. */
+export interface Duplex {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+/** How a piped connection ended. */
+export interface PipeResult {
+  /** Bytes read from the connection and sent into the stream. */
+  bytesUp: number;
+  /** Bytes read from the stream and written to the connection. */
+  bytesDown: number;
+  /** Why it ended abnormally: a reset from the peer, or a local socket error. */
+  error?: Error;
+}
+
+/** First read size; reads grow to the frame size while the socket keeps them full. */
+const MIN_READ = 4096;
+
+/**
+ * Pipes `conn` and `stream` until both directions have ended, then closes
+ * `conn`. Never rejects.
+ */
+export async function pipe(stream: MuxStream, conn: Duplex): Promise<PipeResult> {
+  const result: PipeResult = { bytesUp: 0, bytesDown: 0 };
+  let connClosed = false;
+  const closeConn = () => {
+    if (connClosed) return;
+    connClosed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+  };
+  const fail = (error: unknown, code: number) => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    result.error ??= err;
+    if (!(err instanceof StreamResetError)) stream.reset(code, describe(err));
+    closeConn();
+  };
+
+  const up = async () => {
+    let size = MIN_READ;
+    try {
+      while (true) {
+        const credit = await stream.waitCredit();
+        const want = Math.min(size, credit);
+        const buffer = new Uint8Array(want);
+        const n = await conn.read(buffer);
+        if (n === null) {
+          stream.end();
+          return;
+        }
+        result.bytesUp += n;
+        await stream.write(buffer.subarray(0, n));
+        if (n === want && size < 65536) size *= 2;
+        else if (n < want >>> 2 && size > MIN_READ) size >>>= 1;
+      }
+    } catch (error) {
+      if (!connClosed) fail(error, ResetCode.Aborted);
+    }
+  };
+
+  const down = async () => {
+    try {
+      while (true) {
+        const chunk = await stream.read();
+        if (chunk === null) {
+          await conn.closeWrite();
+          return;
+        }
+        let offset = 0;
+        while (offset < chunk.length) offset += await conn.write(chunk.subarray(offset));
+        result.bytesDown += chunk.length;
+      }
+    } catch (error) {
+      if (!connClosed) fail(error, ResetCode.Aborted);
+    }
+  };
+
+  await Promise.all([up(), down()]);
+  closeConn();
+  return result;
+}
+
+function describe(error: Error): string {
+  return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
+}

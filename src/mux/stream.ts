@@ -1,0 +1,256 @@
+/**
+ * One multiplexed stream: a bidirectional byte channel inside a tunnel
+ * connection, with credit-based flow control in each direction.
+ *
+ * @module
+ */
+
+import { StreamResetError } from "./errors.ts";
+
+/** What a stream needs from its multiplexer. */
+export interface StreamHost {
+  /** Largest data payload to put in one frame. */
+  readonly maxFrame: number;
+  /** Queues a data frame; `taken` runs once it is encoded into a record. */
+  sendData(stream: MuxStream, payload: Uint8Array, taken: (error?: Error) => void): void;
+  /** Queues a FIN frame after the stream's data. */
+  sendFin(stream: MuxStream): void;
+  /** Sends a reset frame ahead of queued data. */
+  sendReset(stream: MuxStream, code: number, reason: string): void;
+  /** Grants the peer `increment` more bytes of credit. */
+  sendWindow(stream: MuxStream, increment: number): void;
+  /** The stream is finished in both directions and can be forgotten. */
+  release(stream: MuxStream): void;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A stream of a {@linkcode Mux}. Writes wait for credit the peer granted and
+ * resolve once the bytes are handed to the link; reads return chunks in order
+ * and grant the peer new credit as they are consumed.
+ */
+export class MuxStream {
+  /** Stream id, unique within its connection. */
+  readonly id: number;
+  /** Name of the app the stream was opened for. */
+  readonly app: string;
+
+  #host: StreamHost;
+  #credit: number;
+  #creditWaiter: Waiter | null = null;
+
+  #window: number;
+  #windowLeft: number;
+  #unacked = 0;
+  #inbox: Uint8Array[] = [];
+  #inboxHead = 0;
+  #readWaiter: Waiter | null = null;
+
+  #localEnded = false;
+  #remoteEnded = false;
+  #readDone = false;
+  #error: StreamResetError | null = null;
+  #released = false;
+  #closed: PromiseWithResolvers<void> | null = null;
+
+  /** Bytes sent and received, for metrics and logs. */
+  bytesOut = 0;
+  /** Bytes received from the peer. */
+  bytesIn = 0;
+
+  /** Creates a stream; only multiplexers call this. */
+  constructor(host: StreamHost, id: number, app: string, sendCredit: number, window: number) {
+    this.#host = host;
+    this.id = id;
+    this.app = app;
+    this.#credit = sendCredit;
+    this.#window = window;
+    this.#windowLeft = window;
+  }
+
+  /** Send credit currently available. */
+  get credit(): number {
+    return this.#credit;
+  }
+
+  /** The reset that ended this stream, if any. */
+  get error(): StreamResetError | null {
+    return this.#error;
+  }
+
+  /** Resolves once the stream is finished both ways or reset. */
+  get closed(): Promise<void> {
+    if (this.#released) return Promise.resolve();
+    this.#closed ??= Promise.withResolvers<void>();
+    return this.#closed.promise;
+  }
+
+  /**
+   * Resolves with the available credit once it is above zero.
+   *
+   * @throws {StreamResetError} once the stream is reset.
+   */
+  waitCredit(): Promise<number> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#credit > 0) return Promise.resolve(this.#credit);
+    return new Promise<void>((resolve, reject) => {
+      this.#creditWaiter = { resolve, reject };
+    }).then(() => this.#credit);
+  }
+
+  /**
+   * Sends `chunk`, split into frames, waiting for credit as needed. Resolves
+   * when the last frame is handed to the link; the caller may then reuse
+   * the buffer.
+   *
+   * @throws {StreamResetError} when the stream is reset.
+   */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#localEnded) throw new TypeError("Cannot write to stream: it was ended");
+    let offset = 0;
+    let last: Promise<void> | null = null;
+    while (offset < chunk.length) {
+      const credit = this.#credit > 0 ? this.#credit : await this.waitCredit();
+      if (this.#error) throw this.#error;
+      const size = Math.min(credit, chunk.length - offset, this.#host.maxFrame);
+      this.#credit -= size;
+      this.bytesOut += size;
+      const payload = chunk.subarray(offset, offset + size);
+      last = new Promise<void>((resolve, reject) => {
+        this.#host.sendData(this, payload, (error) => error ? reject(error) : resolve());
+      });
+      offset += size;
+    }
+    if (last) await last;
+  }
+
+  /** Half-closes the sending direction: the peer reads end-of-stream after the data. */
+  end(): void {
+    if (this.#localEnded || this.#error) return;
+    this.#localEnded = true;
+    this.#host.sendFin(this);
+    this.#maybeRelease();
+  }
+
+  /**
+   * Reads the next chunk; `null` once the peer ended its direction.
+   * Reading grants the peer new credit.
+   *
+   * @throws {StreamResetError} once the stream is reset.
+   */
+  read(): Promise<Uint8Array | null> {
+    if (this.#inboxHead < this.#inbox.length) return Promise.resolve(this.#take());
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#remoteEnded) return Promise.resolve(this.#eof());
+    return new Promise<void>((resolve, reject) => {
+      this.#readWaiter = { resolve, reject };
+    }).then(() => this.#inboxHead < this.#inbox.length ? this.#take() : this.#eof());
+  }
+
+  /** Aborts the stream both ways and tells the peer why. Idempotent. */
+  reset(code: number, reason: string): void {
+    if (this.#error || this.#released) return;
+    this.#host.sendReset(this, code, reason);
+    this.#fail(new StreamResetError(code, reason, false));
+  }
+
+  #take(): Uint8Array {
+    const chunk = this.#inbox[this.#inboxHead];
+    this.#inbox[this.#inboxHead++] = undefined as unknown as Uint8Array;
+    if (this.#inboxHead === this.#inbox.length) {
+      this.#inbox = [];
+      this.#inboxHead = 0;
+    }
+    this.#unacked += chunk.length;
+    // Grant credit in batches: a window update per quarter window consumed.
+    if (this.#unacked >= this.#window >>> 2 && !this.#remoteEnded) {
+      this.#windowLeft += this.#unacked;
+      this.#host.sendWindow(this, this.#unacked);
+      this.#unacked = 0;
+    }
+    return chunk;
+  }
+
+  #eof(): null {
+    this.#readDone = true;
+    this.#maybeRelease();
+    return null;
+  }
+
+  #maybeRelease(): void {
+    if (this.#localEnded && this.#readDone && !this.#error) this.#release();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.release(this);
+    this.#closed?.resolve();
+  }
+
+  #fail(error: StreamResetError): void {
+    if (this.#error) return;
+    this.#error = error;
+    this.#inbox = [];
+    this.#inboxHead = 0;
+    const credit = this.#creditWaiter;
+    this.#creditWaiter = null;
+    credit?.reject(error);
+    const reader = this.#readWaiter;
+    this.#readWaiter = null;
+    reader?.reject(error);
+    this.#release();
+  }
+
+  // ---- called by the multiplexer ----
+
+  /**
+   * Delivers an inbound data payload. Returns false when the peer exceeded
+   * the window it was granted (a protocol violation).
+   */
+  receiveData(payload: Uint8Array): boolean {
+    if (this.#error) return true;
+    if (this.#remoteEnded || payload.length > this.#windowLeft) return false;
+    this.#windowLeft -= payload.length;
+    this.bytesIn += payload.length;
+    if (payload.length === 0) return true;
+    // A small payload must not pin a large record in memory while it waits.
+    const own = payload.length * 2 < payload.buffer.byteLength ? payload.slice() : payload;
+    this.#inbox.push(own);
+    this.#wakeReader();
+    return true;
+  }
+
+  /** The peer ended its direction. Returns false when it had already done so. */
+  receiveFin(): boolean {
+    if (this.#error) return true;
+    if (this.#remoteEnded) return false;
+    this.#remoteEnded = true;
+    this.#wakeReader();
+    return true;
+  }
+
+  /** The peer granted more credit. */
+  receiveWindow(increment: number): void {
+    if (this.#error) return;
+    this.#credit += increment;
+    const waiter = this.#creditWaiter;
+    this.#creditWaiter = null;
+    waiter?.resolve();
+  }
+
+  /** The peer reset the stream, or the connection is gone. */
+  receiveReset(error: StreamResetError): void {
+    this.#fail(error);
+  }
+
+  #wakeReader(): void {
+    const waiter = this.#readWaiter;
+    this.#readWaiter = null;
+    waiter?.resolve();
+  }
+}

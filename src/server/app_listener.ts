@@ -1,0 +1,116 @@
+/**
+ * The TCP listener the server opens for one app of one peer. Every accepted
+ * connection becomes a stream through that peer's tunnel.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/mod.ts";
+import { type Mux, pipe, StreamResetError } from "../mux/mod.ts";
+import type { AppInfo } from "../protocol/mod.ts";
+
+/** Pause after an accept error that is not the listener closing, in ms. */
+const ACCEPT_RETRY_MS = 100;
+
+/** Listens for one (peer, app) pair and carries each connection through the tunnel. */
+export class AppListener {
+  /** The app as announced by the peer. */
+  readonly app: AppInfo;
+  /** `host:port` callers connect to. */
+  readonly endpoint: string;
+  /** Connections accepted so far. */
+  accepted = 0;
+
+  #listener: Deno.TcpListener;
+  #mux: Mux;
+  #log: Logger;
+  #track: (work: Promise<unknown>) => void;
+  #closed = false;
+  #loop: Promise<void>;
+
+  /** Starts accepting on `listener`; `track` registers work the server awaits on shutdown. */
+  constructor(
+    app: AppInfo,
+    listener: Deno.TcpListener,
+    mux: Mux,
+    log: Logger,
+    track: (work: Promise<unknown>) => void,
+  ) {
+    this.app = app;
+    this.#listener = listener;
+    this.#mux = mux;
+    const addr = listener.addr;
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    this.endpoint = `${host}:${addr.port}`;
+    this.#log = log.with({ app: app.name, endpoint: this.endpoint });
+    this.#track = track;
+    this.#loop = this.#acceptLoop();
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        this.#log.warn("accept failed", { error });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      this.#handle(conn);
+    }
+  }
+
+  #handle(conn: Deno.TcpConn): void {
+    this.accepted++;
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // The caller already went away; the pipe will see it.
+    }
+    let stream;
+    try {
+      stream = this.#mux.open(this.app.name);
+    } catch (error) {
+      this.#log.warn("cannot open stream: tunnel is closed", { error });
+      conn.close();
+      return;
+    }
+    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    const log = this.#log.with({ stream: stream.id });
+    log.debug("connection accepted", { remote });
+    this.#track(
+      pipe(stream, conn).then((result) => {
+        const fields = { remote, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+        if (result.error instanceof StreamResetError && result.error.remote) {
+          log.info("connection closed: the client reset it", {
+            ...fields,
+            reason: result.error.message,
+          });
+        } else if (result.error) {
+          log.debug("connection aborted", { ...fields, error: result.error });
+        } else {
+          log.debug("connection closed", fields);
+        }
+      }),
+    );
+  }
+
+  /** Stops accepting. Connections already carried keep going until their stream ends. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#loop;
+  }
+}

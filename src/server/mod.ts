@@ -1,0 +1,10 @@
+/**
+ * The server side: accepts clients over the tunnel and exposes their apps.
+ *
+ * @module
+ */
+
+export * from "./acceptor.ts";
+export * from "./port_allocator.ts";
+export * from "./app_listener.ts";
+export * from "./server.ts";
