@@ -91,6 +91,12 @@ class MemoryLink implements RecordLink {
 
   close(): void {
     if (this.#closed) return;
+    // Like a WebSocket close, records already sent still reach the peer.
+    if (!this.peer.paused) {
+      for (const record of this.#queue.splice(0)) {
+        this.peer.receive(record);
+      }
+    }
     this.#closed = true;
     this.#queue = [];
     this.#queued = 0;

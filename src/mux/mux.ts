@@ -48,7 +48,7 @@ export interface MuxOptions {
   window?: number;
   /** Largest frame payload accepted from the peer (and sent, until the peer says less). */
   maxPayload?: number;
-  /** Upper bound on the bytes batched into one outgoing record. */
+  /** Bytes after which a record being batched is cut (it may exceed this by one frame). */
   maxRecord?: number;
   /** A peer opened a stream. Without this handler incoming streams are refused. */
   onStream?: (stream: MuxStream) => void;
@@ -74,6 +74,8 @@ export class Mux implements StreamHost {
   #peerMaxPayload: number;
 
   #streams = new Map<number, MuxStream>();
+  /** Streams opened here whose Open frame is still queued. */
+  #unopened = new Set<number>();
   #nextLocalId: number;
   #highestPeerId = 0;
 
@@ -152,6 +154,7 @@ export class Mux implements StreamHost {
     const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window);
     this.#streams.set(id, stream);
     this.streamsTotal++;
+    this.#unopened.add(id);
     this.#enqueueData({ frame: { kind: FrameKind.Open, stream: id, payload: encodeOpen(app) } });
     return stream;
   }
@@ -180,15 +183,17 @@ export class Mux implements StreamHost {
       frame: { kind: FrameKind.GoAway, stream: 0, payload: encodeReason({ code, reason }) },
     });
     this.#flushNow(true);
+    this.#closeError ??= new TunnelClosedError(`Tunnel closed: ${reason}`);
     this.#link.close(reason);
-    this.#terminate(new TunnelClosedError(`Tunnel closed: ${reason}`));
+    this.#terminate(this.#closeError);
   }
 
   /** Closes the link at once and resets every stream. Idempotent. */
   close(error?: Error): void {
     if (this.#closed) return;
+    this.#closeError ??= error ?? new TunnelClosedError();
     this.#link.close(error?.message);
-    this.#terminate(error ?? new TunnelClosedError());
+    this.#terminate(this.#closeError);
   }
 
   // ---- StreamHost ----
@@ -211,8 +216,15 @@ export class Mux implements StreamHost {
   /** @internal */
   sendReset(stream: MuxStream, code: number, reason: string): void {
     if (this.#closed) return;
-    const payload = encodeReason({ code, reason });
-    this.#enqueueUrgent({ kind: FrameKind.Reset, stream: stream.id, payload });
+    const frame = {
+      kind: FrameKind.Reset,
+      stream: stream.id,
+      payload: encodeReason({ code, reason }),
+    };
+    // A reset may not overtake the Open of its stream, or the peer would see
+    // a reset for a stream it never heard of.
+    if (this.#unopened.has(stream.id)) this.#enqueueData({ frame });
+    else this.#enqueueUrgent(frame);
   }
 
   /** @internal */
@@ -281,6 +293,11 @@ export class Mux implements StreamHost {
         this.#dataHead = 0;
       }
       const frames = batch.map((item) => item.frame);
+      if (this.#unopened.size > 0) {
+        for (const frame of frames) {
+          if (frame.kind === FrameKind.Open) this.#unopened.delete(frame.stream);
+        }
+      }
       const record = new Uint8Array(encodedSize(frames));
       encodeInto(frames, record, 0, { maxPayload: this.#maxPayload });
       this.#link.send(record);
@@ -301,12 +318,14 @@ export class Mux implements StreamHost {
         if (this.#closed) return;
       }
     } catch (error) {
-      if (error instanceof ProtocolError) {
-        this.#closeError = error;
-        this.goAway(GoAwayCode.Protocol, error.message);
-        return;
-      }
-      throw error;
+      // Bad input from the peer, or a handler that failed on it: this
+      // connection cannot go on, but the process must.
+      const protocol = error instanceof ProtocolError;
+      this.#closeError = error instanceof Error ? error : new Error(String(error));
+      this.goAway(
+        protocol ? GoAwayCode.Protocol : GoAwayCode.Internal,
+        protocol ? this.#closeError.message : "internal error",
+      );
     }
   }
 

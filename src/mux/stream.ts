@@ -41,14 +41,19 @@ export class MuxStream {
 
   #host: StreamHost;
   #credit: number;
-  #creditWaiter: Waiter | null = null;
+  #creditWaiters: Waiter[] = [];
+  /** Held by a write that ran out of credit, so later writes queue behind it. */
+  #writeLock: Promise<void> | null = null;
+  /** Writes whose bytes are not all queued yet; FIN waits for them. */
+  #pendingWrites = 0;
+  #finPending = false;
 
   #window: number;
   #windowLeft: number;
   #unacked = 0;
   #inbox: Uint8Array[] = [];
   #inboxHead = 0;
-  #readWaiter: Waiter | null = null;
+  #readWaiters: Waiter[] = [];
 
   #localEnded = false;
   #remoteEnded = false;
@@ -98,8 +103,8 @@ export class MuxStream {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#credit > 0) return Promise.resolve(this.#credit);
     return new Promise<void>((resolve, reject) => {
-      this.#creditWaiter = { resolve, reject };
-    }).then(() => this.#credit);
+      this.#creditWaiters.push({ resolve, reject });
+    }).then(() => this.waitCredit());
   }
 
   /**
@@ -111,19 +116,49 @@ export class MuxStream {
    */
   async write(chunk: Uint8Array): Promise<void> {
     if (this.#localEnded) throw new TypeError("Cannot write to stream: it was ended");
-    let offset = 0;
+    this.#pendingWrites++;
     let last: Promise<void> | null = null;
-    while (offset < chunk.length) {
-      const credit = this.#credit > 0 ? this.#credit : await this.waitCredit();
-      if (this.#error) throw this.#error;
-      const size = Math.min(credit, chunk.length - offset, this.#host.maxFrame);
-      this.#credit -= size;
-      this.bytesOut += size;
-      const payload = chunk.subarray(offset, offset + size);
-      last = new Promise<void>((resolve, reject) => {
-        this.#host.sendData(this, payload, (error) => error ? reject(error) : resolve());
-      });
-      offset += size;
+    try {
+      // Writes keep their order: a write that ran out of credit goes first.
+      while (this.#writeLock) await this.#writeLock;
+      let offset = 0;
+      let unlock = null as (() => void) | null;
+      try {
+        while (offset < chunk.length) {
+          if (this.#error) throw this.#error;
+          if (this.#credit <= 0) {
+            if (!unlock) {
+              const lock = Promise.withResolvers<void>();
+              this.#writeLock = lock.promise;
+              unlock = lock.resolve;
+            }
+            await this.waitCredit();
+            continue;
+          }
+          const size = Math.min(this.#credit, chunk.length - offset, this.#host.maxFrame);
+          this.#credit -= size;
+          this.bytesOut += size;
+          const payload = chunk.subarray(offset, offset + size);
+          last = new Promise<void>((resolve, reject) => {
+            this.#host.sendData(this, payload, (error) => error ? reject(error) : resolve());
+          });
+          // Only the last hand-over is awaited; the others must not go unhandled.
+          last.catch(() => {});
+          offset += size;
+        }
+      } finally {
+        if (unlock) {
+          this.#writeLock = null;
+          unlock();
+        }
+      }
+    } finally {
+      this.#pendingWrites--;
+      if (this.#pendingWrites === 0 && this.#finPending) {
+        this.#finPending = false;
+        if (!this.#error) this.#host.sendFin(this);
+        this.#maybeRelease();
+      }
     }
     if (last) await last;
   }
@@ -132,6 +167,11 @@ export class MuxStream {
   end(): void {
     if (this.#localEnded || this.#error) return;
     this.#localEnded = true;
+    // A FIN must follow every byte of writes still waiting for credit.
+    if (this.#pendingWrites > 0) {
+      this.#finPending = true;
+      return;
+    }
     this.#host.sendFin(this);
     this.#maybeRelease();
   }
@@ -147,8 +187,8 @@ export class MuxStream {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#remoteEnded) return Promise.resolve(this.#eof());
     return new Promise<void>((resolve, reject) => {
-      this.#readWaiter = { resolve, reject };
-    }).then(() => this.#inboxHead < this.#inbox.length ? this.#take() : this.#eof());
+      this.#readWaiters.push({ resolve, reject });
+    }).then(() => this.read());
   }
 
   /** Aborts the stream both ways and tells the peer why. Idempotent. */
@@ -182,7 +222,7 @@ export class MuxStream {
   }
 
   #maybeRelease(): void {
-    if (this.#localEnded && this.#readDone && !this.#error) this.#release();
+    if (this.#localEnded && !this.#finPending && this.#readDone && !this.#error) this.#release();
   }
 
   #release(): void {
@@ -197,12 +237,8 @@ export class MuxStream {
     this.#error = error;
     this.#inbox = [];
     this.#inboxHead = 0;
-    const credit = this.#creditWaiter;
-    this.#creditWaiter = null;
-    credit?.reject(error);
-    const reader = this.#readWaiter;
-    this.#readWaiter = null;
-    reader?.reject(error);
+    for (const waiter of this.#creditWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.#readWaiters.splice(0)) waiter.reject(error);
     this.#release();
   }
 
@@ -238,9 +274,7 @@ export class MuxStream {
   receiveWindow(increment: number): void {
     if (this.#error) return;
     this.#credit += increment;
-    const waiter = this.#creditWaiter;
-    this.#creditWaiter = null;
-    waiter?.resolve();
+    for (const waiter of this.#creditWaiters.splice(0)) waiter.resolve();
   }
 
   /** The peer reset the stream, or the connection is gone. */
@@ -249,8 +283,6 @@ export class MuxStream {
   }
 
   #wakeReader(): void {
-    const waiter = this.#readWaiter;
-    this.#readWaiter = null;
-    waiter?.resolve();
+    for (const waiter of this.#readWaiters.splice(0)) waiter.resolve();
   }
 }

@@ -11,7 +11,7 @@
 import { ProtocolError } from "./errors.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Longest reason string carried by a reset or go-away, in bytes. */
 export const MAX_REASON_BYTES = 256;
