@@ -1,0 +1,160 @@
+/**
+ * The `wormhole` command line as a user meets it: usage errors, version,
+ * help, environment variables, `apps list` and `testserver`.
+ */
+
+import assert from "node:assert/strict";
+import {
+  runWormhole,
+  startClient,
+  startServer,
+  tempDir,
+  WormholeProcess,
+} from "./harness/process.ts";
+import { appPort } from "./harness/net.ts";
+import { VERSION } from "../src/version.ts";
+
+const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
+  [["server", "--port", "70000"], {}, /--port <port>' argument '70000' is invalid/],
+  [["server", "--admin-port", "-1"], {}, /--admin-port <port>' argument '-1' is invalid/],
+  [["server", "--port-range", "300-100"], {}, /--port-range .* argument '300-100' is invalid/],
+  [["server", "--keepalive", "soon"], {}, /--keepalive .* argument 'soon' is invalid/],
+  [["server", "--acceptor", "maybe"], {}, /--acceptor .* argument 'maybe' is invalid/],
+  [["server", "--path", "tunnel"], {}, /--path .* argument 'tunnel' is invalid/],
+  [["server", "--window", "1KiB"], {}, /--window .* argument '1KiB' is invalid/],
+  [["client", "--server", "http://example.test"], {}, /--server .* 'http:\/\/example.test'/],
+  [["client", "--expose", "web=localhost"], {}, /--expose .* argument 'web=localhost' is invalid/],
+  [["client", "--expose", "bad name=127.0.0.1:80"], {}, /--expose .* is invalid/],
+  [["client", "--name", "-x-"], {}, /--name .* argument '-x-' is invalid/],
+  [["client", "--log-level", "loud"], {}, /--log-level .* argument 'loud' is invalid/],
+  [["server"], { WORMHOLE_PORT: "99999" }, /value '99999' from env 'WORMHOLE_PORT' is invalid/],
+  [["client"], { WORMHOLE_SERVER: "ftp://x" }, /'ftp:\/\/x' from env 'WORMHOLE_SERVER'/],
+  [["apps", "list", "-o", "yaml"], {}, /--output .* argument 'yaml' is invalid/],
+  [["server", "--no-such-flag"], {}, /unknown option '--no-such-flag'/],
+];
+
+for (const [args, env, expected] of BAD_VALUES) {
+  Deno.test(
+    `cli: "${Object.entries(env).map(([k, v]) => `${k}=${v} `).join("")}${
+      args.join(" ")
+    }" exits 2 naming the flag and value`,
+    async () => {
+      const { code, stderr } = await runWormhole(args, env);
+      assert.equal(code, 2, stderr);
+      const lines = stderr.trim().split("\n");
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0], expected);
+    },
+  );
+}
+
+Deno.test("cli: --version prints the version", async () => {
+  const { code, stdout } = await runWormhole(["--version"]);
+  assert.equal(code, 0);
+  assert.equal(stdout.trim(), VERSION);
+});
+
+Deno.test("cli: --help lists the commands, and each command documents its env variables", async () => {
+  const top = await runWormhole(["--help"]);
+  assert.equal(top.code, 0);
+  for (const command of ["server|listen", "client|join", "apps", "testserver"]) {
+    assert.match(top.stdout, new RegExp(command.replace("|", "\\|")));
+  }
+  const server = await runWormhole(["server", "--help"]);
+  assert.equal(server.code, 0);
+  assert.match(server.stdout, /env: WORMHOLE_LISTEN_HOST/);
+  assert.match(server.stdout, /"\/wh\/tunnel"/);
+});
+
+Deno.test("cli: apps list shows exposed apps as a table and as JSON", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  await using _client = startClient(server.url, `${dir.path}/client`, [
+    "--name",
+    "edge-1",
+    "--expose",
+    "web=127.0.0.1:9",
+  ]);
+  const port = await appPort(server.admin, "web");
+  const table = await runWormhole(["apps", "list", "--admin", server.admin]);
+  assert.equal(table.code, 0, table.stderr);
+  const [header, row] = table.stdout.trim().split("\n");
+  assert.match(header, /^PEER\s+APP\s+ENDPOINT$/);
+  assert.match(row, new RegExp(`^edge-1\\s+web\\s+127\\.0\\.0\\.1:${port}$`));
+  const json = await runWormhole(["apps", "list", "-o", "json"], {
+    WORMHOLE_ADMIN: server.admin,
+  });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), [
+    { app: "web", endpoint: `127.0.0.1:${port}`, peer: "edge-1" },
+  ]);
+});
+
+Deno.test("cli: apps list against an unreachable admin API fails with a clear message", async () => {
+  const { code, stderr } = await runWormhole(["apps", "list", "--admin", "http://127.0.0.1:9"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /Cannot reach the admin API at http:\/\/127\.0\.0\.1:9/);
+});
+
+Deno.test("cli: admin API answers unknown routes with a JSON 404", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  const health = await fetch(`${server.admin}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: "ok" });
+  const missing = await fetch(`${server.admin}/nope`);
+  assert.equal(missing.status, 404);
+  assert.match((await missing.json()).error, /Not found/);
+  const tunnelMiss = await fetch(
+    server.url.replace("ws://", "http://").replace("/wh/tunnel", "/x"),
+  );
+  assert.equal(tunnelMiss.status, 404);
+  await tunnelMiss.body?.cancel();
+});
+
+Deno.test("cli: testserver answers every request with the given text", async () => {
+  await using proc = new WormholeProcess([
+    "testserver",
+    "--port",
+    "0",
+    "--response",
+    "pong",
+    "--log-format",
+    "json",
+  ]);
+  const line = await proc.waitForLog("testserver listening");
+  const response = await fetch(String(line.url));
+  assert.equal(await response.text(), "pong");
+});
+
+Deno.test("cli: a busy tunnel port is reported and the server exits 1", async () => {
+  await using dir = await tempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { code, stderr } = await runWormhole([
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(listener.addr.port),
+      "--state-dir",
+      dir.path,
+    ]);
+    assert.equal(code, 1);
+    assert.match(stderr, /in use/i);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("cli: SIGTERM stops server and client cleanly with exit code 0", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  const client = startClient(server.url, `${dir.path}/client`, ["--expose", "a=127.0.0.1:9"]);
+  await appPort(server.admin, "a");
+  assert.equal((await client.stop()).code, 0, client.dump());
+  assert.equal((await server.proc.stop()).code, 0, server.proc.dump());
+  await server.proc.waitForLog("server stopped");
+});
