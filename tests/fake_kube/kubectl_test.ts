@@ -1,0 +1,165 @@
+/**
+ * The real kubectl against the fake API server, through the generated kubeconfig. Skipped,
+ * with a message, when kubectl is not installed.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type KubeObject, startFakeKube } from "./mod.ts";
+
+async function kubectlMissing(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("kubectl", {
+      args: ["version", "--client"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success ? undefined : "`kubectl version --client` failed";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "kubectl is not on PATH";
+    throw e;
+  }
+}
+
+const missing = await kubectlMissing();
+if (missing !== undefined) console.log(`kubectl tests skipped: ${missing}`);
+
+async function kubectl(
+  env: Readonly<Record<string, string>>,
+  ...args: string[]
+): Promise<string> {
+  const out = await new Deno.Command("kubectl", { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  if (!out.success) {
+    throw new Error(`kubectl ${args.join(" ")} failed: ${decode(out.stderr)}${decode(out.stdout)}`);
+  }
+  return decode(out.stdout);
+}
+
+Deno.test({
+  name: "kubectl: apply --server-side, get, annotate, label, delete",
+  ignore: missing !== undefined,
+  async fn() {
+    await using kube = await startFakeKube();
+    kube.put({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "existing", namespace: "default" },
+      spec: { ports: [{ port: 80 }] },
+    });
+    const manifest = `${kube.tempDir}/manifest.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      [
+        "apiVersion: v1",
+        "kind: Service",
+        "metadata:",
+        "  name: api",
+        "  namespace: team-a",
+        "  labels: {app: api}",
+        "spec:",
+        "  selector: {app: api}",
+        "  ports:",
+        "  - {name: http, port: 8080, targetPort: 8080}",
+        "---",
+        "apiVersion: networking.k8s.io/v1",
+        "kind: NetworkPolicy",
+        "metadata: {name: deny, namespace: team-a}",
+        "spec: {podSelector: {}}",
+        "",
+      ].join("\n"),
+    );
+
+    const applied = await kubectl(kube.env, "apply", "--server-side", "-f", manifest);
+    assert.match(applied, /service\/api serverside-applied/);
+    assert.match(applied, /networkpolicy.networking.k8s.io\/deny serverside-applied/);
+    const stored = kube.get("Service", "team-a", "api")!;
+    assert.deepEqual(stored.metadata.managedFields?.map((m) => m.manager), ["kubectl"]);
+
+    const list = JSON.parse(await kubectl(kube.env, "get", "svc", "-A", "-o", "json"));
+    assert.deepEqual(
+      list.items.map((o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`),
+      ["default/existing", "team-a/api"],
+    );
+
+    assert.match(
+      await kubectl(kube.env, "get", "svc", "-n", "team-a"),
+      /api\s+ClusterIP\s+10\.96\./,
+    );
+
+    await kubectl(kube.env, "annotate", "svc", "-n", "team-a", "api", "wormhole/expose=true");
+    await kubectl(kube.env, "label", "svc", "-n", "team-a", "api", "tier=backend");
+    const annotated = kube.get("Service", "team-a", "api")!;
+    assert.equal(annotated.metadata.annotations?.["wormhole/expose"], "true");
+    assert.deepEqual(annotated.metadata.labels, { app: "api", tier: "backend" });
+
+    const reapplied = await kubectl(kube.env, "apply", "--server-side", "-f", manifest);
+    assert.match(reapplied, /serverside-applied/);
+    const after = kube.get("Service", "team-a", "api")!;
+    assert.equal(after.metadata.resourceVersion, annotated.metadata.resourceVersion, "no-op");
+
+    assert.match(await kubectl(kube.env, "delete", "svc", "-n", "team-a", "api"), /deleted/);
+    assert.equal(kube.get("Service", "team-a", "api"), undefined);
+  },
+});
+
+Deno.test({
+  name: "kubectl: get svc -w sees a change",
+  ignore: missing !== undefined,
+  async fn() {
+    await using kube = await startFakeKube();
+    const child = new Deno.Command("kubectl", {
+      args: ["get", "svc", "-A", "-w", "-o", "name"],
+      env: kube.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    try {
+      await kube.waitFor(() => kube.openWatchCount === 1);
+      kube.put({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "watched", namespace: "default" },
+        spec: { ports: [{ port: 80 }] },
+      });
+      while (!output.includes("service/watched")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`kubectl get -w ended early: ${output} ${await stderr}`);
+        output += value;
+      }
+    } finally {
+      child.kill("SIGTERM");
+      for (;;) {
+        const { done } = await lines.read();
+        if (done) break;
+      }
+      await child.status;
+      await stderr;
+    }
+    assert.match(output, /service\/watched/);
+    const watch = kube.requests.find((r) => r.query.watch === "true");
+    assert.ok(watch?.query.resourceVersion, "kubectl watches from the list's resourceVersion");
+  },
+});
+
+Deno.test({
+  name: "kubectl: works with legacy discovery too",
+  ignore: missing !== undefined,
+  async fn() {
+    await using kube = await startFakeKube({ aggregatedDiscovery: false });
+    kube.put({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny", namespace: "ns1" },
+      spec: { podSelector: {} },
+    });
+    const out = await kubectl(kube.env, "get", "netpol", "-A", "-o", "name");
+    assert.equal(out.trim(), "networkpolicy.networking.k8s.io/deny");
+    assert.ok(kube.requests.some((r) => r.path === "/apis/networking.k8s.io/v1"));
+  },
+});

@@ -1,0 +1,209 @@
+/**
+ * The resource types the fake API server serves: their names, scope, discovery data and the
+ * defaults the real API server fills in on write.
+ *
+ * @module
+ */
+
+import type { KubeObject } from "./object.ts";
+import { invalid } from "./status.ts";
+
+/** Static description of one served resource type. */
+export interface ResourceType {
+  /** API group, `""` for core. */
+  group: string;
+  /** API version, e.g. `v1`. */
+  version: string;
+  /** `apiVersion` field value: `v1` or `group/version`. */
+  apiVersion: string;
+  /** Kind, e.g. `Service`. */
+  kind: string;
+  /** List kind, e.g. `ServiceList`. */
+  listKind: string;
+  /** Plural resource name used in paths, e.g. `services`. */
+  plural: string;
+  /** Singular resource name, e.g. `service`. */
+  singular: string;
+  /** Whether objects live in a namespace. */
+  namespaced: boolean;
+  /** kubectl short names, e.g. `svc`. */
+  shortNames: string[];
+  /** kubectl categories, e.g. `all`. */
+  categories: string[];
+  /** Whether the type has a `status` subresource (status is then ignored on main writes). */
+  hasStatus: boolean;
+  /**
+   * Fills in server-side defaults on a new or replaced object; throws a `KubeStatusError` for
+   * invalid input.
+   *
+   * @param obj The object to default, modified in place.
+   * @param previous The stored object it replaces, if any.
+   * @param allocate Allocates an opaque cluster IP string (never connected to).
+   */
+  applyDefaults(obj: KubeObject, previous: KubeObject | undefined, allocate: () => string): void;
+}
+
+/** Verbs every served resource supports (as discovery lists them). */
+export const RESOURCE_VERBS: readonly string[] = [
+  "create",
+  "delete",
+  "get",
+  "list",
+  "patch",
+  "update",
+  "watch",
+];
+
+function record(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === "object" && v !== null && !Array.isArray(v)
+    ? v as Record<string, unknown>
+    : undefined;
+}
+
+function defaultService(
+  obj: KubeObject,
+  previous: KubeObject | undefined,
+  allocate: () => string,
+): void {
+  const ref = { group: "", plural: "services", kind: "Service" };
+  const name = obj.metadata.name;
+  const spec = record(obj.spec) ?? {};
+  obj.spec = spec;
+  spec.type ??= "ClusterIP";
+  const prevSpec = record(previous?.spec);
+  const prevIP = prevSpec?.clusterIP;
+  if (spec.clusterIP === undefined || spec.clusterIP === "") {
+    if (typeof prevIP === "string") spec.clusterIP = prevIP;
+    else if (spec.type !== "ExternalName") spec.clusterIP = allocate();
+  } else if (typeof prevIP === "string" && spec.clusterIP !== prevIP) {
+    throw invalid(ref, name, "spec.clusterIPs[0]", "field is immutable");
+  }
+  if (typeof spec.clusterIP === "string") {
+    spec.clusterIPs = [spec.clusterIP];
+    if (spec.clusterIP !== "None") {
+      spec.ipFamilies ??= ["IPv4"];
+      spec.ipFamilyPolicy ??= "SingleStack";
+    }
+  }
+  spec.sessionAffinity ??= "None";
+  if (spec.type !== "ExternalName") spec.internalTrafficPolicy ??= "Cluster";
+  if (spec.ports !== undefined && !Array.isArray(spec.ports)) {
+    throw invalid(ref, name, "spec.ports", "must be a list");
+  }
+  for (const [i, raw] of ((spec.ports as unknown[] | undefined) ?? []).entries()) {
+    const port = record(raw);
+    if (port === undefined || typeof port.port !== "number") {
+      throw invalid(ref, name, `spec.ports[${i}].port`, "must be a number");
+    }
+    port.protocol ??= "TCP";
+    port.targetPort ??= port.port;
+  }
+  obj.status = record(previous?.status) ?? { loadBalancer: {} };
+}
+
+function defaultNetworkPolicy(obj: KubeObject): void {
+  const spec = record(obj.spec) ?? {};
+  obj.spec = spec;
+  spec.podSelector ??= {};
+  spec.policyTypes ??= spec.egress === undefined ? ["Ingress"] : ["Ingress", "Egress"];
+}
+
+function defaultNamespace(obj: KubeObject, previous: KubeObject | undefined): void {
+  obj.metadata.labels = {
+    ...(obj.metadata.labels ?? {}),
+    "kubernetes.io/metadata.name": obj.metadata.name,
+  };
+  obj.spec = record(previous?.spec) ?? { finalizers: ["kubernetes"] };
+  obj.status = record(previous?.status) ?? { phase: "Active" };
+}
+
+/** Core v1 Services. */
+export const SERVICES: ResourceType = {
+  group: "",
+  version: "v1",
+  apiVersion: "v1",
+  kind: "Service",
+  listKind: "ServiceList",
+  plural: "services",
+  singular: "service",
+  namespaced: true,
+  shortNames: ["svc"],
+  categories: ["all"],
+  hasStatus: true,
+  applyDefaults: defaultService,
+};
+
+/** Core v1 Namespaces. */
+export const NAMESPACES: ResourceType = {
+  group: "",
+  version: "v1",
+  apiVersion: "v1",
+  kind: "Namespace",
+  listKind: "NamespaceList",
+  plural: "namespaces",
+  singular: "namespace",
+  namespaced: false,
+  shortNames: ["ns"],
+  categories: [],
+  hasStatus: true,
+  applyDefaults: defaultNamespace,
+};
+
+/** networking.k8s.io/v1 NetworkPolicies. */
+export const NETWORK_POLICIES: ResourceType = {
+  group: "networking.k8s.io",
+  version: "v1",
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  listKind: "NetworkPolicyList",
+  plural: "networkpolicies",
+  singular: "networkpolicy",
+  namespaced: true,
+  shortNames: ["netpol"],
+  categories: [],
+  hasStatus: false,
+  applyDefaults: defaultNetworkPolicy,
+};
+
+/** Every served resource type. */
+export const RESOURCE_TYPES: readonly ResourceType[] = [SERVICES, NAMESPACES, NETWORK_POLICIES];
+
+/** What {@linkcode ResourceKind} names: a kind, or a plural resource name. */
+export type ResourceKind =
+  | "Service"
+  | "Namespace"
+  | "NetworkPolicy"
+  | "services"
+  | "namespaces"
+  | "networkpolicies";
+
+/**
+ * Looks up a served resource type by kind (`Service`) or plural (`services`).
+ *
+ * @param kind Kind or plural name.
+ * @returns The resource type.
+ * @throws {RangeError} If the fake server does not serve it.
+ */
+export function resourceType(kind: ResourceKind | string): ResourceType {
+  const found = RESOURCE_TYPES.find((t) => t.kind === kind || t.plural === kind);
+  if (found === undefined) throw new RangeError(`fake kube does not serve "${kind}"`);
+  return found;
+}
+
+/**
+ * Finds the resource type served at `/api/v1` (group `""`) or `/apis/{group}/{version}`.
+ *
+ * @param group API group, `""` for core.
+ * @param version API version.
+ * @param plural Plural resource name.
+ * @returns The resource type, or `undefined` when not served.
+ */
+export function findResourceType(
+  group: string,
+  version: string,
+  plural: string,
+): ResourceType | undefined {
+  return RESOURCE_TYPES.find((t) =>
+    t.group === group && t.version === version && t.plural === plural
+  );
+}
