@@ -1,0 +1,627 @@
+/**
+ * Static checks of the Helm chart in deploy/helm/wormhole (there is no helm
+ * binary here): values, schema, template syntax, and regressions of the
+ * original chart (swapped PVC templates; approvals kept outside the volume).
+ */
+
+import assert from "node:assert/strict";
+import yaml from "js-yaml";
+import { CLIENT_FLAGS, parseArgs, SERVER_FLAGS, STATE_DIR } from "./deploy/flags.ts";
+import {
+  argText,
+  checkBlocks,
+  defines,
+  lookup,
+  scanActions,
+  type Skeleton,
+  skeleton,
+  tokenAction,
+  toYamlRefs,
+  valuesRefs,
+} from "./deploy/helm.ts";
+
+const CHART = new URL("../deploy/helm/wormhole/", import.meta.url);
+const read = (path: string) => Deno.readTextFileSync(new URL(path, CHART));
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Obj = Record<string, unknown>;
+
+const values = yaml.load(read("values.yaml")) as { [key: string]: Json };
+const schema = JSON.parse(read("values.schema.json")) as Schema;
+const helpersSource = read("templates/_helpers.tpl");
+const helpers = defines(helpersSource);
+const templates = new Map<string, string>(
+  [...Deno.readDirSync(new URL("templates/", CHART))]
+    .filter((entry) => entry.isFile)
+    .map((entry) => entry.name)
+    .sort()
+    .map((name) => [name, read(`templates/${name}`)]),
+);
+/** Templates that render manifests (not helpers, not NOTES.txt). */
+const manifests = [...templates.keys()].filter((name) => name.endsWith(".yaml"));
+
+function parsed(name: string): Skeleton {
+  const source = templates.get(name);
+  assert.ok(source !== undefined, `missing template ${name}`);
+  return skeleton(source, values, helpers, name);
+}
+
+function docOf(name: string, kind: string): Obj {
+  const docs = parsed(name).docs.filter((doc) => doc.kind === kind);
+  assert.equal(docs.length, 1, `${name}: expected one ${kind}`);
+  return docs[0];
+}
+
+const get = (node: unknown, path: string): unknown => lookup(node, path).value;
+
+/** Leaves of a YAML tree: scalars, arrays, null and empty objects, as dotted paths. */
+function leaves(node: Json, prefix = ""): string[] {
+  if (node === null || typeof node !== "object" || Array.isArray(node)) return [prefix];
+  const keys = Object.keys(node);
+  if (keys.length === 0) return [prefix];
+  return keys.flatMap((key) => leaves(node[key], prefix ? `${prefix}.${key}` : key));
+}
+
+// ---------------------------------------------------------------------------
+// A JSON Schema validator for the subset values.schema.json may use.
+// ---------------------------------------------------------------------------
+
+interface Schema {
+  $schema?: string;
+  title?: string;
+  description?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  enum?: Json[];
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
+  pattern?: string;
+}
+
+const KEYWORDS = new Set([
+  "$schema",
+  "title",
+  "description",
+  "type",
+  "properties",
+  "required",
+  "enum",
+  "additionalProperties",
+  "items",
+  "pattern",
+]);
+
+function typeOf(value: Json): string[] {
+  if (value === null) return ["null"];
+  if (Array.isArray(value)) return ["array"];
+  if (typeof value === "number") {
+    return Number.isInteger(value) ? ["integer", "number"] : ["number"];
+  }
+  return [typeof value];
+}
+
+/** Errors of `value` against `schema`, as "path: message"; throws on an unsupported keyword. */
+function validate(schema: Schema, value: Json, path = "$"): string[] {
+  for (const key of Object.keys(schema)) {
+    if (!KEYWORDS.has(key)) throw new Error(`${path}: unsupported schema keyword ${key}`);
+  }
+  if (schema.type !== undefined) {
+    const allowed = Array.isArray(schema.type) ? schema.type : [schema.type];
+    if (!typeOf(value).some((type) => allowed.includes(type))) {
+      return [`${path}: ${JSON.stringify(value)} is not of type ${allowed.join("|")}`];
+    }
+  }
+  const errors: string[] = [];
+  if (
+    schema.enum && !schema.enum.some((option) => JSON.stringify(option) === JSON.stringify(value))
+  ) {
+    errors.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  }
+  if (schema.pattern !== undefined && typeof value === "string") {
+    if (!new RegExp(schema.pattern, "u").test(value)) {
+      errors.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+    }
+  }
+  if (schema.items && Array.isArray(value)) {
+    value.forEach((item, i) => errors.push(...validate(schema.items!, item, `${path}[${i}]`)));
+  }
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const key of schema.required ?? []) {
+      if (!(key in value)) errors.push(`${path}: missing required ${key}`);
+    }
+    for (const [key, item] of Object.entries(value)) {
+      const property = schema.properties?.[key];
+      if (property) {
+        errors.push(...validate(property, item, `${path}.${key}`));
+      } else if (schema.additionalProperties === false) {
+        errors.push(`${path}: unknown key ${key}`);
+      } else if (typeof schema.additionalProperties === "object") {
+        errors.push(...validate(schema.additionalProperties, item, `${path}.${key}`));
+      }
+    }
+  }
+  return errors;
+}
+
+/**
+ * Differences between the keys of `value` and the `properties` of `schema`:
+ * wherever the schema lists properties, they are exactly the keys of values.yaml.
+ * Objects without `properties` are free-form maps (labels, annotations, affinity).
+ */
+function coverage(schema: Schema, value: Json, path = ""): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return schema.properties ? [`${path}: the schema lists properties of a non-object`] : [];
+  }
+  if (!schema.properties) return [];
+  const problems: string[] = [];
+  for (const key of Object.keys(value)) {
+    const property = schema.properties[key];
+    const where = path ? `${path}.${key}` : key;
+    if (!property) problems.push(`${where}: in values.yaml, not in the schema`);
+    else problems.push(...coverage(property, value[key], where));
+  }
+  for (const key of Object.keys(schema.properties)) {
+    if (!(key in value)) {
+      problems.push(`${path ? `${path}.` : ""}${key}: in the schema, not in values.yaml`);
+    }
+  }
+  return problems;
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+// ---------------------------------------------------------------------------
+// Chart and values
+// ---------------------------------------------------------------------------
+
+Deno.test("helm: Chart.yaml is a v2 application chart whose appVersion is the program's version", () => {
+  const chart = yaml.load(read("Chart.yaml")) as Obj;
+  assert.equal(chart.apiVersion, "v2");
+  assert.equal(chart.name, "wormhole");
+  assert.equal(chart.type, "application");
+  assert.match(String(chart.version), /^\d+\.\d+\.\d+$/);
+  const deno = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  assert.equal(chart.appVersion, deno.version);
+});
+
+Deno.test("helm: values.yaml keeps every value of the original chart with its default", () => {
+  const component = {
+    priorityClassName: "",
+    pullPolicy: "Always",
+    resources: { requests: { cpu: 0, memory: "128Mi" }, limits: { cpu: 0, memory: "128Mi" } },
+    affinity: null,
+    nodeSelector: null,
+    tolerations: null,
+    pvc: { enabled: false, storage: "1Gi", storageClassName: "" },
+  };
+  const original: Record<string, Json> = {
+    "docker.registry": "ghcr.io",
+    "docker.image": "glothriel/wormhole",
+    "docker.version": "latest",
+    "client.enabled": false,
+    "client.name": "",
+    "server.enabled": false,
+    "server.acceptor": "server",
+    "server.path": "",
+    "server.service.type": "ClusterIP",
+  };
+  for (const side of ["client", "server"]) {
+    for (const [key, value] of Object.entries(component)) original[`${side}.${key}`] = value;
+    original[`${side}.securityContext.runAsUser`] = 1337;
+    original[`${side}.securityContext.runAsGroup`] = 1337;
+    original[`${side}.securityContext.runAsNonRoot`] = true;
+    original[`${side}.securityContext.fsGroup`] = 1337;
+    original[`${side}.containerSecurityContext.readOnlyRootFilesystem`] = true;
+    original[`${side}.containerSecurityContext.privileged`] = false;
+    original[`${side}.containerSecurityContext.allowPrivilegeEscalation`] = false;
+    original[`${side}.containerSecurityContext.capabilities.drop`] = ["ALL"];
+  }
+  for (const [path, expected] of Object.entries(original)) {
+    const { found, value } = lookup(values, path);
+    assert.ok(found, `values.yaml lost ${path}`);
+    assert.deepEqual(value, expected, `default of ${path}`);
+  }
+  // The original default ws://wormhole-server:8080 named no Service of the chart and no tunnel
+  // path; the key keeps its meaning (the server's tunnel URL) and is now required.
+  assert.equal(typeof lookup(values, "client.serverDsn").value, "string");
+});
+
+Deno.test("helm: values.schema.json lists exactly the keys of values.yaml", () => {
+  assert.equal(schema.$schema, "http://json-schema.org/draft-07/schema#");
+  assert.deepEqual(coverage(schema, values), []);
+});
+
+Deno.test("helm: values.schema.json accepts the defaults", () => {
+  assert.deepEqual(validate(schema, values), []);
+});
+
+Deno.test("helm: values.schema.json rejects wrong values", () => {
+  const cases: [string, (v: Record<string, Json>) => void][] = [
+    ["unknown top-level key", (v) => (v.serverr = {})],
+    ["unknown nested key", (v) => ((v.server as Obj).pvcc = {})],
+    ["acceptor outside the enum", (v) => ((v.server as Obj).acceptor = "everyone")],
+    ["boolean as a string", (v) => (((v.client as Obj).pvc as Obj).enabled = "yes")],
+    ["http:// tunnel URL", (v) => ((v.client as Obj).serverDsn = "http://example.com/wh/tunnel")],
+    ["service type", (v) => (((v.server as Obj).service as Obj).type = "Ingress")],
+    ["port range", (v) => ((v.server as Obj).portRange = "30000")],
+    ["log format", (v) => ((v.log as Obj).format = "yaml")],
+    ["label value type", (v) => (((v.server as Obj).kubernetes as Obj).labels = { a: 1 })],
+  ];
+  for (const [name, mutate] of cases) {
+    const broken = clone(values);
+    mutate(broken);
+    assert.notDeepEqual(validate(schema, broken), [], `the schema accepts: ${name}`);
+  }
+  const good = clone(values);
+  Object.assign(good.client as Obj, {
+    enabled: true,
+    name: "edge-1",
+    serverDsn: "wss://wormhole.example.com/wh/tunnel",
+    expose: ["web=nginx.default.svc:80"],
+    affinity: { nodeAffinity: {} },
+    tolerations: [{ key: "edge", operator: "Exists" }],
+  });
+  assert.deepEqual(validate(schema, good), []);
+});
+
+Deno.test("helm: the schema validator refuses keywords it does not implement", () => {
+  assert.throws(() => validate({ type: "string", minLength: 1 } as Schema, "x"), /minLength/);
+});
+
+// ---------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------
+
+Deno.test("helm: template actions and if/range/with/define … end blocks are balanced", () => {
+  assert.ok(manifests.length >= 10, `templates: ${manifests}`);
+  for (const [name, source] of templates) checkBlocks(scanActions(source, name), name);
+  // The checker itself catches the mistakes it is for.
+  assert.throws(() => checkBlocks(scanActions("{{- if .a }}x")), /never closed/);
+  assert.throws(() => checkBlocks(scanActions("x{{- end }}")), /without a block/);
+  assert.throws(() => checkBlocks(scanActions("{{ else }}")), /outside/);
+  assert.throws(() => scanActions("a: {{ .b }"), /unbalanced/);
+});
+
+Deno.test("helm: every .Values reference in the templates exists in values.yaml", () => {
+  for (const [name, source] of templates) {
+    for (const path of valuesRefs(source)) {
+      assert.ok(lookup(values, path).found, `${name} uses .Values.${path}, missing in values.yaml`);
+    }
+  }
+});
+
+Deno.test("helm: every value in values.yaml is used by a template", () => {
+  const unused: Record<string, string> = {
+    global: "reserved by Helm for values shared with parent charts",
+  };
+  const refs = new Set<string>();
+  const whole = new Set<string>();
+  for (const source of templates.values()) {
+    valuesRefs(source).forEach((path) => refs.add(path));
+    toYamlRefs(source).forEach((path) => whole.add(path));
+  }
+  for (const leaf of leaves(values)) {
+    const used = refs.has(leaf) || [...whole].some((path) => leaf.startsWith(`${path}.`));
+    if (leaf in unused) {
+      assert.ok(!used, `${leaf} is used now: drop it from the allow-list`);
+      continue;
+    }
+    assert.ok(used, `values.yaml: ${leaf} is used by no template`);
+  }
+});
+
+Deno.test("helm: every manifest template parses as YAML with a kind, a name and a namespace", () => {
+  const kinds: string[] = [];
+  for (const name of manifests) {
+    const { docs, tokens } = parsed(name);
+    assert.ok(docs.length > 0, `${name} renders nothing`);
+    for (const doc of docs) {
+      kinds.push(String(doc.kind));
+      assert.ok(doc.apiVersion && doc.kind, `${name}: apiVersion and kind`);
+      assert.ok(get(doc, "metadata.name"), `${name}: metadata.name`);
+      const namespaced = !["ClusterRole", "ClusterRoleBinding"].includes(String(doc.kind));
+      const namespace = tokenAction(get(doc, "metadata.namespace"), tokens);
+      if (namespaced) assert.ok(namespace, `${name}: ${doc.kind} needs metadata.namespace`);
+      else assert.equal(namespace, undefined, `${name}: ${doc.kind} is cluster-scoped`);
+    }
+  }
+  for (
+    const kind of [
+      "Deployment",
+      "Service",
+      "PersistentVolumeClaim",
+      "ServiceAccount",
+      "Role",
+      "RoleBinding",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Secret",
+      "ServiceMonitor",
+    ]
+  ) {
+    assert.ok(kinds.includes(kind), `no template renders a ${kind}`);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Regressions of the original chart
+// ---------------------------------------------------------------------------
+
+for (const side of ["client", "server"] as const) {
+  const other = side === "client" ? "server" : "client";
+
+  Deno.test(`helm: the ${side} PVC template uses the ${side}'s values (regression: swapped PVCs)`, () => {
+    const name = `${side}-pvc.yaml`;
+    const source = templates.get(name)!;
+    const refs = valuesRefs(source);
+    assert.ok(
+      refs.includes(`${side}.pvc.enabled`),
+      `${name} must be guarded by ${side}.pvc.enabled`,
+    );
+    assert.ok(refs.includes(`${side}.pvc.storage`));
+    assert.ok(refs.includes(`${side}.pvc.storageClassName`));
+    assert.deepEqual(
+      refs.filter((path) => !path.startsWith(`${side}.`)),
+      [],
+      `${name} reads other values`,
+    );
+    assert.ok(!source.includes(`wormhole.${other}.`), `${name} names the ${other}'s objects`);
+    // No other template creates a PVC.
+    for (const template of manifests) {
+      if (template === name || template === `${other}-pvc.yaml`) continue;
+      assert.ok(!/kind:\s*PersistentVolumeClaim/.test(templates.get(template)!), template);
+    }
+    const { tokens, docs } = parsed(name);
+    assert.equal(docs.length, 1);
+    assert.equal(
+      tokenAction(get(docs[0], "metadata.name"), tokens),
+      `include "wormhole.${side}.pvcName" .`,
+    );
+  });
+
+  Deno.test(`helm: the ${side} keeps its state in the mounted state volume (regression: rejected clients)`, () => {
+    const name = `${side}-deployment.yaml`;
+    const { docs, tokens } = parsed(name);
+    const deployment = docOf(name, "Deployment");
+    assert.equal(docs.length, 1);
+    const pod = get(deployment, "spec.template.spec") as Obj;
+    const [container] = pod.containers as Obj[];
+    const args = parseArgs((container.args as unknown[]).map((arg) => argText(arg, tokens)));
+    assert.equal(args.command, side);
+    const stateDir = args.flags.get("state-dir")?.[0];
+    assert.equal(stateDir, STATE_DIR);
+    const mounts = (container.volumeMounts as Obj[]).filter((mount) =>
+      mount.mountPath === stateDir
+    );
+    assert.equal(mounts.length, 1, `nothing is mounted at --state-dir ${stateDir}`);
+    const volume = (pod.volumes as Obj[]).find((v) => v.name === mounts[0].name);
+    assert.ok(volume, `no volume ${mounts[0].name}`);
+    // Both branches are in the skeleton: the component's PVC, else an emptyDir.
+    assert.equal(
+      tokenAction(get(volume, "persistentVolumeClaim.claimName"), tokens),
+      `include "wormhole.${side}.pvcName" .`,
+    );
+    assert.deepEqual(volume.emptyDir, {});
+    const source = templates.get(name)!;
+    assert.match(
+      source,
+      new RegExp(`\\{\\{- if \\.Values\\.${side}\\.pvc\\.enabled \\}\\}\\s*persistentVolumeClaim:`),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Pods
+// ---------------------------------------------------------------------------
+
+function container(side: "client" | "server"): { pod: Obj; container: Obj; tokens: string[] } {
+  const name = `${side}-deployment.yaml`;
+  const { tokens } = parsed(name);
+  const pod = get(docOf(name, "Deployment"), "spec.template.spec") as Obj;
+  return { pod, container: (pod.containers as Obj[])[0], tokens };
+}
+
+Deno.test("helm: the server runs with Kubernetes integration on all interfaces", () => {
+  const { container: c, tokens } = container("server");
+  const { flags } = parseArgs((c.args as unknown[]).map((arg) => argText(arg, tokens)));
+  assert.deepEqual(flags.get("kubernetes"), [""]);
+  assert.deepEqual(flags.get("listen-host"), ["0.0.0.0"]);
+  assert.deepEqual(flags.get("admin-host"), ["0.0.0.0"]);
+  assert.deepEqual(flags.get("admin-port"), ["8081"]);
+  assert.deepEqual(flags.get("port"), ["8080"]);
+  assert.deepEqual(flags.get("acceptor"), ["<.Values.server.acceptor>"]);
+  assert.deepEqual(flags.get("kubernetes-namespace"), [
+    '<(include "wormhole.server.kubernetesNamespace" .)>',
+  ]);
+  assert.deepEqual(flags.get("kubernetes-labels"), [
+    '<(include "wormhole.server.kubernetesLabels" .)>',
+  ]);
+  assert.equal(
+    helpers.get("wormhole.server.kubernetesNamespace"),
+    "{{- default .Release.Namespace .Values.server.kubernetes.namespace -}}",
+  );
+  assert.deepEqual(flags.get("state-dir"), [STATE_DIR]);
+  // Optional flags (the skeleton keeps every branch).
+  assert.deepEqual(flags.get("network-policies"), [""]);
+  assert.deepEqual(flags.get("path"), ["<.Values.server.path>"]);
+  assert.deepEqual(flags.get("port-range"), ["<.Values.server.portRange>"]);
+  assert.deepEqual(flags.get("tls-cert"), ["/etc/wormhole/tls/tls.crt"]);
+  const env = c.env as Obj[];
+  const token = env.find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
+  assert.equal(get(token, "valueFrom.secretKeyRef.key"), "admin-token");
+  assert.equal(
+    tokenAction(get(token, "valueFrom.secretKeyRef.name"), tokens),
+    'include "wormhole.server.adminTokenSecret" .',
+  );
+  const secret = parsed("server-admin-token-secret.yaml");
+  assert.equal(
+    tokenAction(get(secret.docs[0], "metadata.name"), secret.tokens),
+    "$name",
+  );
+  assert.match(
+    templates.get("server-admin-token-secret.yaml")!,
+    /\$name := include "wormhole\.server\.adminTokenSecret" \./,
+  );
+  assert.ok("admin-token" in (secret.docs[0].data as Obj));
+});
+
+Deno.test("helm: --kubernetes-labels lists the labels of the server pod, which its Services select", () => {
+  const pairs = (text: string, sep: string) =>
+    text.split(sep === ":" ? "\n" : ",").map((line) => {
+      const at = line.indexOf(sep);
+      return `${line.slice(0, at).trim()}=${line.slice(at + 1).trim()}`;
+    });
+  const selector = pairs(helpers.get("wormhole.server.selectorLabels")!, ":");
+  const listed = helpers.get("wormhole.server.kubernetesLabels")!;
+  const [fixed, extra] = listed.split("\n{{- range");
+  assert.deepEqual(pairs(fixed, "="), selector);
+  assert.match(`{{- range${extra}`, /range \$key, \$value := \.Values\.server\.kubernetes\.labels/);
+  // The extra labels are on the pod too.
+  assert.ok(
+    toYamlRefs(templates.get("server-deployment.yaml")!).includes("server.kubernetes.labels"),
+  );
+  // The pod carries the selector labels (compared by the action that renders each value).
+  const { docs, tokens } = parsed("server-deployment.yaml");
+  const resolve = (labels: unknown) =>
+    Object.fromEntries(
+      Object.entries(labels as Obj).map((
+        [key, value],
+      ) => [key, tokenAction(value, tokens) ?? value]),
+    );
+  const selectorLabels = resolve(get(docs[0], "spec.selector.matchLabels"));
+  const podLabels = resolve(get(docs[0], "spec.template.metadata.labels"));
+  assert.deepEqual(Object.keys(selectorLabels).sort(), [
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/name",
+  ]);
+  for (const [key, value] of Object.entries(selectorLabels)) {
+    assert.equal(podLabels[key], value, `pod label ${key}`);
+  }
+  // The chart's own Services select the pod by the same labels.
+  for (const name of ["server-service.yaml", "server-admin-service.yaml"]) {
+    assert.match(
+      templates.get(name)!,
+      /selector:\n\s+\{\{- include "wormhole\.server\.selectorLabels" \. \| nindent 4 \}\}/,
+    );
+  }
+  assert.match(
+    templates.get("server-deployment.yaml")!,
+    /matchLabels:\n\s+\{\{- include "wormhole\.server\.selectorLabels" \. \| nindent 6 \}\}/,
+  );
+});
+
+Deno.test("helm: the client args are client flags, with --server and --name required", () => {
+  const { container: c, tokens } = container("client");
+  const { flags } = parseArgs((c.args as unknown[]).map((arg) => argText(arg, tokens)));
+  assert.match(flags.get("server")![0], /required ".*" \.Values\.client\.serverDsn/);
+  assert.match(flags.get("name")![0], /required ".*" \.Values\.client\.name/);
+  assert.deepEqual(flags.get("kubernetes"), [""]);
+  assert.deepEqual(flags.get("admin-port"), ["8081"]);
+  for (const name of flags.keys()) assert.ok(name in CLIENT_FLAGS);
+});
+
+for (const side of ["client", "server"] as const) {
+  Deno.test(`helm: the ${side} pod runs as uid 1337 with a read-only root and no capabilities`, () => {
+    const { pod, container: c, tokens } = container(side);
+    assert.deepEqual(pod.securityContext, {
+      runAsUser: 1337,
+      runAsGroup: 1337,
+      runAsNonRoot: true,
+      fsGroup: 1337,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    assert.deepEqual(c.securityContext, {
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    // WORMHOLE_<X>_PORT service-link variables would be read as flags.
+    assert.equal(pod.enableServiceLinks, false);
+    assert.equal(
+      tokenAction(pod.serviceAccountName, tokens),
+      `include "wormhole.${side}.fullname" .`,
+    );
+    assert.equal(get(c, "livenessProbe.httpGet.path"), "/healthz");
+    assert.equal(get(c, "readinessProbe.httpGet.path"), "/readyz");
+    assert.equal(get(c, "livenessProbe.httpGet.port"), "admin");
+    const ports = (c.ports as Obj[]).map((port) => [port.name, port.containerPort]);
+    assert.ok(ports.some(([name, port]) => name === "admin" && port === 8081));
+    // Every writable path is a volume.
+    const mounts = (c.volumeMounts as Obj[]).map((mount) => mount.mountPath).sort();
+    assert.deepEqual(mounts.filter((path) => path !== "/etc/wormhole/tls"), ["/tmp", STATE_DIR]);
+  });
+}
+
+Deno.test("helm: RBAC — the client reads Services cluster-wide, the server manages them in its namespace", () => {
+  const clusterRole = docOf("client-rbac.yaml", "ClusterRole");
+  assert.deepEqual(clusterRole.rules, [
+    { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch"] },
+  ]);
+  const binding = docOf("client-rbac.yaml", "ClusterRoleBinding");
+  assert.deepEqual(get(binding, "roleRef.kind"), "ClusterRole");
+  assert.equal((binding.subjects as Obj[])[0].kind, "ServiceAccount");
+
+  const { tokens } = parsed("server-rbac.yaml");
+  const role = docOf("server-rbac.yaml", "Role");
+  const write = ["get", "list", "watch", "create", "update", "patch", "delete"];
+  // The skeleton keeps the networkPolicies branch.
+  assert.deepEqual(role.rules, [
+    { apiGroups: [""], resources: ["services"], verbs: write },
+    { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: write },
+  ]);
+  assert.match(
+    templates.get("server-rbac.yaml")!,
+    /\{\{- if \.Values\.server\.networkPolicies \}\}\s*- apiGroups: \["networking\.k8s\.io"\]/,
+  );
+  assert.equal(
+    tokenAction(get(role, "metadata.namespace"), tokens),
+    'include "wormhole.server.kubernetesNamespace" .',
+  );
+  const roleBinding = docOf("server-rbac.yaml", "RoleBinding");
+  assert.equal(get(roleBinding, "roleRef.kind"), "Role");
+  assert.equal(
+    tokenAction(get(roleBinding, "metadata.namespace"), tokens),
+    'include "wormhole.server.kubernetesNamespace" .',
+  );
+  assert.match(
+    templates.get("server-deployment.yaml")!,
+    /\{\{- if \.Values\.server\.networkPolicies \}\}\s*- --network-policies/,
+  );
+});
+
+Deno.test("helm: Services — tunnel on 8080 of server.service.type, admin on 8081", () => {
+  const { tokens } = parsed("server-service.yaml");
+  const tunnel = docOf("server-service.yaml", "Service");
+  assert.equal(tokenAction(get(tunnel, "spec.type"), tokens), ".Values.server.service.type");
+  assert.deepEqual(get(tunnel, "spec.ports"), [
+    { name: "tunnel", port: 8080, targetPort: "tunnel", protocol: "TCP" },
+  ]);
+  const admin = docOf("server-admin-service.yaml", "Service");
+  assert.equal(get(admin, "spec.type"), "ClusterIP");
+  assert.deepEqual(get(admin, "spec.ports"), [
+    { name: "admin", port: 8081, targetPort: "admin", protocol: "TCP" },
+  ]);
+});
+
+Deno.test("helm: NOTES.txt explains how to approve a client", () => {
+  const notes = templates.get("NOTES.txt")!;
+  assert.match(
+    notes,
+    /exec deploy\/\{\{ include "wormhole\.server\.fullname" \. \}\} -- wormhole requests list/,
+  );
+  assert.match(notes, /-- wormhole requests accept <FINGERPRINT>/);
+  assert.match(notes, /wormhole\.glothriel\.github\.com\/exposed=yes/);
+});
+
+Deno.test("helm: the flags the chart uses are known to the program", () => {
+  for (const [side, known] of [["client", CLIENT_FLAGS], ["server", SERVER_FLAGS]] as const) {
+    const { container: c, tokens } = container(side);
+    const { flags } = parseArgs((c.args as unknown[]).map((arg) => argText(arg, tokens)));
+    for (const name of flags.keys()) assert.ok(name in known, `${side}: --${name}`);
+  }
+  assert.throws(() => parseArgs(["server", "--no-such-flag"]), /unknown flag/);
+  assert.throws(() => parseArgs(["client", "--kubernetes=yes"]), /takes no value/);
+});
