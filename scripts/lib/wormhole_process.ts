@@ -1,0 +1,187 @@
+/**
+ * Runs real `wormhole` processes and reads their JSON log lines. Used by the
+ * demo, the benchmarks and the end-to-end tests. Every process started here
+ * must be stopped with `stop()` (or `await using`).
+ *
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The program under test: the single-file bundle when `WORMHOLE_BUNDLE` names it, else mod.ts. */
+export const ENTRY = Deno.env.get("WORMHOLE_BUNDLE") ?? `${ROOT}mod.ts`;
+
+/** Permissions the program needs. */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** One JSON log line. */
+export type LogLine = Record<string, unknown> & { msg: string; level: string };
+
+/** A running wormhole process. */
+export class WormholeProcess {
+  readonly child: Deno.ChildProcess;
+  readonly logs: LogLine[] = [];
+  /** Lines on stderr that were not JSON (stack traces, runtime warnings). */
+  readonly rawStderr: string[] = [];
+  readonly stdout: string[] = [];
+  #waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  #readers: Promise<void>;
+  #status: Promise<Deno.CommandStatus>;
+
+  constructor(readonly args: string[], env?: Record<string, string>) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, ENTRY, ...args],
+      env: { NO_COLOR: "1", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#readers = Promise.all([
+      this.#readLines(this.child.stderr, (line) => this.#onStderr(line)),
+      this.#readLines(this.child.stdout, (line) => this.stdout.push(line)),
+    ]).then(() => {});
+    this.#status = this.child.status;
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  async #readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      let nl;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        onLine(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+      }
+    }
+    if (rest) onLine(rest);
+  }
+
+  #onStderr(text: string): void {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text);
+      if (typeof line !== "object" || line === null || typeof line.msg !== "string") throw 0;
+    } catch {
+      this.rawStderr.push(text);
+      return;
+    }
+    this.logs.push(line);
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.predicate(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+
+  /** Resolves with the first log line (past or future) matching `predicate`. */
+  waitForLog(
+    predicate: string | ((line: LogLine) => boolean),
+    timeoutMs = 20_000,
+  ): Promise<LogLine> {
+    const test = typeof predicate === "string"
+      ? (line: LogLine) => line.msg === predicate
+      : predicate;
+    const found = this.logs.find(test);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+        reject(
+          new Error(
+            `No log line matching ${predicate} within ${timeoutMs} ms. Logs:\n${this.dump()}`,
+          ),
+        );
+      }, timeoutMs);
+      const done = (line: LogLine) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      this.#waiters.push({ predicate: test, resolve: done });
+      this.#status.then(() => {
+        // The process ended: no more lines will come.
+        if (this.#waiters.some((w) => w.resolve === done)) {
+          this.#readers.then(() => {
+            const late = this.logs.find(test);
+            if (late) return done(late);
+            clearTimeout(timer);
+            this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+            reject(new Error(`Process exited before logging ${predicate}. Logs:\n${this.dump()}`));
+          });
+        }
+      });
+    });
+  }
+
+  /** All output, for failure messages. */
+  dump(): string {
+    return [...this.logs.map((l) => JSON.stringify(l)), ...this.rawStderr, ...this.stdout].join(
+      "\n",
+    );
+  }
+
+  /** Resident set size in KiB (reading /proc directly would need --allow-all). */
+  async rssKiB(): Promise<number> {
+    const output = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(this.pid)] })
+      .output();
+    return Number(new TextDecoder().decode(output.stdout).trim());
+  }
+
+  /** Sends `signal` without waiting. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Resolves with the exit status once the process and its output are done. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const status = await this.#status;
+    await this.#readers;
+    return status;
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
+  async stop(): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    const timer = setTimeout(() => this.kill("SIGKILL"), 5000);
+    try {
+      return await this.exited();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Runs `wormhole ARGS` to completion. */
+export async function runWormhole(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, ENTRY, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
