@@ -1,8 +1,21 @@
 /**
  * The admin HTTP API: a small JSON API for operators and the CLI.
  *
+ * | route | answer |
+ * | --- | --- |
+ * | `GET /healthz` | 200 while the process runs (never needs the token) |
+ * | `GET /readyz` | 200 when ready (server: listening; client: connected and approved), else 503 |
+ * | `GET /v1/apps` | exposed apps |
+ * | `GET /v1/requests` | fingerprints waiting for approval |
+ * | `POST /v1/requests/{fp}` | accept → 204; unknown → 404 |
+ * | `DELETE /v1/requests/{fp}` | decline → 204; unknown → 404 |
+ * | `GET /v1/peers` | approved and connected peers |
+ * | `DELETE /v1/peers/{name}` | revoke → 204; unknown → 404 |
+ *
  * @module
  */
+
+import { parseFingerprint } from "../crypto/fingerprint.ts";
 
 /** An app as `GET /v1/apps` lists it (the original wormhole's shape). */
 export interface AppEntry {
@@ -14,10 +27,56 @@ export interface AppEntry {
   peer: string;
 }
 
-/** What the admin API reads from the running process. */
+/** A peer as `GET /v1/peers` lists it. */
+export interface PeerEntry {
+  /** Peer name. */
+  name: string;
+  /** Key fingerprint (empty when the acceptor does not check keys). */
+  fingerprint: string;
+  /** Whether it is connected now. */
+  connected: boolean;
+  /** Names of the apps it exposes now. */
+  apps: string[];
+  /** ISO time it was last seen connecting. */
+  lastSeen: string;
+}
+
+/** A join request as `GET /v1/requests?verbose=1` lists it. */
+export interface RequestEntry {
+  /** Key fingerprint. */
+  fingerprint: string;
+  /** Requested peer name. */
+  name: string;
+  /** Remote address. */
+  remote: string;
+  /** ISO time it started waiting. */
+  since: string;
+}
+
+/** What the admin API reads from and does to the running process. */
 export interface AdminState {
   /** Exposed apps. */
   apps(): AppEntry[];
+  /** Ready for traffic. */
+  ready(): boolean;
+  /** Pending join requests. */
+  requests(): RequestEntry[];
+  /** Accepts a pending request; false when unknown. */
+  accept(fingerprint: string): Promise<boolean>;
+  /** Declines a pending request; false when unknown. */
+  decline(fingerprint: string): boolean;
+  /** Known peers. */
+  peers(): PeerEntry[];
+  /** Revokes a peer's approval and disconnects it; false when unknown. */
+  revoke(name: string): Promise<boolean>;
+  /** Prometheus text exposition, when metrics are on. */
+  metrics?(): Promise<string>;
+}
+
+/** Options of {@linkcode adminHandler}. */
+export interface AdminOptions {
+  /** When set, every route but `/healthz` needs `Authorization: Bearer <token>`. */
+  token?: string;
 }
 
 function json(status: number, body: unknown): Response {
@@ -27,21 +86,97 @@ function json(status: number, body: unknown): Response {
   });
 }
 
+const noContent = () => new Response(null, { status: 204 });
+
+/** Compares without leaking, through timing, how much of the token matched. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Status codes errors thrown by the state map to. */
+function errorResponse(error: unknown): Response {
+  const err = error instanceof Error ? error : new Error(String(error));
+  if (err.name === "ApprovalConflictError") return json(409, { error: err.message });
+  if (err instanceof RangeError) return json(400, { error: err.message });
+  return json(500, { error: err.message });
+}
+
 /** Builds the request handler of the admin API over `state`. */
-export function adminHandler(state: AdminState): (request: Request) => Response {
-  return (request) => {
+export function adminHandler(
+  state: AdminState,
+  options: AdminOptions = {},
+): (request: Request) => Promise<Response> {
+  return async (request) => {
     const { pathname } = new URL(request.url);
-    const route = `${request.method} ${pathname}`;
-    switch (route) {
-      case "GET /healthz":
-        return json(200, { status: "ok" });
-      case "GET /v1/apps":
-        return json(200, state.apps());
+    if (pathname === "/healthz") {
+      return request.method === "GET"
+        ? json(200, { status: "ok" })
+        : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
     }
-    const known = ["/healthz", "/v1/apps"].includes(pathname);
-    if (known) return json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
-    return json(404, { error: `Not found: ${pathname}` });
+    if (options.token) {
+      const header = request.headers.get("authorization") ?? "";
+      const match = /^Bearer\s+(.+)$/i.exec(header);
+      if (!match || !sameSecret(match[1].trim(), options.token)) {
+        const response = json(401, { error: "Missing or wrong bearer token" });
+        response.headers.set("www-authenticate", 'Bearer realm="wormhole"');
+        return response;
+      }
+    }
+    try {
+      return await route(state, request.method, pathname);
+    } catch (error) {
+      return errorResponse(error);
+    }
   };
+}
+
+async function route(state: AdminState, method: string, pathname: string): Promise<Response> {
+  const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
+  switch (pathname) {
+    case "/readyz":
+      if (method !== "GET") return notAllowed();
+      return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
+    case "/metrics":
+      if (method !== "GET") return notAllowed();
+      if (!state.metrics) return json(404, { error: "Metrics are not enabled" });
+      return new Response(await state.metrics(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    case "/v1/apps":
+      return method === "GET" ? json(200, state.apps()) : notAllowed();
+    case "/v1/requests":
+      return method === "GET"
+        ? json(200, state.requests().map((request) => request.fingerprint))
+        : notAllowed();
+    case "/v1/peers":
+      return method === "GET" ? json(200, state.peers()) : notAllowed();
+  }
+  const request = /^\/v1\/requests\/([^/]+)$/.exec(pathname);
+  if (request) {
+    const fingerprint = parseFingerprint(decodeURIComponent(request[1]));
+    if (method === "POST") {
+      return await state.accept(fingerprint)
+        ? noContent()
+        : json(404, { error: `No pending request for ${fingerprint}` });
+    }
+    if (method === "DELETE") {
+      return state.decline(fingerprint)
+        ? noContent()
+        : json(404, { error: `No pending request for ${fingerprint}` });
+    }
+    return notAllowed();
+  }
+  const peer = /^\/v1\/peers\/([^/]+)$/.exec(pathname);
+  if (peer) {
+    const name = decodeURIComponent(peer[1]);
+    if (method !== "DELETE") return notAllowed();
+    return await state.revoke(name) ? noContent() : json(404, { error: `No peer named ${name}` });
+  }
+  return json(404, { error: `Not found: ${pathname}` });
 }
 
 /** A running admin API. */
@@ -52,6 +187,11 @@ export interface AdminEndpoint {
   addr: Deno.NetAddr;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
 /** Serves the admin API until `signal` aborts. */

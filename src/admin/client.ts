@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AppEntry } from "./api.ts";
+import type { AppEntry, PeerEntry } from "./api.ts";
 
 /** The admin API could not be reached or answered with an error. */
 export class AdminError extends Error {
@@ -66,5 +66,30 @@ export class AdminClient {
   /** `GET /v1/apps`. */
   async apps(): Promise<AppEntry[]> {
     return await this.#request("GET", "/v1/apps") as AppEntry[];
+  }
+
+  /** `GET /v1/requests`: fingerprints waiting for approval. */
+  async requests(): Promise<string[]> {
+    return await this.#request("GET", "/v1/requests") as string[];
+  }
+
+  /** `POST /v1/requests/{fp}`: accept. */
+  async accept(fingerprint: string): Promise<void> {
+    await this.#request("POST", `/v1/requests/${encodeURIComponent(fingerprint)}`);
+  }
+
+  /** `DELETE /v1/requests/{fp}`: decline. */
+  async decline(fingerprint: string): Promise<void> {
+    await this.#request("DELETE", `/v1/requests/${encodeURIComponent(fingerprint)}`);
+  }
+
+  /** `GET /v1/peers`. */
+  async peers(): Promise<PeerEntry[]> {
+    return await this.#request("GET", "/v1/peers") as PeerEntry[];
+  }
+
+  /** `DELETE /v1/peers/{name}`: revoke. */
+  async revoke(name: string): Promise<void> {
+    await this.#request("DELETE", `/v1/peers/${encodeURIComponent(name)}`);
   }
 }

@@ -4,8 +4,10 @@
  * @module
  */
 
-import { Command } from "commander";
-import { AppsFileWatcher, type AppSpec, WormholeClient } from "../client/mod.ts";
+import { Command, InvalidArgumentError } from "commander";
+import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
+import { loadOrCreateIdentity, parseFingerprint } from "../crypto/mod.ts";
+import { KEY_FILES } from "./keys_command.ts";
 import {
   ensureStateDir,
   flag,
@@ -25,6 +27,7 @@ import {
 
 interface ClientFlags extends LogFlags {
   server: string;
+  serverFingerprint?: string;
   name: string;
   expose?: AppSpec[];
   appsFile?: string;
@@ -45,6 +48,20 @@ export function clientCommand(): Command {
     parse: parseTunnelUrl,
     default: "ws://127.0.0.1:8080/wh/tunnel",
   });
+  flag(
+    command,
+    "--server-fingerprint <fp>",
+    "the server key to expect (default: pinned on first use)",
+    {
+      parse: (value: string) => {
+        try {
+          return parseFingerprint(value);
+        } catch (error) {
+          throw new InvalidArgumentError(`${(error as Error).message}.`);
+        }
+      },
+    },
+  );
   flag(command, "--name <name>", "this client's peer name", {
     parse: parseName,
     default: "default",
@@ -94,6 +111,8 @@ async function runClient(flags: ClientFlags): Promise<void> {
     );
   }
   await ensureStateDir(flags.stateDir);
+  const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.client);
+  if (identity.created) log.info("created client key", { fingerprint: identity.fingerprint });
   const fixed = flags.expose ?? [];
   let watcher: AppsFileWatcher | null = null;
   let fromFile: AppSpec[] = [];
@@ -104,6 +123,9 @@ async function runClient(flags: ClientFlags): Promise<void> {
   const client = new WormholeClient({
     server: flags.server,
     name: flags.name,
+    identity,
+    serverFingerprint: flags.serverFingerprint,
+    pin: new ServerPin(flags.stateDir),
     keepaliveMs: flags.keepalive,
     reconnect: { minMs: flags.reconnectMin, maxMs: flags.reconnectMax },
     window: flags.window,
@@ -126,7 +148,10 @@ async function runClient(flags: ClientFlags): Promise<void> {
   client.setApps(merge());
   if (client.apps.length === 0) log.warn("no apps to expose yet: use --expose or --apps-file");
   client.start();
-  const signal = await untilSignal();
-  log.info("shutting down", { signal });
+  const stop = new AbortController();
+  const signal = await Promise.race([untilSignal(stop.signal), client.done.then(() => null)]);
+  stop.abort();
+  if (signal) log.info("shutting down", { signal });
   await Promise.all([client.close(), watcher?.stop()]);
+  if (client.fatal) throw client.fatal;
 }

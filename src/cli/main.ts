@@ -6,7 +6,8 @@
 
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.ts";
-import { appsCommand } from "./apps_command.ts";
+import { appsCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
+import { keysCommand } from "./keys_command.ts";
 import { clientCommand } from "./client_command.ts";
 import { serverCommand } from "./server_command.ts";
 import { testServerCommand } from "./testserver_command.ts";
@@ -24,7 +25,15 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   for (
-    const command of [serverCommand(), clientCommand(), appsCommand(), testServerCommand()]
+    const command of [
+      serverCommand(),
+      clientCommand(),
+      appsCommand(),
+      requestsCommand(),
+      peersCommand(),
+      keysCommand(),
+      testServerCommand(),
+    ]
   ) {
     program.addCommand(command);
   }

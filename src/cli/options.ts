@@ -58,17 +58,19 @@ export async function ensureStateDir(path: string): Promise<void> {
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-export function untilSignal(): Promise<Deno.Signal> {
+/** Resolves on the first SIGINT or SIGTERM; stops listening when `cancel` aborts. */
+export function untilSignal(cancel?: AbortSignal): Promise<Deno.Signal> {
   return new Promise((resolve) => {
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const stop = () => signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
     const handlers = signals.map((signal) => {
       const handler = () => {
-        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        stop();
         resolve(signal);
       };
       Deno.addSignalListener(signal, handler);
       return handler;
     });
+    cancel?.addEventListener("abort", stop, { once: true });
   });
 }

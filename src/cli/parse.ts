@@ -19,6 +19,17 @@ export function parsePort(value: string): number {
   return port;
 }
 
+/** Returns a parser of whole numbers within `[min, max]`. */
+export function parseCount(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
 /** `FROM-TO`, both ports 1-65535, FROM ≤ TO. */
 export function parsePortRange(value: string): PortRange {
   const match = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(value);

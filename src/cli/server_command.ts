@@ -5,8 +5,18 @@
  */
 
 import { Command } from "commander";
-import { adminHandler, serveAdmin } from "../admin/mod.ts";
-import { DummyAcceptor, type PortRange, WormholeServer } from "../server/mod.ts";
+import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
+import { loadOrCreateIdentity } from "../crypto/mod.ts";
+import {
+  type Acceptor,
+  ApprovalStore,
+  DEFAULT_MAX_PENDING,
+  DummyAcceptor,
+  ManualAcceptor,
+  type PortRange,
+  WormholeServer,
+} from "../server/mod.ts";
+import { KEY_FILES } from "./keys_command.ts";
 import {
   ensureStateDir,
   flag,
@@ -18,6 +28,7 @@ import {
 import {
   defaultStateDir,
   oneOf,
+  parseCount,
   parseDuration,
   parseHost,
   parsePath,
@@ -34,7 +45,10 @@ interface ServerFlags extends LogFlags {
   portRange?: PortRange;
   adminHost: string;
   adminPort: number;
-  acceptor: "dummy";
+  adminToken?: string;
+  adminInsecure?: boolean;
+  acceptor: "server" | "dummy";
+  maxPending: number;
   stateDir: string;
   keepalive: number;
   helloTimeout: number;
@@ -74,9 +88,15 @@ export function serverCommand(): Command {
     parse: parsePort,
     default: 8081,
   });
-  flag(command, "--acceptor <kind>", "who may join: dummy (everyone)", {
-    parse: oneOf(["dummy"] as const),
-    default: "dummy",
+  flag(command, "--admin-token <token>", "bearer token every admin route but /healthz needs");
+  flag(command, "--admin-insecure", "allow a non-loopback admin API without a token");
+  flag(command, "--acceptor <kind>", "who may join: server (operator approves) or dummy (anyone)", {
+    parse: oneOf(["server", "dummy"] as const),
+    default: "server",
+  });
+  flag(command, "--max-pending <n>", "join requests that may wait for approval at once", {
+    parse: parseCount(1, 10_000),
+    default: DEFAULT_MAX_PENDING,
   });
   flag(command, "--state-dir <dir>", "where keys and approvals live", {
     default: defaultStateDir(),
@@ -108,14 +128,35 @@ export function serverCommand(): Command {
 
 async function runServer(flags: ServerFlags): Promise<void> {
   const log = loggerFrom(flags);
+  if (!flags.adminToken && !flags.adminInsecure && !isLoopback(flags.adminHost)) {
+    throw new RangeError(
+      `Refusing to serve the admin API on ${flags.adminHost} without --admin-token ` +
+        `(or WORMHOLE_ADMIN_TOKEN); pass --admin-insecure to do it anyway`,
+    );
+  }
   await ensureStateDir(flags.stateDir);
+  const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.server);
+  log.info(identity.created ? "created server key" : "loaded server key", {
+    fingerprint: identity.fingerprint,
+  });
+  let acceptor: Acceptor;
+  let approvals: ApprovalStore | undefined;
+  if (flags.acceptor === "server") {
+    approvals = await ApprovalStore.open(flags.stateDir);
+    acceptor = new ManualAcceptor(approvals, { maxPending: flags.maxPending, logger: log });
+  } else {
+    log.warn("acceptor dummy: every client is accepted without approval");
+    acceptor = new DummyAcceptor();
+  }
   const server = await WormholeServer.start({
+    identity,
+    approvals,
     host: flags.host,
     port: flags.port,
     path: flags.path,
     listenHost: flags.listenHost,
     portRange: flags.portRange,
-    acceptor: new DummyAcceptor(),
+    acceptor,
     keepaliveMs: flags.keepalive,
     helloTimeoutMs: flags.helloTimeout,
     window: flags.window,
@@ -129,7 +170,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
       hostname: flags.adminHost,
       port: flags.adminPort,
       signal: abort.signal,
-      handler: adminHandler(server),
+      handler: adminHandler(server, { token: flags.adminToken }),
     });
   } catch (error) {
     await server.close();

@@ -6,6 +6,14 @@
  * @module
  */
 
+import {
+  clientHandshake,
+  HandshakeError,
+  type Identity,
+  linkChannel,
+  SealedLink,
+  type SessionOptions,
+} from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
 import {
@@ -19,9 +27,10 @@ import {
   ProtocolError,
   ResetCode,
 } from "../protocol/mod.ts";
-import { Backoff, dialTunnel, startKeepalive, type WebSocketLink } from "../transport/mod.ts";
+import { Backoff, type ClientWebSocketLink, dialTunnel, startKeepalive } from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
 import type { AppSpec } from "./apps.ts";
+import type { ServerPin } from "./server_pin.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
 export interface ClientOptions {
@@ -29,6 +38,17 @@ export interface ClientOptions {
   server: string;
   /** Peer name (default `default`). */
   name?: string;
+  /** This client's key; the server's operator approves its fingerprint. */
+  identity: Identity;
+  /**
+   * The server key to expect. When absent, the key pinned in `pin` is
+   * expected, and the first server seen is pinned (trust on first use).
+   */
+  serverFingerprint?: string;
+  /** Where the server's fingerprint is pinned; nothing is pinned without it. */
+  pin?: ServerPin;
+  /** Rekey and pipelining settings of the encrypted session. */
+  session?: SessionOptions;
   /** Apps offered at start; {@linkcode WormholeClient.setApps} changes them later. */
   apps?: AppSpec[];
   /** Keepalive ping interval in ms (default 15 000). */
@@ -46,7 +66,16 @@ export interface ClientOptions {
 }
 
 /** Connection state, for health checks and tests. */
-export type ClientState = "connecting" | "connected" | "waiting" | "closed";
+export type ClientState = "connecting" | "pending" | "connected" | "waiting" | "closed";
+
+/** The client stopped for good: retrying cannot help (e.g. the server key changed). */
+export class ClientFatalError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ClientFatalError";
+  }
+}
 
 /** A running client. */
 export class WormholeClient {
@@ -63,6 +92,7 @@ export class WormholeClient {
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #state: ClientState = "connecting";
+  #fatal: ClientFatalError | null = null;
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -76,6 +106,16 @@ export class WormholeClient {
   /** Current connection state. */
   get state(): ClientState {
     return this.#state;
+  }
+
+  /** Set when the client stopped for good; {@linkcode done} resolves then too. */
+  get fatal(): ClientFatalError | null {
+    return this.#fatal;
+  }
+
+  /** Resolves when the connect loop has ended (closed, or a fatal error). */
+  get done(): Promise<void> {
+    return this.#loop ?? Promise.resolve();
   }
 
   /** Apps currently offered. */
@@ -98,7 +138,7 @@ export class WormholeClient {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       this.#state = "connecting";
-      let link: WebSocketLink | null = null;
+      let link: ClientWebSocketLink | null = null;
       try {
         link = await dialTunnel(this.#options.server, {
           timeoutMs: this.#options.dialTimeoutMs,
@@ -110,10 +150,10 @@ export class WormholeClient {
       }
       if (link) {
         this.#established = false;
-        const ended = await this.#session(link);
+        const ended = await this.#connection(link);
         await link.finished;
+        if (this.#fatal || signal.aborted) break;
         if (this.#established) this.#backoff.reset();
-        if (signal.aborted) break;
         this.#log.warn("disconnected from server", { reason: ended });
       }
       this.#state = "waiting";
@@ -131,8 +171,75 @@ export class WormholeClient {
     this.#state = "closed";
   }
 
-  /** Runs one connection until it ends; resolves with why it ended. */
-  #session(link: WebSocketLink): Promise<string> {
+  /** Authenticates over a fresh link, then runs the session; resolves with why it ended. */
+  async #connection(link: ClientWebSocketLink): Promise<string> {
+    const log = this.#log;
+    const identity = this.#options.identity;
+    const pinned = this.#options.serverFingerprint ?? await this.#options.pin?.read();
+    log.info(
+      `Sending public key to the server, please make sure, that the fingerprint matches: ${identity.fingerprint}`,
+      { fingerprint: identity.fingerprint },
+    );
+    const channel = linkChannel(link);
+    const gone = new AbortController();
+    link.finished.then(() => gone.abort());
+    const closeOnAbort = () => link.close("client shutting down");
+    this.#abort.signal.addEventListener("abort", closeOnAbort);
+    let result;
+    try {
+      result = await clientHandshake(channel, {
+        identity,
+        name: this.#name,
+        serverFingerprint: pinned,
+        onPending: (message) => {
+          this.#state = "pending";
+          log.info("waiting for the operator to approve this key", {
+            fingerprint: identity.fingerprint,
+            server: message,
+          });
+        },
+        signal: AbortSignal.any([gone.signal, this.#abort.signal]),
+      });
+    } catch (error) {
+      link.close("handshake failed");
+      if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
+        this.#fatal = new ClientFatalError(
+          `The server's key ${error.actual} is not the expected ${error.expected}. ` +
+            `If the server's key was rotated on purpose, check the new fingerprint with its ` +
+            `operator (wormhole keys fingerprint --key server), then pass it with ` +
+            `--server-fingerprint or delete ${this.#options.pin?.path ?? "the pin file"}.`,
+          { cause: error },
+        );
+        log.error("server key mismatch: stopping", {
+          expected: error.expected,
+          actual: error.actual,
+          error: this.#fatal.message,
+        });
+        return "server key mismatch";
+      }
+      if (error instanceof HandshakeError && error.code === "rejected") {
+        log.warn("the server refused this client", { reason: error.message });
+        return `refused: ${error.message}`;
+      }
+      return (error as Error).message;
+    } finally {
+      this.#abort.signal.removeEventListener("abort", closeOnAbort);
+    }
+    channel.release();
+    if (!pinned && this.#options.pin) {
+      await this.#options.pin.write(result.serverFingerprint);
+      log.info("pinned the server's key (trust on first use)", {
+        serverFingerprint: result.serverFingerprint,
+        file: this.#options.pin.path,
+      });
+    }
+    return await this.#session(
+      new SealedLink(link, result.keys, "client", this.#options.session),
+    );
+  }
+
+  /** Runs one multiplexed session until it ends; resolves with why it ended. */
+  #session(link: SealedLink): Promise<string> {
     const log = this.#log;
     let goAway = "";
     const mux = new Mux(link, {
@@ -158,7 +265,6 @@ export class WormholeClient {
         software: `wormhole/${VERSION}`,
       }),
     );
-    log.info("connected, saying hello", { server: this.#options.server });
     const stopKeepalive = startKeepalive(mux, this.#options.keepaliveMs ?? 15_000, (silentMs) => {
       log.warn("server silent, closing connection", { silentMs });
       mux.goAway(GoAwayCode.Timeout, `silent for ${silentMs} ms`);

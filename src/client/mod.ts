@@ -6,3 +6,4 @@
 
 export * from "./apps.ts";
 export * from "./client.ts";
+export * from "./server_pin.ts";

@@ -1,13 +1,20 @@
 /**
- * Acceptors decide whether a peer that said hello may use the tunnel.
+ * Acceptors decide whether a peer that completed its hello may use the
+ * tunnel: `dummy` accepts everyone, `server` waits for an operator.
  *
  * @module
  */
+
+import type { Logger } from "../log/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import type { ApprovalStore } from "./approvals.ts";
 
 /** What an acceptor knows about a peer asking to join. */
 export interface JoinRequest {
   /** The name the peer gave in its hello. */
   name: string;
+  /** Fingerprint of the peer's public key. */
+  fingerprint: string;
   /** The peer's remote address, `host:port`. */
   remote: string;
   /** Aborted when the peer goes away before a decision. */
@@ -19,7 +26,7 @@ export type Decision = { accepted: true } | { accepted: false; reason: string };
 
 /** Decides on join requests; may take as long as an operator needs. */
 export interface Acceptor {
-  /** A short name for logs, e.g. `dummy`. */
+  /** A short name for logs: `dummy` or `server`. */
   readonly kind: string;
   /** Decides on `request`. */
   decide(request: JoinRequest): Promise<Decision>;
@@ -32,5 +39,168 @@ export class DummyAcceptor implements Acceptor {
   /** @inheritdoc */
   decide(): Promise<Decision> {
     return Promise.resolve({ accepted: true });
+  }
+}
+
+/** A join request waiting for the operator. */
+export interface PendingRequest {
+  /** Fingerprint of the peer's key: what the operator accepts or declines. */
+  fingerprint: string;
+  /** The name the peer asks for. */
+  name: string;
+  /** Where it connects from. */
+  remote: string;
+  /** When it started waiting (ISO time). */
+  since: string;
+}
+
+/** Default limit of requests waiting at once. */
+export const DEFAULT_MAX_PENDING = 32;
+
+/** The operator's answer could not be applied. */
+export class ApprovalConflictError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ApprovalConflictError";
+  }
+}
+
+interface Waiting extends PendingRequest {
+  settle(decision: Decision): void;
+}
+
+/**
+ * Manual approval: a key is accepted once an operator approved its
+ * fingerprint (`wormhole requests accept <FP>`). Approvals are persisted; a
+ * name is pinned to the key it was approved with.
+ */
+export class ManualAcceptor implements Acceptor {
+  /** @inheritdoc */
+  readonly kind = "server";
+  #store: ApprovalStore;
+  #maxPending: number;
+  #log: Logger;
+  #pending = new Map<string, Waiting>();
+
+  /** Creates a manual acceptor over `store`. */
+  constructor(store: ApprovalStore, options?: { maxPending?: number; logger?: Logger }) {
+    this.#store = store;
+    this.#maxPending = options?.maxPending ?? DEFAULT_MAX_PENDING;
+    this.#log = options?.logger ?? silentLogger;
+  }
+
+  /** @inheritdoc */
+  decide(request: JoinRequest): Promise<Decision> {
+    const { name, fingerprint } = request;
+    const approved = this.#store.get(fingerprint);
+    if (approved) {
+      if (approved.name !== name) {
+        this.#log.warn("refusing peer: its key is approved for another name", {
+          peer: name,
+          fingerprint,
+          approvedName: approved.name,
+        });
+        return Promise.resolve({
+          accepted: false,
+          reason: `this key is approved for the name "${approved.name}", not "${name}"`,
+        });
+      }
+      void this.#store.seen(fingerprint).catch((error) =>
+        this.#log.warn("cannot record last seen", { error })
+      );
+      return Promise.resolve({ accepted: true });
+    }
+    const owner = this.#store.byName(name);
+    if (owner) {
+      this.#log.warn("refusing peer: the name is pinned to another key", {
+        peer: name,
+        fingerprint,
+        pinnedFingerprint: owner.fingerprint,
+      });
+      return Promise.resolve({
+        accepted: false,
+        reason: `the name "${name}" is pinned to another key (${owner.fingerprint})`,
+      });
+    }
+    const older = this.#pending.get(fingerprint);
+    if (older) {
+      this.#pending.delete(fingerprint);
+      older.settle({ accepted: false, reason: "replaced by a newer connection of the same key" });
+    }
+    if (this.#pending.size >= this.#maxPending) {
+      this.#log.warn("refusing peer: too many pending requests", {
+        peer: name,
+        fingerprint,
+        limit: this.#maxPending,
+      });
+      return Promise.resolve({
+        accepted: false,
+        reason: `too many pending requests (${this.#maxPending}); try again later`,
+      });
+    }
+    return new Promise<Decision>((resolve) => {
+      const waiting: Waiting = {
+        fingerprint,
+        name,
+        remote: request.remote,
+        since: new Date().toISOString(),
+        settle: (decision) => {
+          request.signal.removeEventListener("abort", onAbort);
+          resolve(decision);
+        },
+      };
+      const onAbort = () => {
+        if (this.#pending.get(fingerprint) === waiting) this.#pending.delete(fingerprint);
+        waiting.settle({ accepted: false, reason: "connection closed" });
+      };
+      if (request.signal.aborted) return onAbort();
+      request.signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(fingerprint, waiting);
+      this.#log.info("peer waiting for approval", {
+        peer: name,
+        fingerprint,
+        remote: request.remote,
+        hint: `wormhole requests accept ${fingerprint}`,
+      });
+    });
+  }
+
+  /** Requests waiting for a decision, oldest first. */
+  pending(): PendingRequest[] {
+    return [...this.#pending.values()]
+      .map(({ fingerprint, name, remote, since }) => ({ fingerprint, name, remote, since }))
+      .sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /**
+   * Approves a pending request. Returns false when no request has that fingerprint.
+   *
+   * @throws {ApprovalConflictError} when the name was meanwhile approved for another key.
+   */
+  async accept(fingerprint: string): Promise<boolean> {
+    const waiting = this.#pending.get(fingerprint);
+    if (!waiting) return false;
+    const owner = this.#store.byName(waiting.name);
+    if (owner && owner.fingerprint !== fingerprint) {
+      throw new ApprovalConflictError(
+        `Cannot accept ${fingerprint}: the name "${waiting.name}" is pinned to ${owner.fingerprint}`,
+      );
+    }
+    await this.#store.approve(fingerprint, waiting.name);
+    this.#pending.delete(fingerprint);
+    this.#log.info("peer approved", { peer: waiting.name, fingerprint });
+    waiting.settle({ accepted: true });
+    return true;
+  }
+
+  /** Declines a pending request. Returns false when no request has that fingerprint. */
+  decline(fingerprint: string): boolean {
+    const waiting = this.#pending.get(fingerprint);
+    if (!waiting) return false;
+    this.#pending.delete(fingerprint);
+    this.#log.info("peer declined", { peer: waiting.name, fingerprint });
+    waiting.settle({ accepted: false, reason: "declined by the operator" });
+    return true;
   }
 }

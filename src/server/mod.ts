@@ -8,3 +8,4 @@ export * from "./acceptor.ts";
 export * from "./port_allocator.ts";
 export * from "./app_listener.ts";
 export * from "./server.ts";
+export * from "./approvals.ts";

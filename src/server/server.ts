@@ -5,8 +5,16 @@
  * @module
  */
 
+import {
+  type Identity,
+  linkChannel,
+  type PeerHello,
+  SealedLink,
+  serverHandshake,
+  type SessionOptions,
+} from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { Mux, type RecordLink } from "../mux/mod.ts";
+import { Mux } from "../mux/mod.ts";
 import {
   type AppInfo,
   decodeAppAnnounce,
@@ -19,8 +27,14 @@ import {
   nameProblem,
   ProtocolError,
 } from "../protocol/mod.ts";
-import { serveTunnel, startKeepalive, type TunnelEndpoint } from "../transport/mod.ts";
-import type { Acceptor } from "./acceptor.ts";
+import {
+  serveTunnel,
+  startKeepalive,
+  type TunnelEndpoint,
+  type WebSocketLink,
+} from "../transport/mod.ts";
+import { type Acceptor, ManualAcceptor, type PendingRequest } from "./acceptor.ts";
+import type { ApprovalStore } from "./approvals.ts";
 import { AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
 import { VERSION } from "../version.ts";
@@ -39,6 +53,12 @@ export interface ServerOptions {
   portRange?: PortRange;
   /** Decides who may join. */
   acceptor: Acceptor;
+  /** Approved peers (for listing and revoking); the manual acceptor's store. */
+  approvals?: ApprovalStore;
+  /** The server's long-term key: clients pin its fingerprint. */
+  identity: Identity;
+  /** Rekey and pipelining settings of the encrypted session. */
+  session?: SessionOptions;
   /** Keepalive ping interval in ms (default 15 000). */
   keepaliveMs?: number;
   /** Time a new connection has to say hello, in ms (default 10 000). */
@@ -49,8 +69,37 @@ export interface ServerOptions {
   maxPayload?: number;
   /** PEM certificate and key to serve wss://. */
   tls?: { cert: string; key: string };
+  /** Hooks told about peers and apps. */
+  observers?: ServerObserver[];
   /** Where to log. */
   logger?: Logger;
+}
+
+/** What happened to an exposed app. */
+export interface AppEvent {
+  /** The peer offering the app. */
+  peer: string;
+  /** The app as announced. */
+  app: AppInfo;
+  /** The server's listener port for it. */
+  port: number;
+  /** `host:port` of the listener. */
+  endpoint: string;
+}
+
+/**
+ * Hooks into what the server exposes. The Kubernetes sink is one: it turns
+ * exposed apps into Services. Hooks must not throw.
+ */
+export interface ServerObserver {
+  /** A peer was accepted and connected. */
+  peerConnected?(peer: string): void;
+  /** A peer's connection ended (its apps were withdrawn first). */
+  peerDisconnected?(peer: string): void;
+  /** A listener was opened for an app. */
+  appExposed?(event: AppEvent): void;
+  /** An app's listener was closed: `withdrawn` by the peer, or its peer is `gone`. */
+  appWithdrawn?(event: AppEvent & { reason: "withdrawn" | "gone" }): void;
 }
 
 /** One app exposed through the server, as `/v1/apps` shows it. */
@@ -63,11 +112,30 @@ export interface ExposedApp {
   peer: string;
 }
 
+/** A peer as the admin API lists it. */
+export interface PeerInfo {
+  /** Peer name. */
+  name: string;
+  /** Key fingerprint. */
+  fingerprint: string;
+  /** Connected now. */
+  connected: boolean;
+  /** Apps exposed now. */
+  apps: string[];
+  /** ISO time of its last accepted connection. */
+  lastSeen: string;
+}
+
 /** A connected and accepted client. */
 class Peer {
   readonly apps = new Map<string, AppListener>();
   readonly connectedAt = new Date();
-  constructor(readonly name: string, readonly remote: string, readonly mux: Mux) {}
+  constructor(
+    readonly name: string,
+    readonly fingerprint: string,
+    readonly remote: string,
+    readonly mux: Mux,
+  ) {}
 }
 
 /** A running server. Create it with {@linkcode WormholeServer.start}. */
@@ -79,6 +147,7 @@ export class WormholeServer {
   #ports: PortAllocator;
   #peers = new Map<string, Peer>();
   #connections = new Set<Mux>();
+  #links = new Set<WebSocketLink>();
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
 
@@ -132,39 +201,178 @@ export class WormholeServer {
     return [...this.#peers.keys()].sort();
   }
 
+  /** Fingerprint of the server's key, which clients pin. */
+  get fingerprint(): string {
+    return this.#options.identity.fingerprint;
+  }
+
+  /** Ready while the tunnel endpoint accepts connections. */
+  ready(): boolean {
+    return this.#closing === null;
+  }
+
+  /** Join requests waiting for the operator (manual acceptor only). */
+  requests(): PendingRequest[] {
+    const acceptor = this.#options.acceptor;
+    return acceptor instanceof ManualAcceptor ? acceptor.pending() : [];
+  }
+
+  /** Approves a waiting request; false when there is none for `fingerprint`. */
+  accept(fingerprint: string): Promise<boolean> {
+    const acceptor = this.#options.acceptor;
+    return acceptor instanceof ManualAcceptor
+      ? acceptor.accept(fingerprint)
+      : Promise.resolve(false);
+  }
+
+  /** Declines a waiting request; false when there is none for `fingerprint`. */
+  decline(fingerprint: string): boolean {
+    const acceptor = this.#options.acceptor;
+    return acceptor instanceof ManualAcceptor ? acceptor.decline(fingerprint) : false;
+  }
+
+  /** Approved and connected peers, by name. */
+  peers(): PeerInfo[] {
+    const out = new Map<string, PeerInfo>();
+    for (const approved of this.#options.approvals?.list() ?? []) {
+      out.set(approved.name, {
+        name: approved.name,
+        fingerprint: approved.fingerprint,
+        connected: false,
+        apps: [],
+        lastSeen: approved.lastSeen,
+      });
+    }
+    for (const peer of this.#peers.values()) {
+      out.set(peer.name, {
+        name: peer.name,
+        fingerprint: peer.fingerprint,
+        connected: true,
+        apps: [...peer.apps.keys()].sort(),
+        lastSeen: out.get(peer.name)?.lastSeen ?? peer.connectedAt.toISOString(),
+      });
+    }
+    return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Forgets a peer's approval and disconnects it; its key must be approved
+   * again. False when no peer has that name.
+   */
+  async revoke(name: string): Promise<boolean> {
+    const approval = await this.#options.approvals?.revoke(name);
+    const peer = this.#peers.get(name);
+    if (peer) {
+      peer.mux.goAway(GoAwayCode.Rejected, "revoked by the operator");
+      await this.#removePeer(peer, "revoked");
+    }
+    if (approval || peer) this.#log.info("peer revoked", { peer: name });
+    return Boolean(approval || peer);
+  }
+
+  #notify(call: (observer: ServerObserver) => void): void {
+    for (const observer of this.#options.observers ?? []) {
+      try {
+        call(observer);
+      } catch (error) {
+        this.#log.error("observer failed", { error });
+      }
+    }
+  }
+
+  #event(peer: Peer, listener: AppListener): AppEvent {
+    return { peer: peer.name, app: listener.app, port: listener.port, endpoint: listener.endpoint };
+  }
+
   #track(work: Promise<unknown>): void {
     this.#work.add(work);
     work.finally(() => this.#work.delete(work));
   }
 
-  #onConnection(link: RecordLink & { finished?: Promise<void> }, remote: string): void {
+  #onConnection(link: WebSocketLink, remote: string): void {
     if (this.#closing) {
       link.close("server shutting down");
       return;
     }
     const log = this.#log.with({ remote });
     const options = this.#options;
-    const keepaliveMs = options.keepaliveMs ?? 15_000;
-    const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
-    const decided = new AbortController();
+    const gone = new AbortController();
+    this.#links.add(link);
+    link.finished.then(() => {
+      gone.abort();
+      this.#links.delete(link);
+    });
+    log.debug("tunnel connection opened");
+    const channel = linkChannel(link);
+    this.#track((async () => {
+      let result;
+      try {
+        result = await serverHandshake(channel, {
+          identity: options.identity,
+          name: "server",
+          helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
+          pendingIntervalMs: options.keepaliveMs ?? 15_000,
+          decide: (hello, signal) =>
+            this.#decide(hello, remote, AbortSignal.any([signal, gone.signal]), log),
+          signal: gone.signal,
+        });
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? "internal";
+        if (code === "closed") log.debug("peer left during the handshake");
+        else log.warn("handshake failed", { code, error });
+        link.close(`handshake failed: ${(error as Error).message}`);
+        await link.finished;
+        return;
+      }
+      channel.release();
+      await this.#serve(
+        new SealedLink(link, result.keys, "server", options.session),
+        result.peer,
+        remote,
+        log,
+      );
+      await link.finished;
+    })());
+  }
+
+  async #decide(hello: PeerHello, remote: string, signal: AbortSignal, log: Logger) {
+    const problem = nameProblem(hello.name);
+    if (problem) {
+      log.warn("rejecting peer: bad name", { peer: hello.name, problem });
+      return { accepted: false as const, reason: `peer name ${problem}` };
+    }
+    const decision = await this.#options.acceptor.decide({
+      name: hello.name,
+      fingerprint: hello.fingerprint,
+      remote,
+      signal,
+    });
+    if (!decision.accepted) {
+      log.warn("rejecting peer", {
+        peer: hello.name,
+        fingerprint: hello.fingerprint,
+        reason: decision.reason,
+      });
+    }
+    return decision;
+  }
+
+  /** Runs the multiplexed session of an authenticated peer until it ends. */
+  async #serve(link: SealedLink, hello: PeerHello, remote: string, log: Logger): Promise<void> {
+    const options = this.#options;
+    log = log.with({ peer: hello.name });
     let peer: Peer | null = null;
-    let helloSeen = false;
 
     const onControl = (frame: Frame) => {
       if (!peer) {
-        if (frame.kind !== FrameKind.Hello || helloSeen) {
-          throw new ProtocolError(
-            "malformed",
-            helloSeen ? "Cannot accept control frame before being accepted" : "Expected hello",
-          );
+        if (frame.kind !== FrameKind.Hello) {
+          throw new ProtocolError("malformed", "Expected hello");
         }
-        helloSeen = true;
-        clearTimeout(helloTimer);
-        this.#onHello(mux, decodeHello(frame.payload), remote, log, decided.signal)
-          .then((accepted) => peer = accepted, (error) => {
-            log.error("cannot decide on peer", { error });
-            mux.goAway(GoAwayCode.Internal, "internal error while deciding on the peer");
-          });
+        const settings = decodeHello(frame.payload);
+        if (settings.name !== hello.name) {
+          throw new ProtocolError("malformed", "Hello names another peer than the handshake");
+        }
+        peer = this.#register(mux, hello, remote, settings, log);
         return;
       }
       if (frame.kind === FrameKind.AppAnnounce) {
@@ -184,57 +392,41 @@ export class WormholeServer {
       onGoAway: (reason) => log.info("peer is going away", { reason: reason.reason }),
     });
     this.#connections.add(mux);
-    log.debug("tunnel connection opened");
-    const helloTimer = setTimeout(() => {
-      log.warn("closing connection: no hello", { timeoutMs: helloTimeoutMs });
-      mux.goAway(GoAwayCode.Protocol, `no hello within ${helloTimeoutMs} ms`);
-    }, helloTimeoutMs);
-    const stopKeepalive = startKeepalive(mux, keepaliveMs, (silentMs) => {
+    const stopKeepalive = startKeepalive(mux, options.keepaliveMs ?? 15_000, (silentMs) => {
       log.warn("closing connection: peer silent", { silentMs });
       mux.goAway(GoAwayCode.Timeout, `silent for ${silentMs} ms`);
     });
-
-    this.#track(mux.done.then(async (error) => {
-      clearTimeout(helloTimer);
-      stopKeepalive();
-      decided.abort();
-      this.#connections.delete(mux);
-      if (error) log.warn("tunnel connection failed", { error });
-      const accepted = peer ?? [...this.#peers.values()].find((p) => p.mux === mux);
-      if (accepted) await this.#removePeer(accepted, error ? error.message : "disconnected");
-      await link.finished;
-    }));
+    const error = await mux.done;
+    stopKeepalive();
+    this.#connections.delete(mux);
+    if (error) log.warn("tunnel connection failed", { error });
+    if (peer) await this.#removePeer(peer, error ? error.message : "disconnected");
   }
 
-  async #onHello(
+  #register(
     mux: Mux,
-    hello: ReturnType<typeof decodeHello>,
+    hello: PeerHello,
     remote: string,
+    settings: ReturnType<typeof decodeHello>,
     log: Logger,
-    signal: AbortSignal,
-  ): Promise<Peer | null> {
-    const problem = nameProblem(hello.name);
-    if (problem) {
-      log.warn("rejecting peer: bad name", { peer: hello.name, problem });
-      mux.goAway(GoAwayCode.Rejected, `peer name ${problem}`);
-      return null;
-    }
-    const decision = await this.#options.acceptor.decide({ name: hello.name, remote, signal });
-    if (mux.isClosed) return null;
-    if (!decision.accepted) {
-      log.warn("rejecting peer", { peer: hello.name, reason: decision.reason });
-      mux.goAway(GoAwayCode.Rejected, decision.reason);
-      return null;
-    }
+  ): Peer {
     const previous = this.#peers.get(hello.name);
     if (previous) {
-      log.info("replacing older connection of peer", { peer: hello.name });
+      log.info("replacing older connection of peer");
       previous.mux.goAway(GoAwayCode.Replaced, "replaced by a newer connection");
-      await this.#removePeer(previous, "replaced");
-      if (mux.isClosed) return null;
+      // Its listeners close now, so the new connection can take the same ports.
+      this.#peers.delete(previous.name);
+      for (const listener of previous.apps.values()) {
+        this.#track(listener.close());
+        this.#notify((o) =>
+          o.appWithdrawn?.({ ...this.#event(previous, listener), reason: "gone" })
+        );
+      }
+      previous.apps.clear();
+      this.#notify((o) => o.peerDisconnected?.(previous.name));
     }
-    mux.setPeerSettings(hello);
-    const peer = new Peer(hello.name, remote, mux);
+    mux.setPeerSettings(settings);
+    const peer = new Peer(hello.name, hello.fingerprint, remote, mux);
     this.#peers.set(peer.name, peer);
     mux.sendControl(
       FrameKind.Hello,
@@ -245,7 +437,8 @@ export class WormholeServer {
         software: `wormhole/${VERSION}`,
       }),
     );
-    log.info("peer connected", { peer: peer.name, software: hello.software });
+    log.info("peer connected", { fingerprint: hello.fingerprint, software: settings.software });
+    this.#notify((o) => o.peerConnected?.(peer.name));
     return peer;
   }
 
@@ -272,6 +465,7 @@ export class WormholeServer {
     );
     peer.apps.set(app.name, appListener);
     log.info("app exposed", { peer: peer.name, app: app.name, endpoint: appListener.endpoint });
+    this.#notify((o) => o.appExposed?.(this.#event(peer, appListener)));
   }
 
   async #withdraw(peer: Peer, name: string, log: Logger): Promise<void> {
@@ -280,6 +474,7 @@ export class WormholeServer {
     peer.apps.delete(name);
     await listener.close();
     log.info("app withdrawn", { peer: peer.name, app: name });
+    this.#notify((o) => o.appWithdrawn?.({ ...this.#event(peer, listener), reason: "withdrawn" }));
   }
 
   async #removePeer(peer: Peer, reason: string): Promise<void> {
@@ -294,6 +489,10 @@ export class WormholeServer {
       reason,
       appsClosed: listeners.map((listener) => listener.app.name),
     });
+    for (const listener of listeners) {
+      this.#notify((o) => o.appWithdrawn?.({ ...this.#event(peer, listener), reason: "gone" }));
+    }
+    this.#notify((o) => o.peerDisconnected?.(peer.name));
   }
 
   /** Stops accepting, tells every peer, closes every listener and connection. */
@@ -301,6 +500,7 @@ export class WormholeServer {
     this.#closing ??= (async () => {
       this.#abort.abort();
       for (const mux of this.#connections) mux.goAway(GoAwayCode.Normal, "server shutting down");
+      for (const link of this.#links) link.close("server shutting down");
       await Promise.all(
         [...this.#peers.values()].map((peer) => this.#removePeer(peer, "shutdown")),
       );

@@ -34,6 +34,8 @@ export async function startServer(
   env?: Record<string, string>,
 ): Promise<ServerProcess> {
   const hasPort = extra.includes("--port");
+  // Tests that are not about pairing use the dummy acceptor.
+  const acceptor = extra.includes("--acceptor") ? [] : ["--acceptor", "dummy"];
   const proc = new WormholeProcess([
     "server",
     "--host",
@@ -45,6 +47,7 @@ export async function startServer(
     "json",
     "--state-dir",
     stateDir,
+    ...acceptor,
     ...extra,
   ], env);
   try {

@@ -1,0 +1,39 @@
+/**
+ * Writing state files so that a crash never leaves a half-written file and
+ * secrets are never readable by others.
+ *
+ * @module
+ */
+
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same
+ * directory (created with `mode`, 0600 by default) is written, synced and
+ * renamed over `path`. The directory is created (0700) when missing.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash > 0 ? path.slice(0, slash) : ".";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const file = await Deno.open(temp, { write: true, createNew: true, mode });
+  try {
+    let at = 0;
+    while (at < bytes.length) at += await file.write(bytes.subarray(at));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  try {
+    // createNew honours the umask; make the mode exact.
+    await Deno.chmod(temp, mode);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * RFC 6455 WebSocket framing for the client side of the tunnel: encoding of
+ * masked client frames and incremental parsing of server frames. Pure code.
+ *
+ * @module
+ */
+
+/** WebSocket opcodes. */
+export const Opcode = {
+  Continuation: 0x0,
+  Text: 0x1,
+  Binary: 0x2,
+  Close: 0x8,
+  Ping: 0x9,
+  Pong: 0xa,
+} as const;
+
+/** One parsed frame. */
+export interface WsFrame {
+  /** Last fragment of its message. */
+  fin: boolean;
+  /** Opcode. */
+  opcode: number;
+  /** Unmasked payload. */
+  payload: Uint8Array;
+}
+
+/** The peer sent something that is not valid WebSocket framing. */
+export class WebSocketProtocolError extends SyntaxError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "WebSocketProtocolError";
+  }
+}
+
+const POOL_SIZE = 4096;
+let maskPool = new Uint8Array(0);
+let maskAt = POOL_SIZE;
+
+/** Four unpredictable bytes for a frame mask, drawn from a random pool. */
+function nextMask(): Uint8Array {
+  if (maskAt + 4 > maskPool.length) {
+    maskPool = crypto.getRandomValues(new Uint8Array(POOL_SIZE));
+    maskAt = 0;
+  }
+  const mask = maskPool.subarray(maskAt, maskAt + 4);
+  maskAt += 4;
+  return mask;
+}
+
+/**
+ * Encodes one masked client frame (FIN set). The payload is masked while it
+ * is copied, so the caller's buffer is left untouched.
+ */
+export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const header = 2 + lengthBytes + 4;
+  // Place the payload at a 4-byte aligned offset so it can be masked a word at a time.
+  const pad = (4 - (header % 4)) % 4;
+  const buffer = new ArrayBuffer(pad + header + length + 4);
+  const frame = new Uint8Array(buffer, pad, header + length);
+  frame[0] = 0x80 | opcode;
+  if (lengthBytes === 0) {
+    frame[1] = 0x80 | length;
+  } else if (lengthBytes === 2) {
+    frame[1] = 0x80 | 126;
+    frame[2] = length >>> 8;
+    frame[3] = length & 0xff;
+  } else {
+    frame[1] = 0x80 | 127;
+    new DataView(buffer, pad + 2, 8).setBigUint64(0, BigInt(length));
+  }
+  const mask = nextMask();
+  frame.set(mask, 2 + lengthBytes);
+  const start = pad + header;
+  const out = new Uint8Array(buffer, start, length);
+  out.set(payload);
+  const words = length >>> 2;
+  if (words > 0) {
+    const maskWord = new Uint32Array(new Uint8Array(mask).buffer)[0];
+    const view = new Uint32Array(buffer, start, words);
+    for (let i = 0; i < words; i++) view[i] ^= maskWord;
+  }
+  for (let i = words << 2; i < length; i++) out[i] ^= mask[i & 3];
+  return frame;
+}
+
+/**
+ * Incremental parser of frames from the server. Feed it chunks; it returns
+ * whole frames. A frame that fits in one chunk is returned as a view into
+ * that chunk (so fed chunks must not be reused); a larger one is assembled
+ * once into a buffer of its exact size.
+ */
+export class FrameParser {
+  #maxFrame: number;
+  /** Header bytes of a frame split across chunks. */
+  #head: Uint8Array = new Uint8Array(0);
+  /** A frame whose payload is still arriving. */
+  #partial: { fin: boolean; opcode: number; payload: Uint8Array; filled: number } | null = null;
+
+  /** Creates a parser refusing frames larger than `maxFrame` bytes. */
+  constructor(maxFrame: number) {
+    this.#maxFrame = maxFrame;
+  }
+
+  /**
+   * Adds `chunk` and returns every frame now complete.
+   *
+   * @throws {WebSocketProtocolError} on masked server frames, reserved bits, oversized frames.
+   */
+  push(chunk: Uint8Array): WsFrame[] {
+    const frames: WsFrame[] = [];
+    let data = chunk;
+    let at = 0;
+    const partial = this.#partial;
+    if (partial) {
+      const n = Math.min(partial.payload.length - partial.filled, data.length);
+      partial.payload.set(data.subarray(0, n), partial.filled);
+      partial.filled += n;
+      at = n;
+      if (partial.filled < partial.payload.length) return frames;
+      frames.push({ fin: partial.fin, opcode: partial.opcode, payload: partial.payload });
+      this.#partial = null;
+    }
+    if (this.#head.length > 0) {
+      const joined = new Uint8Array(this.#head.length + data.length - at);
+      joined.set(this.#head);
+      joined.set(data.subarray(at), this.#head.length);
+      this.#head = new Uint8Array(0);
+      data = joined;
+      at = 0;
+    }
+    while (at < data.length) {
+      const left = data.length - at;
+      if (left < 2) break;
+      const b0 = data[at];
+      const b1 = data[at + 1];
+      if (b0 & 0x70) throw new WebSocketProtocolError("Cannot parse frame: reserved bits set");
+      if (b1 & 0x80) {
+        throw new WebSocketProtocolError("Cannot parse frame: server frames must not be masked");
+      }
+      let length = b1 & 0x7f;
+      let header = 2;
+      if (length === 126) {
+        if (left < 4) break;
+        length = (data[at + 2] << 8) | data[at + 3];
+        header = 4;
+      } else if (length === 127) {
+        if (left < 10) break;
+        const big = new DataView(data.buffer, data.byteOffset + at + 2, 8).getBigUint64(0);
+        if (big > BigInt(this.#maxFrame)) {
+          throw new WebSocketProtocolError(
+            `Cannot parse frame: length ${big} exceeds ${this.#maxFrame}`,
+          );
+        }
+        length = Number(big);
+        header = 10;
+      }
+      if (length > this.#maxFrame) {
+        throw new WebSocketProtocolError(
+          `Cannot parse frame: length ${length} exceeds ${this.#maxFrame}`,
+        );
+      }
+      const fin = (b0 & 0x80) !== 0;
+      const opcode = b0 & 0x0f;
+      const start = at + header;
+      if (data.length - start >= length) {
+        frames.push({ fin, opcode, payload: data.subarray(start, start + length) });
+        at = start + length;
+        continue;
+      }
+      const payload = new Uint8Array(length);
+      payload.set(data.subarray(start));
+      this.#partial = { fin, opcode, payload, filled: data.length - start };
+      return frames;
+    }
+    if (at < data.length) this.#head = data.slice(at);
+    return frames;
+  }
+}
