@@ -53,30 +53,33 @@ export interface RequestEntry {
   since: string;
 }
 
-/** What the admin API reads from and does to the running process. */
+/**
+ * What the admin API reads from and does to the running process. A client
+ * has no requests or peers: routes whose methods are missing answer 404.
+ */
 export interface AdminState {
-  /** Exposed apps. */
+  /** Exposed (server) or offered (client) apps. */
   apps(): AppEntry[];
   /** Ready for traffic. */
   ready(): boolean;
   /** Pending join requests. */
-  requests(): RequestEntry[];
+  requests?(): RequestEntry[];
   /** Accepts a pending request; false when unknown. */
-  accept(fingerprint: string): Promise<boolean>;
+  accept?(fingerprint: string): Promise<boolean>;
   /** Declines a pending request; false when unknown. */
-  decline(fingerprint: string): boolean;
+  decline?(fingerprint: string): boolean;
   /** Known peers. */
-  peers(): PeerEntry[];
+  peers?(): PeerEntry[];
   /** Revokes a peer's approval and disconnects it; false when unknown. */
-  revoke(name: string): Promise<boolean>;
-  /** Prometheus text exposition, when metrics are on. */
-  metrics?(): Promise<string>;
+  revoke?(name: string): Promise<boolean>;
 }
 
 /** Options of {@linkcode adminHandler}. */
 export interface AdminOptions {
   /** When set, every route but `/healthz` needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** Renders `/metrics`; absent: 404. */
+  metrics?: { metrics(): Promise<string> };
 }
 
 function json(status: number, body: unknown): Response {
@@ -127,36 +130,45 @@ export function adminHandler(
       }
     }
     try {
-      return await route(state, request.method, pathname);
+      return await route(state, options, request.method, pathname);
     } catch (error) {
       return errorResponse(error);
     }
   };
 }
 
-async function route(state: AdminState, method: string, pathname: string): Promise<Response> {
+async function route(
+  state: AdminState,
+  options: AdminOptions,
+  method: string,
+  pathname: string,
+): Promise<Response> {
   const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
+  const missing = () => json(404, { error: `Not available here: ${pathname}` });
   switch (pathname) {
     case "/readyz":
       if (method !== "GET") return notAllowed();
       return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
     case "/metrics":
       if (method !== "GET") return notAllowed();
-      if (!state.metrics) return json(404, { error: "Metrics are not enabled" });
-      return new Response(await state.metrics(), {
+      if (!options.metrics) return missing();
+      return new Response(await options.metrics.metrics(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/v1/apps":
       return method === "GET" ? json(200, state.apps()) : notAllowed();
     case "/v1/requests":
+      if (!state.requests) return missing();
       return method === "GET"
         ? json(200, state.requests().map((request) => request.fingerprint))
         : notAllowed();
     case "/v1/peers":
+      if (!state.peers) return missing();
       return method === "GET" ? json(200, state.peers()) : notAllowed();
   }
   const request = /^\/v1\/requests\/([^/]+)$/.exec(pathname);
   if (request) {
+    if (!state.accept || !state.decline) return missing();
     const fingerprint = parseFingerprint(decodeURIComponent(request[1]));
     if (method === "POST") {
       return await state.accept(fingerprint)
@@ -172,6 +184,7 @@ async function route(state: AdminState, method: string, pathname: string): Promi
   }
   const peer = /^\/v1\/peers\/([^/]+)$/.exec(pathname);
   if (peer) {
+    if (!state.revoke) return missing();
     const name = decodeURIComponent(peer[1]);
     if (method !== "DELETE") return notAllowed();
     return await state.revoke(name) ? noContent() : json(404, { error: `No peer named ${name}` });

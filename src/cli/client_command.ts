@@ -6,7 +6,9 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
+import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentity, parseFingerprint } from "../crypto/mod.ts";
+import { clientMetrics } from "../metrics/mod.ts";
 import { KEY_FILES } from "./keys_command.ts";
 import {
   ensureStateDir,
@@ -14,13 +16,16 @@ import {
   type LogFlags,
   logFlags,
   loggerFrom,
+  readPem,
   untilSignal,
 } from "./options.ts";
 import {
   collectExpose,
   defaultStateDir,
   parseDuration,
+  parseHost,
   parseName,
+  parsePort,
   parseTunnelUrl,
   sizeIn,
 } from "./parse.ts";
@@ -37,6 +42,9 @@ interface ClientFlags extends LogFlags {
   reconnectMax: number;
   window: number;
   maxPayload: number;
+  adminHost: string;
+  adminPort?: number;
+  caFile?: string;
 }
 
 /** Builds the `client` command. */
@@ -62,6 +70,7 @@ export function clientCommand(): Command {
       },
     },
   );
+  flag(command, "--ca-file <file>", "PEM CA certificate(s) to trust for wss://");
   flag(command, "--name <name>", "this client's peer name", {
     parse: parseName,
     default: "default",
@@ -98,6 +107,13 @@ export function clientCommand(): Command {
     default: 65536,
     defaultText: "64KiB",
   });
+  flag(command, "--admin-host <host>", "interface of the health and metrics endpoint", {
+    parse: parseHost,
+    default: "127.0.0.1",
+  });
+  flag(command, "--admin-port <port>", "serve /healthz, /readyz and /metrics here (default: off)", {
+    parse: parsePort,
+  });
   logFlags(command);
   command.action(runClient);
   return command;
@@ -110,6 +126,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
       `--reconnect-max (${flags.reconnectMax} ms) is below --reconnect-min (${flags.reconnectMin} ms)`,
     );
   }
+  const caCerts = flags.caFile ? [await readPem(flags.caFile, "--ca-file")] : undefined;
   await ensureStateDir(flags.stateDir);
   const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.client);
   if (identity.created) log.info("created client key", { fingerprint: identity.fingerprint });
@@ -124,6 +141,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
     server: flags.server,
     name: flags.name,
     identity,
+    caCerts,
     serverFingerprint: flags.serverFingerprint,
     pin: new ServerPin(flags.stateDir),
     keepaliveMs: flags.keepalive,
@@ -148,10 +166,35 @@ async function runClient(flags: ClientFlags): Promise<void> {
   client.setApps(merge());
   if (client.apps.length === 0) log.warn("no apps to expose yet: use --expose or --apps-file");
   client.start();
+  const adminAbort = new AbortController();
+  let admin: AdminEndpoint | undefined;
+  if (flags.adminPort !== undefined) {
+    try {
+      admin = await serveAdmin({
+        hostname: flags.adminHost,
+        port: flags.adminPort,
+        signal: adminAbort.signal,
+        handler: adminHandler({
+          apps: () =>
+            client.apps.map((app) => ({
+              app: app.name,
+              endpoint: `${app.host}:${app.port}`,
+              peer: flags.name,
+            })),
+          ready: () => client.state === "connected",
+        }, { metrics: clientMetrics(() => client.stats()) }),
+      });
+    } catch (error) {
+      await Promise.all([client.close(), watcher?.stop()]);
+      throw error;
+    }
+    log.info("admin listening", { url: admin.url });
+  }
   const stop = new AbortController();
   const signal = await Promise.race([untilSignal(stop.signal), client.done.then(() => null)]);
   stop.abort();
   if (signal) log.info("shutting down", { signal });
-  await Promise.all([client.close(), watcher?.stop()]);
+  adminAbort.abort();
+  await Promise.all([client.close(), watcher?.stop(), admin?.finished]);
   if (client.fatal) throw client.fatal;
 }

@@ -74,3 +74,21 @@ export function untilSignal(cancel?: AbortSignal): Promise<Deno.Signal> {
     cancel?.addEventListener("abort", stop, { once: true });
   });
 }
+
+/**
+ * Reads a PEM file named by `flagName`.
+ *
+ * @throws {RangeError} naming the flag when it cannot be read or holds no PEM block.
+ */
+export async function readPem(path: string, flagName: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new RangeError(`Cannot read ${flagName} ${path}: ${(error as Error).message}`);
+  }
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
+    throw new RangeError(`Cannot use ${flagName} ${path}: it holds no PEM block`);
+  }
+  return text;
+}

@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentity } from "../crypto/mod.ts";
+import { serverMetrics } from "../metrics/mod.ts";
 import {
   type Acceptor,
   ApprovalStore,
@@ -23,6 +24,7 @@ import {
   type LogFlags,
   logFlags,
   loggerFrom,
+  readPem,
   untilSignal,
 } from "./options.ts";
 import {
@@ -49,6 +51,8 @@ interface ServerFlags extends LogFlags {
   adminInsecure?: boolean;
   acceptor: "server" | "dummy";
   maxPending: number;
+  tlsCert?: string;
+  tlsKey?: string;
   stateDir: string;
   keepalive: number;
   helloTimeout: number;
@@ -121,6 +125,8 @@ export function serverCommand(): Command {
     default: 65536,
     defaultText: "64KiB",
   });
+  flag(command, "--tls-cert <file>", "PEM certificate chain: serve wss:// (needs --tls-key)");
+  flag(command, "--tls-key <file>", "PEM private key of --tls-cert");
   logFlags(command);
   command.action(runServer);
   return command;
@@ -134,6 +140,15 @@ async function runServer(flags: ServerFlags): Promise<void> {
         `(or WORMHOLE_ADMIN_TOKEN); pass --admin-insecure to do it anyway`,
     );
   }
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+    throw new RangeError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const tls = flags.tlsCert && flags.tlsKey
+    ? {
+      cert: await readPem(flags.tlsCert, "--tls-cert"),
+      key: await readPem(flags.tlsKey, "--tls-key"),
+    }
+    : undefined;
   await ensureStateDir(flags.stateDir);
   const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.server);
   log.info(identity.created ? "created server key" : "loaded server key", {
@@ -157,6 +172,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     listenHost: flags.listenHost,
     portRange: flags.portRange,
     acceptor,
+    tls,
     keepaliveMs: flags.keepalive,
     helloTimeoutMs: flags.helloTimeout,
     window: flags.window,
@@ -170,7 +186,10 @@ async function runServer(flags: ServerFlags): Promise<void> {
       hostname: flags.adminHost,
       port: flags.adminPort,
       signal: abort.signal,
-      handler: adminHandler(server, { token: flags.adminToken }),
+      handler: adminHandler(server, {
+        token: flags.adminToken,
+        metrics: serverMetrics(() => server.stats()),
+      }),
     });
   } catch (error) {
     await server.close();

@@ -15,7 +15,7 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
+import { Mux, type MuxStream, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
 import {
   decodeHello,
   encodeAppAnnounce,
@@ -55,6 +55,8 @@ export interface ClientOptions {
   keepaliveMs?: number;
   /** Reconnect backoff bounds in ms (default 500 to 30 000). */
   reconnect?: { minMs?: number; maxMs?: number };
+  /** PEM CA certificates to trust for wss:// (default: the system's). */
+  caCerts?: string[];
   /** Dial timeout in ms (default 10 000). */
   dialTimeoutMs?: number;
   /** Per-stream receive window (default 512 KiB). */
@@ -67,6 +69,32 @@ export interface ClientOptions {
 
 /** Connection state, for health checks and tests. */
 export type ClientState = "connecting" | "pending" | "connected" | "waiting" | "closed";
+
+/** Traffic counters of one app on the client. */
+export interface ClientAppTraffic {
+  /** App name. */
+  app: string;
+  /** Streams carried so far. */
+  streamsTotal: number;
+  /** Streams open now. */
+  streamsOpen: number;
+  /** Bytes received through the tunnel (callers' requests). */
+  bytesIn: number;
+  /** Bytes sent through the tunnel (the app's answers). */
+  bytesOut: number;
+}
+
+/** A snapshot of the client's state for metrics and health checks. */
+export interface ClientStats {
+  /** Connected and accepted by the server. */
+  connected: boolean;
+  /** Connections made after the first one. */
+  reconnects: number;
+  /** Apps offered. */
+  apps: number;
+  /** Traffic per app. */
+  traffic: ClientAppTraffic[];
+}
 
 /** The client stopped for good: retrying cannot help (e.g. the server key changed). */
 export class ClientFatalError extends Error {
@@ -93,6 +121,8 @@ export class WormholeClient {
   #wake: (() => void) | null = null;
   #state: ClientState = "connecting";
   #fatal: ClientFatalError | null = null;
+  #dials = 0;
+  #traffic = new Map<string, { streamsTotal: number; done: PipeResult; live: Set<PipeResult> }>();
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -116,6 +146,32 @@ export class WormholeClient {
   /** Resolves when the connect loop has ended (closed, or a fatal error). */
   get done(): Promise<void> {
     return this.#loop ?? Promise.resolve();
+  }
+
+  /** Counters for metrics. */
+  stats(): ClientStats {
+    const traffic: ClientAppTraffic[] = [];
+    for (const [app, entry] of this.#traffic) {
+      let { bytesUp, bytesDown } = entry.done;
+      for (const live of entry.live) {
+        bytesUp += live.bytesUp;
+        bytesDown += live.bytesDown;
+      }
+      traffic.push({
+        app,
+        streamsTotal: entry.streamsTotal,
+        streamsOpen: entry.live.size,
+        // bytesUp: read from the upstream and sent through the tunnel.
+        bytesIn: bytesDown,
+        bytesOut: bytesUp,
+      });
+    }
+    return {
+      connected: this.#state === "connected",
+      reconnects: Math.max(0, this.#dials - 1),
+      apps: this.#apps.size,
+      traffic,
+    };
   }
 
   /** Apps currently offered. */
@@ -142,6 +198,7 @@ export class WormholeClient {
       try {
         link = await dialTunnel(this.#options.server, {
           timeoutMs: this.#options.dialTimeoutMs,
+          caCerts: this.#options.caCerts,
           signal,
         });
       } catch (error) {
@@ -149,6 +206,7 @@ export class WormholeClient {
         this.#log.warn("cannot connect to server", { error });
       }
       if (link) {
+        this.#dials++;
         this.#established = false;
         const ended = await this.#connection(link);
         await link.finished;
@@ -340,7 +398,18 @@ export class WormholeClient {
     } catch {
       // The upstream already went away; the pipe will see it.
     }
-    const result = await pipe(stream, conn);
+    let traffic = this.#traffic.get(app.name);
+    if (!traffic) {
+      traffic = { streamsTotal: 0, done: { bytesUp: 0, bytesDown: 0 }, live: new Set() };
+      this.#traffic.set(app.name, traffic);
+    }
+    const counters: PipeResult = { bytesUp: 0, bytesDown: 0 };
+    traffic.streamsTotal++;
+    traffic.live.add(counters);
+    const result = await pipe(stream, conn, counters);
+    traffic.live.delete(counters);
+    traffic.done.bytesUp += result.bytesUp;
+    traffic.done.bytesDown += result.bytesDown;
     const fields = { upstream, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
     if (result.error instanceof StreamResetError && result.error.remote) {
       log.debug("stream reset by the server", { ...fields, reason: result.error.message });

@@ -52,7 +52,7 @@ export interface SessionOptions {
   rekeyRecords?: number;
   /** Time after which the sender moves to the next epoch, checked on send (default 1 h). */
   rekeyMs?: number;
-  /** Seals (and opens) in flight at once (default navigator.hardwareConcurrency, at least 2). */
+  /** Seals (and opens) in flight at once (default twice navigator.hardwareConcurrency, at least 4). */
   maxInFlight?: number;
 }
 
@@ -147,7 +147,7 @@ export class SealedLink implements RecordLink {
   ) {
     this.#inner = inner;
     this.#maxInFlight = positiveInteger(
-      options?.maxInFlight ?? Math.max(2, navigator.hardwareConcurrency || 0),
+      options?.maxInFlight ?? Math.max(4, 2 * (navigator.hardwareConcurrency || 0)),
       "maxInFlight",
     );
     this.#rekeyBytes = positiveInteger(options?.rekeyBytes ?? DEFAULT_REKEY_BYTES, "rekeyBytes");

@@ -33,10 +33,14 @@ const MIN_READ = 4096;
 
 /**
  * Pipes `conn` and `stream` until both directions have ended, then closes
- * `conn`. Never rejects.
+ * `conn`. Never rejects. `result` is updated as bytes flow, so callers can
+ * read live counters from it.
  */
-export async function pipe(stream: MuxStream, conn: Duplex): Promise<PipeResult> {
-  const result: PipeResult = { bytesUp: 0, bytesDown: 0 };
+export async function pipe(
+  stream: MuxStream,
+  conn: Duplex,
+  result: PipeResult = { bytesUp: 0, bytesDown: 0 },
+): Promise<PipeResult> {
   let connClosed = false;
   const closeConn = () => {
     if (connClosed) return;
@@ -85,8 +89,11 @@ export async function pipe(stream: MuxStream, conn: Duplex): Promise<PipeResult>
           return;
         }
         let offset = 0;
-        while (offset < chunk.length) offset += await conn.write(chunk.subarray(offset));
-        result.bytesDown += chunk.length;
+        while (offset < chunk.length) {
+          const n = await conn.write(chunk.subarray(offset));
+          offset += n;
+          result.bytesDown += n;
+        }
       }
     } catch (error) {
       if (!connClosed) fail(error, ResetCode.Aborted);

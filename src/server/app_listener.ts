@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import { type Mux, pipe, StreamResetError } from "../mux/mod.ts";
+import { type Mux, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
 import type { AppInfo } from "../protocol/mod.ts";
 
 /** Pause after an accept error that is not the listener closing, in ms. */
@@ -20,6 +20,9 @@ export class AppListener {
   readonly endpoint: string;
   /** Connections accepted so far. */
   accepted = 0;
+
+  #live = new Set<PipeResult>();
+  #finished = { bytesUp: 0, bytesDown: 0 };
 
   #listener: Deno.TcpListener;
   #mux: Mux;
@@ -45,6 +48,19 @@ export class AppListener {
     this.#log = log.with({ app: app.name, endpoint: this.endpoint });
     this.#track = track;
     this.#loop = this.#acceptLoop();
+  }
+
+  /**
+   * Traffic so far: `bytesUp` went from callers to the peer, `bytesDown` came
+   * back; live connections included.
+   */
+  traffic(): { streamsTotal: number; streamsOpen: number; bytesUp: number; bytesDown: number } {
+    let { bytesUp, bytesDown } = this.#finished;
+    for (const live of this.#live) {
+      bytesUp += live.bytesUp;
+      bytesDown += live.bytesDown;
+    }
+    return { streamsTotal: this.accepted, streamsOpen: this.#live.size, bytesUp, bytesDown };
   }
 
   /** The bound port. */
@@ -85,8 +101,13 @@ export class AppListener {
     const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     const log = this.#log.with({ stream: stream.id });
     log.debug("connection accepted", { remote });
+    const counters: PipeResult = { bytesUp: 0, bytesDown: 0 };
+    this.#live.add(counters);
     this.#track(
-      pipe(stream, conn).then((result) => {
+      pipe(stream, conn, counters).then((result) => {
+        this.#live.delete(counters);
+        this.#finished.bytesUp += result.bytesUp;
+        this.#finished.bytesDown += result.bytesDown;
         const fields = { remote, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
         if (result.error instanceof StreamResetError && result.error.remote) {
           log.info("connection closed: the client reset it", {

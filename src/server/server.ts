@@ -102,6 +102,36 @@ export interface ServerObserver {
   appWithdrawn?(event: AppEvent & { reason: "withdrawn" | "gone" }): void;
 }
 
+/** Traffic counters of one (peer, app). */
+export interface AppTraffic {
+  /** The peer. */
+  peer: string;
+  /** The app. */
+  app: string;
+  /** Connections carried so far. */
+  streamsTotal: number;
+  /** Connections open now. */
+  streamsOpen: number;
+  /** Bytes received from the peer (the app's answers). */
+  bytesIn: number;
+  /** Bytes sent to the peer (the callers' requests). */
+  bytesOut: number;
+}
+
+/** A snapshot of the server's state for metrics. */
+export interface ServerStats {
+  /** Accepted peers connected now. */
+  peersConnected: number;
+  /** Join requests waiting for the operator. */
+  pendingRequests: number;
+  /** Apps exposed now. */
+  appsExposed: number;
+  /** Traffic per (peer, app), including apps no longer exposed. */
+  traffic: AppTraffic[];
+  /** Failed handshakes by reason. */
+  handshakeFailures: Record<string, number>;
+}
+
 /** One app exposed through the server, as `/v1/apps` shows it. */
 export interface ExposedApp {
   /** App name. */
@@ -148,6 +178,9 @@ export class WormholeServer {
   #peers = new Map<string, Peer>();
   #connections = new Set<Mux>();
   #links = new Set<WebSocketLink>();
+  #handshakeFailures = new Map<string, number>();
+  /** Traffic of listeners already closed, by peer and app, so counters never go back. */
+  #history = new Map<string, AppTraffic>();
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
 
@@ -199,6 +232,51 @@ export class WormholeServer {
   /** Names of the connected, accepted peers. */
   peerNames(): string[] {
     return [...this.#peers.keys()].sort();
+  }
+
+  /** Counters for metrics. */
+  stats(): ServerStats {
+    const traffic = new Map<string, AppTraffic>();
+    for (const [key, past] of this.#history) traffic.set(key, { ...past, streamsOpen: 0 });
+    let appsExposed = 0;
+    for (const peer of this.#peers.values()) {
+      for (const listener of peer.apps.values()) {
+        appsExposed++;
+        const key = `${peer.name}\0${listener.app.name}`;
+        const now = listener.traffic();
+        const past = traffic.get(key);
+        traffic.set(key, {
+          peer: peer.name,
+          app: listener.app.name,
+          streamsTotal: (past?.streamsTotal ?? 0) + now.streamsTotal,
+          streamsOpen: now.streamsOpen,
+          bytesIn: (past?.bytesIn ?? 0) + now.bytesDown,
+          bytesOut: (past?.bytesOut ?? 0) + now.bytesUp,
+        });
+      }
+    }
+    return {
+      peersConnected: this.#peers.size,
+      pendingRequests: this.requests().length,
+      appsExposed,
+      traffic: [...traffic.values()],
+      handshakeFailures: Object.fromEntries(this.#handshakeFailures),
+    };
+  }
+
+  /** Folds a closed listener's counters into the history. */
+  #remember(peer: string, listener: AppListener): void {
+    const key = `${peer}\0${listener.app.name}`;
+    const now = listener.traffic();
+    const past = this.#history.get(key);
+    this.#history.set(key, {
+      peer,
+      app: listener.app.name,
+      streamsTotal: (past?.streamsTotal ?? 0) + now.streamsTotal,
+      streamsOpen: 0,
+      bytesIn: (past?.bytesIn ?? 0) + now.bytesDown,
+      bytesOut: (past?.bytesOut ?? 0) + now.bytesUp,
+    });
   }
 
   /** Fingerprint of the server's key, which clients pin. */
@@ -320,6 +398,7 @@ export class WormholeServer {
         const code = (error as { code?: string }).code ?? "internal";
         if (code === "closed") log.debug("peer left during the handshake");
         else log.warn("handshake failed", { code, error });
+        this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
         link.close(`handshake failed: ${(error as Error).message}`);
         await link.finished;
         return;
@@ -417,7 +496,7 @@ export class WormholeServer {
       // Its listeners close now, so the new connection can take the same ports.
       this.#peers.delete(previous.name);
       for (const listener of previous.apps.values()) {
-        this.#track(listener.close());
+        this.#track(listener.close().then(() => this.#remember(previous.name, listener)));
         this.#notify((o) =>
           o.appWithdrawn?.({ ...this.#event(previous, listener), reason: "gone" })
         );
@@ -473,6 +552,7 @@ export class WormholeServer {
     if (!listener) return;
     peer.apps.delete(name);
     await listener.close();
+    this.#remember(peer.name, listener);
     log.info("app withdrawn", { peer: peer.name, app: name });
     this.#notify((o) => o.appWithdrawn?.({ ...this.#event(peer, listener), reason: "withdrawn" }));
   }
@@ -484,6 +564,7 @@ export class WormholeServer {
     peer.apps.clear();
     await Promise.all(listeners.map((listener) => listener.close()));
     peer.mux.close();
+    for (const listener of listeners) this.#remember(peer.name, listener);
     this.#log.info("peer disconnected", {
       peer: peer.name,
       reason,

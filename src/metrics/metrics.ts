@@ -1,0 +1,186 @@
+/**
+ * Prometheus metrics (text exposition through prom-client), computed from
+ * the server's or the client's counters at scrape time, so the data path
+ * pays nothing for them.
+ *
+ * @module
+ */
+
+import promClient from "prom-client";
+import type { ClientStats } from "../client/mod.ts";
+import type { ServerStats } from "../server/mod.ts";
+
+type Registry = InstanceType<typeof promClient.Registry>;
+
+/** Something that renders the metrics text. */
+export interface MetricsSource {
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string>;
+}
+
+function processMetrics(registry: Registry): void {
+  new promClient.Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes.",
+    registers: [registry],
+    collect() {
+      this.set(Deno.memoryUsage().rss);
+    },
+  });
+}
+
+/** Metrics of a server; `stats` is read on every scrape. */
+export function serverMetrics(stats: () => ServerStats): MetricsSource {
+  const registry = new promClient.Registry();
+  let snapshot: ServerStats | null = null;
+  // One snapshot per scrape, shared by every metric.
+  const current = () => snapshot ??= stats();
+  const gauge = (name: string, help: string, read: (s: ServerStats) => number) =>
+    new promClient.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(current()));
+      },
+    });
+  gauge("wormhole_peers_connected", "Accepted peers connected now.", (s) => s.peersConnected);
+  gauge(
+    "wormhole_pending_requests",
+    "Join requests waiting for approval.",
+    (s) => s.pendingRequests,
+  );
+  gauge("wormhole_apps_exposed", "Apps with an open listener.", (s) => s.appsExposed);
+  new promClient.Gauge({
+    name: "wormhole_streams_open",
+    help: "Tunnelled connections open now.",
+    labelNames: ["peer", "app"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) this.set({ peer: t.peer, app: t.app }, t.streamsOpen);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_streams_total",
+    help: "Tunnelled connections carried.",
+    labelNames: ["peer", "app"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) this.inc({ peer: t.peer, app: t.app }, t.streamsTotal);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_bytes_total",
+    help: "Bytes carried, by direction: in = from the peer, out = to the peer.",
+    labelNames: ["peer", "app", "direction"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) {
+        this.inc({ peer: t.peer, app: t.app, direction: "in" }, t.bytesIn);
+        this.inc({ peer: t.peer, app: t.app, direction: "out" }, t.bytesOut);
+      }
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_handshake_failures_total",
+    help: "Failed handshakes by reason.",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(current().handshakeFailures)) {
+        this.inc({ reason }, n);
+      }
+    },
+  });
+  processMetrics(registry);
+  return {
+    async metrics() {
+      snapshot = null;
+      try {
+        return await registry.metrics();
+      } finally {
+        snapshot = null;
+      }
+    },
+  };
+}
+
+/** Metrics of a client; `stats` is read on every scrape. */
+export function clientMetrics(stats: () => ClientStats): MetricsSource {
+  const registry = new promClient.Registry();
+  let snapshot: ClientStats | null = null;
+  const current = () => snapshot ??= stats();
+  new promClient.Gauge({
+    name: "wormhole_connected",
+    help: "1 while connected to the server and accepted by it.",
+    registers: [registry],
+    collect() {
+      this.set(current().connected ? 1 : 0);
+    },
+  });
+  new promClient.Gauge({
+    name: "wormhole_apps_exposed",
+    help: "Apps offered to the server.",
+    registers: [registry],
+    collect() {
+      this.set(current().apps);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_reconnects_total",
+    help: "Connections to the server after the first one.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().reconnects);
+    },
+  });
+  new promClient.Gauge({
+    name: "wormhole_streams_open",
+    help: "Tunnelled connections open now.",
+    labelNames: ["app"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) this.set({ app: t.app }, t.streamsOpen);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_streams_total",
+    help: "Tunnelled connections carried.",
+    labelNames: ["app"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) this.inc({ app: t.app }, t.streamsTotal);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_bytes_total",
+    help: "Bytes carried, by direction: in = from the server, out = to the server.",
+    labelNames: ["app", "direction"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of current().traffic) {
+        this.inc({ app: t.app, direction: "in" }, t.bytesIn);
+        this.inc({ app: t.app, direction: "out" }, t.bytesOut);
+      }
+    },
+  });
+  processMetrics(registry);
+  return {
+    async metrics() {
+      snapshot = null;
+      try {
+        return await registry.metrics();
+      } finally {
+        snapshot = null;
+      }
+    },
+  };
+}
