@@ -34,9 +34,9 @@ export class WormholeProcess {
   #readers: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
 
-  constructor(readonly args: string[], env?: Record<string, string>) {
+  constructor(readonly args: string[], env?: Record<string, string>, entry: string = ENTRY) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, ENTRY, ...args],
+      args: ["run", ...PERMISSIONS, entry, ...args],
       env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "piped",
@@ -172,9 +172,10 @@ export class WormholeProcess {
 export async function runWormhole(
   args: string[],
   env?: Record<string, string>,
+  entry: string = ENTRY,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, ENTRY, ...args],
+    args: ["run", ...PERMISSIONS, entry, ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();

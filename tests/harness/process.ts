@@ -32,6 +32,7 @@ export async function startServer(
   stateDir: string,
   extra: string[] = [],
   env?: Record<string, string>,
+  entry?: string,
 ): Promise<ServerProcess> {
   const hasPort = extra.includes("--port");
   // Tests that are not about pairing use the dummy acceptor.
@@ -49,7 +50,7 @@ export async function startServer(
     stateDir,
     ...acceptor,
     ...extra,
-  ], env);
+  ], env, entry);
   try {
     const tunnel = await proc.waitForLog("tunnel listening");
     const admin = await proc.waitForLog("admin listening");
@@ -66,6 +67,7 @@ export function startClient(
   stateDir: string,
   extra: string[] = [],
   env?: Record<string, string>,
+  entry?: string,
 ): WormholeProcess {
   return new WormholeProcess([
     "client",
@@ -80,5 +82,5 @@ export function startClient(
     "--reconnect-max",
     "1s",
     ...extra,
-  ], env);
+  ], env, entry);
 }
