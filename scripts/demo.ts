@@ -6,11 +6,11 @@
  * @module
  */
 
-import { WormholeProcess } from "./lib/wormhole_process.ts";
+import { runWormhole, WormholeProcess } from "./lib/wormhole_process.ts";
 
 const once = Deno.args.includes("--once");
 const bold = (text: string) => Deno.noColor ? text : `\x1b[1m${text}\x1b[22m`;
-const step = (n: number, text: string) => console.log(`${bold(`[${n}/5]`)} ${text}`);
+const step = (n: number, text: string) => console.log(`${bold(`[${n}/6]`)} ${text}`);
 
 const dir = await Deno.makeTempDir({ prefix: "wormhole-demo-" });
 const processes: WormholeProcess[] = [];
@@ -19,6 +19,10 @@ const start = (args: string[]) => {
   processes.push(proc);
   return proc;
 };
+
+function indent(text: string): string {
+  return text.trim().split("\n").map((line) => `        ${line}`).join("\n");
+}
 
 async function waitForApp(admin: string, app: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
@@ -47,7 +51,7 @@ try {
   const upstreamAddr = new URL(upstreamUrl).host;
   console.log(`      upstream at ${upstreamUrl}`);
 
-  step(2, "Starting the server (the central side)");
+  step(2, "Starting the server (the central side); clients need the operator's approval");
   const server = start([
     "server",
     "--host",
@@ -57,15 +61,17 @@ try {
     "--admin-port",
     "0",
     "--acceptor",
-    "dummy",
+    "server",
     "--state-dir",
     `${dir}/server`,
   ]);
   const tunnelUrl = String((await server.waitForLog("tunnel listening")).url);
   const admin = String((await server.waitForLog("admin listening")).url);
+  const serverKey = await server.waitForLog("created server key");
   console.log(`      tunnel endpoint ${tunnelUrl}, admin API ${admin}`);
+  console.log(`      server key fingerprint ${serverKey.fingerprint}`);
 
-  step(3, "Starting the client (the edge side): it dials out and exposes the upstream");
+  step(3, "Starting the client (the edge side): it dials out and shows its key's fingerprint");
   const client = start([
     "client",
     "--server",
@@ -77,12 +83,21 @@ try {
     "--state-dir",
     `${dir}/client`,
   ]);
-  await client.waitForLog("accepted by server");
-  console.log(`      client "edge" connected and announced app "hello" -> ${upstreamAddr}`);
+  const hello = await client.waitForLog((line) => line.msg.startsWith("Sending public key"));
+  const fingerprint = String(hello.fingerprint);
+  console.log(`      client log: ${hello.msg}`);
+  await client.waitForLog("waiting for the operator to approve this key");
+  const pending = await runWormhole(["requests", "list", "--admin", admin]);
+  console.log(`      $ wormhole requests list\n${indent(pending.stdout)}`);
 
-  step(4, "Waiting for the server to open a listener for the app");
+  step(4, "The operator compares the fingerprint and approves the key");
+  const accepted = await runWormhole(["requests", "accept", fingerprint, "--admin", admin]);
+  if (accepted.code !== 0) throw new Error(`requests accept failed: ${accepted.stderr}`);
+  console.log(`      $ wormhole requests accept ${fingerprint}\n${indent(accepted.stdout)}`);
+  await client.waitForLog("accepted by server");
+  console.log(`      client "edge" is approved; every byte is now encrypted end to end`);
   const endpoint = await waitForApp(admin, "hello");
-  console.log(`      app "hello" of peer "edge" is reachable at ${endpoint}`);
+  console.log(`      app "hello" of peer "edge" is exposed at ${endpoint}`);
 
   step(5, `Sending a request through the tunnel: GET http://${endpoint}/`);
   const response = await fetch(`http://${endpoint}/`);
@@ -92,6 +107,7 @@ try {
     throw new Error("the response did not come from the upstream");
   }
 
+  step(6, "Done: the request crossed the encrypted tunnel");
   if (!once) {
     console.log(`
 ${bold("The tunnel is up.")} Try it yourself in another terminal:

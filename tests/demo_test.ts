@@ -11,6 +11,11 @@ Deno.test("demo: --once carries one request through a real tunnel and exits 0", 
   const stdout = new TextDecoder().decode(output.stdout);
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, stdout + stderr);
+  assert.match(
+    stdout,
+    /Sending public key to the server, please make sure, that the fingerprint matches: [0-9a-f]{40}/,
+  );
+  assert.match(stdout, /wormhole requests accept [0-9a-f]{40}/);
   assert.match(stdout, /HTTP 200: Hello through the wormhole!/);
   assert.match(stdout, /Demo finished/);
 });
