@@ -249,6 +249,9 @@ export class WormholeClient {
         identity,
         name: this.#name,
         serverFingerprint: pinned,
+        // The server repeats Pending every keepalive interval while it waits
+        // for the operator; three silent intervals mean it is gone.
+        timeoutMs: 3 * (this.#options.keepaliveMs ?? 15_000),
         onPending: (message) => {
           this.#state = "pending";
           log.info("waiting for the operator to approve this key", {
