@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
+import { appPort, echoUpstream, exchange } from "./harness/net.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -54,11 +54,6 @@ Deno.test("bundle: dist/wormhole.js prints its version, runs a tunnel and lists 
   );
   assert.equal(accept.code, 0, accept.stderr);
   const port = await appPort(server.admin, "echo");
-  const conn = await connect(port);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode("bundled")).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
+  const echoed = await exchange(port, new TextEncoder().encode("bundled"));
   assert.equal(new TextDecoder().decode(echoed), "bundled");
 });

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, connect, echoUpstream, readAll, sleep, writeAll } from "./harness/net.ts";
+import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", { args: ["version"] }).output()
   .then((out) => out.success, () => false);
@@ -71,16 +71,6 @@ async function makeCertificates(dir: string): Promise<void> {
   );
 }
 
-async function echoOnce(port: number, text: string): Promise<string> {
-  const conn = await connect(port);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode(text)).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
-  return new TextDecoder().decode(echoed);
-}
-
 Deno.test({
   name: "operations: wss:// with a private CA carries traffic; without the CA the client refuses",
   ignore: !hasOpenssl,
@@ -109,7 +99,7 @@ Deno.test({
       `echo=${upstream.address}`,
     ]);
     const port = await appPort(server.admin, "echo");
-    assert.equal(await echoOnce(port, "over TLS"), "over TLS");
+    assert.equal(await exchangeText(port, "over TLS"), "over TLS");
   },
 });
 
@@ -139,7 +129,7 @@ Deno.test("operations: /metrics counts peers, apps, streams, bytes and handshake
   ]);
   const port = await appPort(server.admin, "echo");
   const payload = "x".repeat(10_000);
-  assert.equal(await echoOnce(port, payload), payload);
+  assert.equal(await exchangeText(port, payload), payload);
   // A connection that fails its handshake.
   const ws = new WebSocket(server.url);
   await new Promise((resolve) => ws.onopen = resolve);

@@ -11,6 +11,7 @@ import {
   appPort,
   connect,
   echoUpstream,
+  exchangeText,
   readAll,
   sleep,
   TcpUpstream,
@@ -26,16 +27,6 @@ async function loggedFingerprint(
 ): Promise<string> {
   const line = await client.waitForLog((l) => l.msg.startsWith("Sending public key"));
   return String(line.fingerprint);
-}
-
-async function echoOnce(port: number, text: string): Promise<string> {
-  const conn = await connect(port);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode(text)).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
-  return new TextDecoder().decode(echoed);
 }
 
 Deno.test("pairing: pending → accept through the CLI → data flows, and survives a restart", async () => {
@@ -61,7 +52,7 @@ Deno.test("pairing: pending → accept through the CLI → data flows, and survi
     const accept = await runWormhole(["requests", "accept", fingerprint, "--admin", first.admin]);
     assert.equal(accept.code, 0, accept.stderr);
     const port = await appPort(first.admin, "echo");
-    assert.equal(await echoOnce(port, "approved"), "approved");
+    assert.equal(await exchangeText(port, "approved"), "approved");
     const peers = await (await fetch(`${first.admin}/v1/peers`)).json();
     assert.equal(peers.length, 1);
     assert.equal(peers[0].name, "edge");
@@ -80,7 +71,7 @@ Deno.test("pairing: pending → accept through the CLI → data flows, and survi
   ]);
   try {
     const port = await appPort(second.admin, "echo");
-    assert.equal(await echoOnce(port, "no re-approval"), "no re-approval");
+    assert.equal(await exchangeText(port, "no re-approval"), "no re-approval");
   } finally {
     await client.stop();
     await second.proc.stop();

@@ -9,6 +9,7 @@ import {
   appPort,
   connect,
   echoUpstream,
+  exchange,
   randomBytes,
   readAll,
   sha256,
@@ -40,12 +41,7 @@ Deno.test("tunnel: 64 MiB of random bytes arrive sha256-exact in both directions
   ]);
   const port = await appPort(server.admin, "bulk");
   const up = randomBytes(size);
-  const conn = await connect(port);
-  const [received] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, up).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
+  const received = await exchange(port, up);
   assert.equal(received.length, size);
   assert.equal(await sha256(received), await sha256(down));
   // The upstream's hash is set once its connection finished.
@@ -66,12 +62,7 @@ Deno.test("tunnel: 200 concurrent connections each get their own payload echoed"
   const results = await Promise.all(
     Array.from({ length: 200 }, async (_, i) => {
       const payload = randomBytes(1024 + i * 97);
-      const conn = await connect(port);
-      const [echoed] = await Promise.all([
-        readAll(conn),
-        writeAll(conn, payload).then(() => conn.closeWrite()),
-      ]);
-      conn.close();
+      const echoed = await exchange(port, payload);
       return (await sha256(echoed)) === (await sha256(payload));
     }),
   );
@@ -127,12 +118,7 @@ Deno.test("tunnel: an upstream refusing closes the caller's connection, the serv
     assert.equal(received.length, 0);
   }
   await client.waitForLog("upstream refused the connection");
-  const conn = await connect(echoPort);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode("still alive")).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
+  const echoed = await exchange(echoPort, new TextEncoder().encode("still alive"));
   assert.equal(new TextDecoder().decode(echoed), "still alive");
   assert.equal(server.proc.child.pid > 0, true);
 });
@@ -197,12 +183,7 @@ Deno.test("tunnel: after a server restart the client comes back by itself", asyn
   const second = await startServer(`${dir.path}/server`, ["--port", String(tunnelPort)]);
   await using _second = second.proc;
   const port = await appPort(second.admin, "echo");
-  const conn = await connect(port);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode("back again")).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
+  const echoed = await exchange(port, new TextEncoder().encode("back again"));
   assert.equal(new TextDecoder().decode(echoed), "back again");
 });
 
@@ -279,12 +260,7 @@ Deno.test("tunnel: garbage and oversized frames close only the offending connect
   for (let i = 0; i < 50 && count(server.proc, "handshake failed") < 3; i++) await sleep(50);
   assert.ok(count(server.proc, "handshake failed") >= 3, server.proc.dump());
 
-  const conn = await connect(port);
-  const [echoed] = await Promise.all([
-    readAll(conn),
-    writeAll(conn, new TextEncoder().encode("unaffected")).then(() => conn.closeWrite()),
-  ]);
-  conn.close();
+  const echoed = await exchange(port, new TextEncoder().encode("unaffected"));
   assert.equal(new TextDecoder().decode(echoed), "unaffected");
   assert.equal((await waitForApps(server.admin, (apps) => apps.length === 1)).length, 1);
 });

@@ -12,7 +12,7 @@
  */
 
 import { HandshakeError } from "./errors.ts";
-import { FieldReader, FieldWriter } from "./fields.ts";
+import { FieldReader, FieldWriter } from "../protocol/fields.ts";
 import { concat } from "./bytes.ts";
 
 /** Version byte of every handshake message. */
@@ -222,7 +222,11 @@ export function decodeMessage(bytes: Uint8Array): Message {
     );
   }
   const type = bytes[1];
-  const reader = new FieldReader(bytes, typeName(type));
+  const reader = new FieldReader(
+    bytes,
+    typeName(type),
+    (_code, message, options) => new HandshakeError("malformed", message, options),
+  );
   reader.fixed(2, "the header");
   let message: Message;
   switch (type) {

@@ -9,6 +9,7 @@
  */
 
 import { ProtocolError } from "./errors.ts";
+import { FieldReader, FieldWriter } from "./fields.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -182,87 +183,13 @@ function decodeName(bytes: Uint8Array, what: string): string {
   return utf8(bytes, what);
 }
 
-/** Sequential writer of length-prefixed fields. */
-class FieldWriter {
-  #parts: Uint8Array[] = [];
-  #size = 0;
-  u32(value: number): this {
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, value);
-    return this.#push(out);
-  }
-  u16(value: number): this {
-    const out = new Uint8Array(2);
-    new DataView(out.buffer).setUint16(0, value);
-    return this.#push(out);
-  }
-  str(bytes: Uint8Array): this {
-    this.u16(bytes.length);
-    return this.#push(bytes);
-  }
-  #push(bytes: Uint8Array): this {
-    this.#parts.push(bytes);
-    this.#size += bytes.length;
-    return this;
-  }
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.#size);
-    let at = 0;
-    for (const part of this.#parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
-  }
-}
-
-/** Sequential reader matching {@linkcode FieldWriter}; throws ProtocolError. */
-class FieldReader {
-  #view: DataView;
-  #bytes: Uint8Array;
-  #at = 0;
-  constructor(bytes: Uint8Array, readonly what: string) {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  #need(size: number) {
-    if (this.#bytes.length - this.#at < size) {
-      throw new ProtocolError(
-        "truncated",
-        `Cannot decode ${this.what}: needs ${size} more bytes at offset ${this.#at}, ${
-          this.#bytes.length - this.#at
-        } left`,
-      );
-    }
-  }
-  u32(): number {
-    this.#need(4);
-    const value = this.#view.getUint32(this.#at);
-    this.#at += 4;
-    return value;
-  }
-  u16(): number {
-    this.#need(2);
-    const value = this.#view.getUint16(this.#at);
-    this.#at += 2;
-    return value;
-  }
-  str(): Uint8Array {
-    const length = this.u16();
-    this.#need(length);
-    const out = this.#bytes.subarray(this.#at, this.#at + length);
-    this.#at += length;
-    return out;
-  }
-}
-
 /** Encodes a hello message. */
 export function encodeHello(hello: Hello): Uint8Array {
   return new FieldWriter()
     .u32(hello.window)
     .u32(hello.maxPayload)
-    .str(encodeName(hello.name, "peer name"))
-    .str(truncateUtf8(hello.software, MAX_NAME_BYTES))
+    .var(encodeName(hello.name, "peer name"))
+    .var(truncateUtf8(hello.software, MAX_NAME_BYTES))
     .bytes();
 }
 
@@ -274,8 +201,8 @@ export function decodeHello(payload: Uint8Array): Hello {
   const reader = new FieldReader(payload, "hello");
   const window = reader.u32();
   const maxPayload = reader.u32();
-  const name = decodeName(reader.str(), "peer name");
-  const software = utf8(reader.str(), "software");
+  const name = decodeName(reader.var("peer name"), "peer name");
+  const software = utf8(reader.var("software"), "software");
   if (window < 1024) {
     throw new ProtocolError("malformed", `Cannot decode hello: window ${window} below 1024`);
   }
@@ -293,14 +220,14 @@ export function encodeAppAnnounce(app: AppInfo): Uint8Array {
   if (!Number.isInteger(app.port) || app.port < 0 || app.port > 65535) {
     throw new RangeError(`Cannot encode app "${app.name}": port ${app.port} not in 0..65535`);
   }
-  return new FieldWriter().u16(app.port).str(encodeName(app.name, "app name")).bytes();
+  return new FieldWriter().u16(app.port).var(encodeName(app.name, "app name")).bytes();
 }
 
 /** Decodes an app-announced message. */
 export function decodeAppAnnounce(payload: Uint8Array): AppInfo {
   const reader = new FieldReader(payload, "app announcement");
   const port = reader.u16();
-  const name = decodeName(reader.str(), "app name");
+  const name = decodeName(reader.var("app name"), "app name");
   return { name, port };
 }
 

@@ -9,3 +9,4 @@ export * from "./errors.ts";
 export * from "./codec.ts";
 export * from "./control.ts";
 export * from "./names.ts";
+export * from "./fields.ts";

@@ -161,6 +161,28 @@ export function unusedPort(): number {
   return port;
 }
 
+/**
+ * Connects to 127.0.0.1:`port`, sends `data` while reading, half-closes,
+ * and returns everything read until the far side closed.
+ */
+export async function exchange(port: number, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const conn = await connect(port);
+  try {
+    const [received] = await Promise.all([
+      readAll(conn),
+      writeAll(conn, data).then(() => conn.closeWrite()),
+    ]);
+    return received;
+  } finally {
+    conn.close();
+  }
+}
+
+/** {@linkcode exchange} for text. */
+export async function exchangeText(port: number, text: string): Promise<string> {
+  return new TextDecoder().decode(await exchange(port, new TextEncoder().encode(text)));
+}
+
 /** Connects to 127.0.0.1:`port`. */
 export function connect(port: number): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port });

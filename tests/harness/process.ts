@@ -37,20 +37,24 @@ export async function startServer(
   const hasPort = extra.includes("--port");
   // Tests that are not about pairing use the dummy acceptor.
   const acceptor = extra.includes("--acceptor") ? [] : ["--acceptor", "dummy"];
-  const proc = new WormholeProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    ...(hasPort ? [] : ["--port", "0"]),
-    "--admin-port",
-    "0",
-    "--log-format",
-    "json",
-    "--state-dir",
-    stateDir,
-    ...acceptor,
-    ...extra,
-  ], env, entry);
+  const proc = new WormholeProcess(
+    [
+      "server",
+      "--host",
+      "127.0.0.1",
+      ...(hasPort ? [] : ["--port", "0"]),
+      "--admin-port",
+      "0",
+      "--log-format",
+      "json",
+      "--state-dir",
+      stateDir,
+      ...acceptor,
+      ...extra,
+    ],
+    env,
+    entry,
+  );
   try {
     const tunnel = await proc.waitForLog("tunnel listening");
     const admin = await proc.waitForLog("admin listening");
@@ -69,18 +73,22 @@ export function startClient(
   env?: Record<string, string>,
   entry?: string,
 ): WormholeProcess {
-  return new WormholeProcess([
-    "client",
-    "--server",
-    url,
-    "--log-format",
-    "json",
-    "--state-dir",
-    stateDir,
-    "--reconnect-min",
-    "100ms",
-    "--reconnect-max",
-    "1s",
-    ...extra,
-  ], env, entry);
+  return new WormholeProcess(
+    [
+      "client",
+      "--server",
+      url,
+      "--log-format",
+      "json",
+      "--state-dir",
+      stateDir,
+      "--reconnect-min",
+      "100ms",
+      "--reconnect-max",
+      "1s",
+      ...extra,
+    ],
+    env,
+    entry,
+  );
 }
