@@ -11,37 +11,38 @@ import { loadOrCreateIdentity, parseFingerprint } from "../crypto/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
 import { KEY_FILES } from "./keys_command.ts";
 import {
+  type KubernetesClientFlags,
+  kubernetesClientFlags,
+  startClientKubernetes,
+} from "./kubernetes.ts";
+import {
   ensureStateDir,
   flag,
   type LogFlags,
   logFlags,
   loggerFrom,
   readPem,
+  type TunnelFlags,
+  tunnelFlags,
   untilSignal,
 } from "./options.ts";
 import {
   collectExpose,
-  defaultStateDir,
   parseDuration,
   parseHost,
   parseName,
   parsePort,
   parseTunnelUrl,
-  sizeIn,
 } from "./parse.ts";
 
-interface ClientFlags extends LogFlags {
+interface ClientFlags extends LogFlags, TunnelFlags, KubernetesClientFlags {
   server: string;
   serverFingerprint?: string;
   name: string;
   expose?: AppSpec[];
   appsFile?: string;
-  stateDir: string;
-  keepalive: number;
   reconnectMin: number;
   reconnectMax: number;
-  window: number;
-  maxPayload: number;
   adminHost: string;
   adminPort?: number;
   caFile?: string;
@@ -79,14 +80,6 @@ export function clientCommand(): Command {
     parse: collectExpose,
   });
   flag(command, "--apps-file <file>", "YAML or JSON list of apps, re-read when it changes");
-  flag(command, "--state-dir <dir>", "where the key and server pin live", {
-    default: defaultStateDir(),
-  });
-  flag(command, "--keepalive <duration>", "ping interval; 3 silent intervals reconnect", {
-    parse: parseDuration,
-    default: 15_000,
-    defaultText: "15s",
-  });
   flag(command, "--reconnect-min <duration>", "first reconnect delay bound", {
     parse: parseDuration,
     default: 500,
@@ -97,22 +90,17 @@ export function clientCommand(): Command {
     default: 30_000,
     defaultText: "30s",
   });
-  flag(command, "--window <size>", "per-stream receive window", {
-    parse: sizeIn(256 * 1024, 64 << 20),
-    default: 512 * 1024,
-    defaultText: "512KiB",
-  });
-  flag(command, "--max-payload <size>", "largest frame payload", {
-    parse: sizeIn(1024, 1 << 20),
-    default: 65536,
-    defaultText: "64KiB",
-  });
   flag(command, "--admin-host <host>", "interface of the health and metrics endpoint", {
     parse: parseHost,
     default: "127.0.0.1",
   });
   flag(command, "--admin-port <port>", "serve /healthz, /readyz and /metrics here (default: off)", {
     parse: parsePort,
+  });
+  kubernetesClientFlags(command);
+  tunnelFlags(command, {
+    stateDir: "where the key and server pin live",
+    keepalive: "ping interval; 3 silent intervals reconnect",
   });
   logFlags(command);
   command.action(runClient);
@@ -133,9 +121,12 @@ async function runClient(flags: ClientFlags): Promise<void> {
   const fixed = flags.expose ?? [];
   let watcher: AppsFileWatcher | null = null;
   let fromFile: AppSpec[] = [];
+  let fromKube: AppSpec[] = [];
   const merge = () => {
     const names = new Set(fixed.map((app) => app.name));
-    return [...fixed, ...fromFile.filter((app) => !names.has(app.name))];
+    const out = [...fixed, ...fromFile.filter((app) => !names.has(app.name))];
+    for (const app of out) names.add(app.name);
+    return [...out, ...fromKube.filter((app) => !names.has(app.name))];
   };
   const client = new WormholeClient({
     server: flags.server,
@@ -163,8 +154,14 @@ async function runClient(flags: ClientFlags): Promise<void> {
     fromFile = await watcher.load();
     watcher.start();
   }
+  const kube = await startClientKubernetes(flags, log, (apps) => {
+    fromKube = apps;
+    client.setApps(merge());
+  });
   client.setApps(merge());
-  if (client.apps.length === 0) log.warn("no apps to expose yet: use --expose or --apps-file");
+  if (client.apps.length === 0 && !kube) {
+    log.warn("no apps to expose yet: use --expose or --apps-file");
+  }
   client.start();
   const adminAbort = new AbortController();
   let admin: AdminEndpoint | undefined;
@@ -185,16 +182,21 @@ async function runClient(flags: ClientFlags): Promise<void> {
         }, { metrics: clientMetrics(() => client.stats()) }),
       });
     } catch (error) {
-      await Promise.all([client.close(), watcher?.stop()]);
+      await Promise.all([client.close(), watcher?.stop(), kube?.close()]);
       throw error;
     }
     log.info("admin listening", { url: admin.url });
   }
   const stop = new AbortController();
-  const signal = await Promise.race([untilSignal(stop.signal), client.done.then(() => null)]);
+  const signal = await Promise.race([
+    untilSignal(stop.signal),
+    client.done.then(() => null),
+    ...(kube ? [kube.ended.then(() => null)] : []),
+  ]);
   stop.abort();
   if (signal) log.info("shutting down", { signal });
   adminAbort.abort();
-  await Promise.all([client.close(), watcher?.stop(), admin?.finished]);
+  await Promise.all([client.close(), watcher?.stop(), admin?.finished, kube?.close()]);
   if (client.fatal) throw client.fatal;
+  if (kube?.failure) throw kube.failure;
 }

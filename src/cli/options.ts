@@ -7,7 +7,7 @@
 
 import { type Command, Option } from "commander";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
-import { oneOf } from "./parse.ts";
+import { defaultStateDir, oneOf, parseDuration, sizeIn } from "./parse.ts";
 
 /** `--listen-host <host>` → `WORMHOLE_LISTEN_HOST`. */
 export function envName(flags: string): string {
@@ -91,4 +91,39 @@ export async function readPem(path: string, flagName: string): Promise<string> {
     throw new RangeError(`Cannot use ${flagName} ${path}: it holds no PEM block`);
   }
   return text;
+}
+
+/** Values of {@linkcode tunnelFlags}. */
+export interface TunnelFlags {
+  stateDir: string;
+  keepalive: number;
+  window: number;
+  maxPayload: number;
+}
+
+/**
+ * Adds the flags server and client share: `--state-dir`, `--keepalive`,
+ * `--window` and `--max-payload`.
+ */
+export function tunnelFlags(
+  command: Command,
+  texts: { stateDir: string; keepalive: string },
+): Command {
+  flag(command, "--state-dir <dir>", texts.stateDir, { default: defaultStateDir() });
+  flag(command, "--keepalive <duration>", texts.keepalive, {
+    parse: parseDuration,
+    default: 15_000,
+    defaultText: "15s",
+  });
+  flag(command, "--window <size>", "per-stream receive window", {
+    parse: sizeIn(256 * 1024, 64 << 20),
+    default: 512 * 1024,
+    defaultText: "512KiB",
+  });
+  flag(command, "--max-payload <size>", "largest frame payload", {
+    parse: sizeIn(1024, 1 << 20),
+    default: 65536,
+    defaultText: "64KiB",
+  });
+  return command;
 }

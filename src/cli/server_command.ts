@@ -19,16 +19,22 @@ import {
 } from "../server/mod.ts";
 import { KEY_FILES } from "./keys_command.ts";
 import {
+  type KubernetesServerFlags,
+  kubernetesServerFlags,
+  startServerKubernetes,
+} from "./kubernetes.ts";
+import {
   ensureStateDir,
   flag,
   type LogFlags,
   logFlags,
   loggerFrom,
   readPem,
+  type TunnelFlags,
+  tunnelFlags,
   untilSignal,
 } from "./options.ts";
 import {
-  defaultStateDir,
   oneOf,
   parseCount,
   parseDuration,
@@ -36,10 +42,9 @@ import {
   parsePath,
   parsePort,
   parsePortRange,
-  sizeIn,
 } from "./parse.ts";
 
-interface ServerFlags extends LogFlags {
+interface ServerFlags extends LogFlags, TunnelFlags, KubernetesServerFlags {
   host: string;
   port: number;
   path: string;
@@ -53,11 +58,7 @@ interface ServerFlags extends LogFlags {
   maxPending: number;
   tlsCert?: string;
   tlsKey?: string;
-  stateDir: string;
-  keepalive: number;
   helloTimeout: number;
-  window: number;
-  maxPayload: number;
 }
 
 /** Builds the `server` command. */
@@ -102,31 +103,18 @@ export function serverCommand(): Command {
     parse: parseCount(1, 10_000),
     default: DEFAULT_MAX_PENDING,
   });
-  flag(command, "--state-dir <dir>", "where keys and approvals live", {
-    default: defaultStateDir(),
-  });
-  flag(command, "--keepalive <duration>", "ping interval; 3 silent intervals close", {
-    parse: parseDuration,
-    default: 15_000,
-    defaultText: "15s",
-  });
   flag(command, "--hello-timeout <duration>", "time a new connection has to say hello", {
     parse: parseDuration,
     default: 10_000,
     defaultText: "10s",
   });
-  flag(command, "--window <size>", "per-stream receive window", {
-    parse: sizeIn(256 * 1024, 64 << 20),
-    default: 512 * 1024,
-    defaultText: "512KiB",
-  });
-  flag(command, "--max-payload <size>", "largest frame payload", {
-    parse: sizeIn(1024, 1 << 20),
-    default: 65536,
-    defaultText: "64KiB",
-  });
   flag(command, "--tls-cert <file>", "PEM certificate chain: serve wss:// (needs --tls-key)");
   flag(command, "--tls-key <file>", "PEM private key of --tls-cert");
+  kubernetesServerFlags(command);
+  tunnelFlags(command, {
+    stateDir: "where keys and approvals live",
+    keepalive: "ping interval; 3 silent intervals close",
+  });
   logFlags(command);
   command.action(runServer);
   return command;
@@ -163,6 +151,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     log.warn("acceptor dummy: every client is accepted without approval");
     acceptor = new DummyAcceptor();
   }
+  const kube = await startServerKubernetes(flags, log);
   const server = await WormholeServer.start({
     identity,
     approvals,
@@ -177,6 +166,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     helloTimeoutMs: flags.helloTimeout,
     window: flags.window,
     maxPayload: flags.maxPayload,
+    observers: kube?.observers,
     logger: log,
   });
   const abort = new AbortController();
@@ -193,6 +183,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     });
   } catch (error) {
     await server.close();
+    await kube?.close();
     throw error;
   }
   log.info("admin listening", { url: admin.url });
@@ -200,4 +191,5 @@ async function runServer(flags: ServerFlags): Promise<void> {
   log.info("shutting down", { signal });
   abort.abort();
   await Promise.all([server.close(), admin.finished]);
+  await kube?.close();
 }

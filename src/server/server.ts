@@ -100,6 +100,11 @@ export interface ServerObserver {
   appExposed?(event: AppEvent): void;
   /** An app's listener was closed: `withdrawn` by the peer, or its peer is `gone`. */
   appWithdrawn?(event: AppEvent & { reason: "withdrawn" | "gone" }): void;
+  /**
+   * The endpoint `/v1/apps` shows for an app instead of the listener's
+   * `host:port` (e.g. `<service>.<namespace>:<port>` in Kubernetes).
+   */
+  endpoint?(event: AppEvent): string | undefined;
 }
 
 /** Traffic counters of one (peer, app). */
@@ -223,7 +228,16 @@ export class WormholeServer {
     const out: ExposedApp[] = [];
     for (const peer of this.#peers.values()) {
       for (const listener of peer.apps.values()) {
-        out.push({ app: listener.app.name, endpoint: listener.endpoint, peer: peer.name });
+        const event = this.#event(peer, listener);
+        let endpoint = listener.endpoint;
+        for (const observer of this.#options.observers ?? []) {
+          const shown = observer.endpoint?.(event);
+          if (shown) {
+            endpoint = shown;
+            break;
+          }
+        }
+        out.push({ app: listener.app.name, endpoint, peer: peer.name });
       }
     }
     return out.sort((a, b) => a.peer.localeCompare(b.peer) || a.app.localeCompare(b.app));

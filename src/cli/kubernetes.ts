@@ -1,0 +1,265 @@
+/**
+ * Kubernetes mode of `wormhole server` and `wormhole client`: the flags, and
+ * starting and stopping the proxy Service controller (server) or the
+ * annotated Service source (client). See docs/kubernetes.md.
+ *
+ * kubernetes-fluent-client is loaded only when `--kubernetes` is given.
+ *
+ * @module
+ */
+
+import { type Command, InvalidArgumentError } from "commander";
+import type { AppSpec } from "../client/apps.ts";
+import {
+  AnnotatedServiceSource,
+  KubeServiceSink,
+  loadKubeApi,
+  parseLabels,
+  ProxyServiceController,
+  Reflector,
+  SERVICES,
+  type UpstreamMode,
+} from "../k8s/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { PortRange, ServerObserver } from "../server/mod.ts";
+import { flag } from "./options.ts";
+import { oneOf, parseCount, parseDuration } from "./parse.ts";
+
+/** App listener ports in Kubernetes mode, so that targetPorts stay stable. */
+export const KUBERNETES_PORT_RANGE: PortRange = { from: 30000, to: 30499 };
+
+const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const DOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+
+function parseNamespace(value: string): string {
+  const ns = value.trim();
+  if (!DNS_LABEL.test(ns)) throw new InvalidArgumentError(`"${ns}" is not a namespace name.`);
+  return ns;
+}
+
+function parseNamespaces(value: string): string[] {
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean).map(parseNamespace);
+  if (list.length === 0) throw new InvalidArgumentError("Expected namespaces, e.g. a,b.");
+  return [...new Set(list)];
+}
+
+function parseLabelList(value: string): Record<string, string> {
+  try {
+    return parseLabels(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+}
+
+function parseDomain(value: string): string {
+  const domain = value.trim().toLowerCase().replace(/\.$/, "");
+  if (!DOMAIN.test(domain)) throw new InvalidArgumentError(`"${value}" is not a DNS domain.`);
+  return domain;
+}
+
+/** Values of the server's Kubernetes flags. */
+export interface KubernetesServerFlags {
+  /** `--kubernetes`. */
+  kubernetes?: boolean;
+  /** `--kubernetes-namespace`. */
+  kubernetesNamespace?: string;
+  /** `--kubernetes-labels`, parsed. */
+  kubernetesLabels?: Record<string, string>;
+  /** `--network-policies`. */
+  networkPolicies?: boolean;
+  /** `--unexpose-grace` in ms. */
+  unexposeGrace: number;
+}
+
+/**
+ * Adds the server's Kubernetes flags. With `--kubernetes`, app listeners
+ * bind all interfaces and use ports 30000-30499 unless `--listen-host` or
+ * `--port-range` (or their variables) say otherwise.
+ */
+export function kubernetesServerFlags(command: Command): Command {
+  flag(command, "--kubernetes", "create a proxy Service per exposed app (docs/kubernetes.md)");
+  flag(
+    command,
+    "--kubernetes-namespace <ns>",
+    "namespace of the proxy Services (default: the pod's)",
+    {
+      parse: parseNamespace,
+    },
+  );
+  flag(
+    command,
+    "--kubernetes-labels <k=v,...>",
+    "labels of the server pod, which proxy Services select",
+    {
+      parse: parseLabelList,
+    },
+  );
+  flag(command, "--network-policies", "also create a NetworkPolicy per proxy Service");
+  flag(command, "--unexpose-grace <duration>", "how long a gone app keeps its proxy Service", {
+    parse: parseDuration,
+    default: 10_000,
+    defaultText: "10s",
+  });
+  command.hook("preAction", (self) => {
+    if (!self.getOptionValue("kubernetes")) return;
+    // Checked before anything runs (no state directory or key is created for nothing).
+    if (!self.getOptionValue("kubernetesLabels")) throw missingLabels();
+    if (self.getOptionValueSource("listenHost") === "default") {
+      self.setOptionValueWithSource("listenHost", "0.0.0.0", "default");
+    }
+    if (self.getOptionValue("portRange") === undefined) {
+      self.setOptionValueWithSource("portRange", { ...KUBERNETES_PORT_RANGE }, "default");
+    }
+  });
+  return command;
+}
+
+/** The server's Kubernetes mode, running. */
+export interface ServerKubernetes {
+  /** Observers to pass to `WormholeServer.start`. */
+  observers: ServerObserver[];
+  /** The controller (its `endpoint()` gives `<service>.<namespace>:<port>`). */
+  controller: ProxyServiceController;
+  /** Stops; proxy Services stay (the next start collects orphans). */
+  close(): Promise<void>;
+}
+
+function missingLabels(): RangeError {
+  return new RangeError(
+    "--kubernetes needs --kubernetes-labels: the server pod's labels, which proxy Services select",
+  );
+}
+
+async function podNamespace(): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(SERVICE_ACCOUNT_NAMESPACE)).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts the proxy Service controller when `--kubernetes` is given; `null` otherwise. */
+export async function startServerKubernetes(
+  flags: KubernetesServerFlags,
+  log: Logger,
+): Promise<ServerKubernetes | null> {
+  if (!flags.kubernetes) return null;
+  const namespace = flags.kubernetesNamespace ?? await podNamespace();
+  if (!namespace) {
+    throw new RangeError(
+      "--kubernetes needs --kubernetes-namespace (outside a pod there is no default)",
+    );
+  }
+  if (!flags.kubernetesLabels) throw missingLabels();
+  const api = await loadKubeApi();
+  const controller = new ProxyServiceController({
+    sink: new KubeServiceSink(api, namespace),
+    selector: flags.kubernetesLabels,
+    networkPolicies: flags.networkPolicies,
+    graceMs: flags.unexposeGrace,
+    logger: log.with({ component: "kubernetes" }),
+  });
+  controller.start();
+  log.info("kubernetes: exposing apps as Services", {
+    namespace,
+    labels: flags.kubernetesLabels,
+    networkPolicies: Boolean(flags.networkPolicies),
+  });
+  return { observers: [controller], controller, close: () => controller.close() };
+}
+
+/** Values of the client's Kubernetes flags. */
+export interface KubernetesClientFlags {
+  /** `--kubernetes`. */
+  kubernetes?: boolean;
+  /** `--kubernetes-namespaces`; all namespaces when absent. */
+  kubernetesNamespaces?: string[];
+  /** `--kubernetes-upstream`. */
+  kubernetesUpstream: UpstreamMode;
+  /** `--cluster-domain`. */
+  clusterDomain: string;
+  /** `--kubernetes-failure-limit`. */
+  kubernetesFailureLimit: number;
+  /** `--kubernetes-failure-window` in ms. */
+  kubernetesFailureWindow: number;
+}
+
+/** Adds the client's Kubernetes flags. */
+export function kubernetesClientFlags(command: Command): Command {
+  flag(command, "--kubernetes", "expose this cluster's annotated Services (docs/kubernetes.md)");
+  flag(command, "--kubernetes-namespaces <a,b>", "only watch these namespaces (default: all)", {
+    parse: parseNamespaces,
+  });
+  flag(command, "--kubernetes-upstream <mode>", "reach Services by dns name or cluster-ip", {
+    parse: oneOf(["dns", "cluster-ip"] as const),
+    default: "dns",
+  });
+  flag(command, "--cluster-domain <domain>", "cluster DNS domain for --kubernetes-upstream dns", {
+    parse: parseDomain,
+    default: "cluster.local",
+  });
+  flag(command, "--kubernetes-failure-limit <n>", "exit after this many watch failures in a row", {
+    parse: parseCount(1, 1000),
+    default: 5,
+  });
+  flag(command, "--kubernetes-failure-window <duration>", "...spanning at least this long", {
+    parse: parseDuration,
+    default: 30_000,
+    defaultText: "30s",
+  });
+  return command;
+}
+
+/** The client's Kubernetes mode, running. */
+export interface ClientKubernetes {
+  /** Resolves when watching stopped: closed, or gave up ({@linkcode ClientKubernetes.failure}). */
+  ended: Promise<void>;
+  /** Why watching gave up, if it did; the process should then exit non-zero. */
+  readonly failure: Error | null;
+  /** Stops watching. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts watching annotated Services when `--kubernetes` is given (`null`
+ * otherwise); `onApps` gets every new app list.
+ */
+export async function startClientKubernetes(
+  flags: KubernetesClientFlags,
+  log: Logger,
+  onApps: (apps: AppSpec[]) => void,
+): Promise<ClientKubernetes | null> {
+  if (!flags.kubernetes) return null;
+  const api = await loadKubeApi();
+  const logger = log.with({ component: "kubernetes" });
+  const policy = {
+    maxFailures: flags.kubernetesFailureLimit,
+    failureWindowMs: flags.kubernetesFailureWindow,
+  };
+  const feeds = (flags.kubernetesNamespaces ?? [undefined]).map((namespace) =>
+    new Reflector(api, SERVICES, { namespace, policy, logger })
+  );
+  const source = new AnnotatedServiceSource(feeds, {
+    upstream: flags.kubernetesUpstream,
+    clusterDomain: flags.clusterDomain,
+    logger,
+  });
+  source.start(onApps);
+  log.info("kubernetes: exposing annotated Services", {
+    namespaces: flags.kubernetesNamespaces ?? "all",
+    upstream: flags.kubernetesUpstream,
+  });
+  let failure: Error | null = null;
+  const ended = source.done.catch((error: Error) => {
+    failure = error;
+    logger.error("watching Services gave up: exiting so that the pod is restarted", { error });
+  });
+  return {
+    ended,
+    get failure() {
+      return failure;
+    },
+    close: () => source.close(),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Which apps an annotated edge Service turns into.
+ *
+ * | annotation                                 | meaning                                              |
+ * | ------------------------------------------ | ---------------------------------------------------- |
+ * | `wormhole.glothriel.github.com/exposed`    | `1`, `yes`, `true` (any case): expose                |
+ * | `wormhole.glothriel.github.com/name`       | app name; default `<namespace>-<service>`            |
+ * | `wormhole.glothriel.github.com/ports`      | port names or numbers, comma-separated; default all  |
+ *
+ * @module
+ */
+
+import type { AppSpec } from "../client/apps.ts";
+import { ANNOTATION_EXPOSED, ANNOTATION_NAME, ANNOTATION_PORTS, type Service } from "./objects.ts";
+import type { ServicePort } from "./objects.ts";
+import { sanitizeAppName } from "./names.ts";
+
+/** How the client reaches an exposed Service. */
+export type UpstreamMode = "dns" | "cluster-ip";
+
+/** Settings of {@linkcode appsFromService}. */
+export interface AppMappingOptions {
+  /** `dns`: `<svc>.<ns>.svc.<clusterDomain>`; `cluster-ip`: the Service's clusterIP. */
+  upstream: UpstreamMode;
+  /** Cluster DNS domain (default `cluster.local`). */
+  clusterDomain?: string;
+}
+
+/** The apps of one Service, and what was wrong with it (for the log). */
+export interface ServiceApps {
+  /** Apps to offer, one per selected port. */
+  apps: AppSpec[];
+  /** Human-readable problems: ports or names that were skipped. */
+  problems: string[];
+}
+
+const TRUTHY = new Set(["1", "yes", "true"]);
+
+/** True when the `exposed` annotation's value asks for exposure (`1`, `yes`, `true`, any case). */
+export function isExposedValue(value: string | undefined): boolean {
+  return value !== undefined && TRUTHY.has(value.trim().toLowerCase());
+}
+
+function isTcp(port: ServicePort): boolean {
+  return (port.protocol ?? "TCP").toUpperCase() === "TCP";
+}
+
+function selectPorts(ports: ServicePort[], annotation: string | undefined, problems: string[]) {
+  const wanted = (annotation ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (wanted.length === 0) return ports.filter(isTcp);
+  const selected: ServicePort[] = [];
+  for (const entry of wanted) {
+    const port = ports.find((p) => p.name === entry) ??
+      (/^\d+$/.test(entry) ? ports.find((p) => p.port === Number(entry)) : undefined);
+    if (!port) {
+      problems.push(`port "${entry}" in ${ANNOTATION_PORTS} is not a port of the Service`);
+    } else if (!isTcp(port)) {
+      problems.push(`port "${entry}" is ${port.protocol}: only TCP ports are exposed`);
+    } else if (!selected.includes(port)) {
+      selected.push(port);
+    }
+  }
+  return selected;
+}
+
+/**
+ * The apps an edge Service offers: none unless annotated `exposed`; else one
+ * per selected TCP port, named `<name>` (one port) or `<name>-<port name or
+ * number>` (several), sanitized to a valid app name. Never throws: what
+ * cannot be used is reported in `problems`.
+ */
+export function appsFromService(service: Service, options: AppMappingOptions): ServiceApps {
+  const annotations = service.metadata.annotations ?? {};
+  if (!isExposedValue(annotations[ANNOTATION_EXPOSED])) return { apps: [], problems: [] };
+  const problems: string[] = [];
+  const namespace = service.metadata.namespace ?? "default";
+  const svc = service.metadata.name;
+  const ports = selectPorts(service.spec?.ports ?? [], annotations[ANNOTATION_PORTS], problems);
+  if (ports.length === 0) {
+    problems.push("no TCP port to expose");
+    return { apps: [], problems };
+  }
+  let host: string;
+  if (options.upstream === "dns") {
+    host = `${svc}.${namespace}.svc.${options.clusterDomain ?? "cluster.local"}`;
+  } else {
+    const ip = service.spec?.clusterIP;
+    if (!ip || ip === "None") {
+      problems.push("has no cluster IP (headless?): use --kubernetes-upstream dns for it");
+      return { apps: [], problems };
+    }
+    host = ip;
+  }
+  const base = annotations[ANNOTATION_NAME]?.trim() || `${namespace}-${svc}`;
+  const apps: AppSpec[] = [];
+  for (const port of ports) {
+    const raw = ports.length > 1 ? `${base}-${port.name || port.port}` : base;
+    const name = sanitizeAppName(raw);
+    if (name === null) {
+      problems.push(`app name "${raw}" cannot be made valid`);
+      continue;
+    }
+    apps.push({ name, host, port: port.port });
+  }
+  return { apps, problems };
+}

@@ -1,0 +1,414 @@
+/**
+ * The server side: every app a peer exposes becomes a proxy Service (and,
+ * optionally, a NetworkPolicy) in one namespace, selecting the server pod,
+ * with the server's listener port as targetPort.
+ *
+ * {@linkcode ProxyServiceController} is a server observer. Apps that go away
+ * (withdrawn, or their peer gone) keep their Service for a grace period, so a
+ * quick reconnect keeps the ClusterIP; a garbage collection one grace period
+ * after start-up removes what no live peer exposes any more. Writes go
+ * through a {@linkcode ServiceSink}, serialized per name and retried with
+ * backoff, and never touch an object without the managed-by label.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../log/mod.ts";
+import { labelValue, proxyServiceName } from "./names.ts";
+import {
+  isOwned,
+  KEY_EXPOSED_APP,
+  KEY_EXPOSED_PEER,
+  type KubeObject,
+  LABEL_CONSUMES_APP,
+  LABEL_MANAGED_BY,
+  MANAGER,
+  NETWORK_POLICIES,
+  type ProxyKind,
+  SERVICES,
+} from "./objects.ts";
+import type { ServiceSink } from "./sink.ts";
+
+/** An exposed app, as the server reports it (its `AppEvent`). */
+export interface ExposedAppEvent {
+  /** The peer offering the app. */
+  peer: string;
+  /** The app as announced: name and original port (0 when unknown). */
+  app: { name: string; port: number };
+  /** The server's listener port for it. */
+  port: number;
+  /** `host:port` of the listener. */
+  endpoint: string;
+}
+
+/** Timer functions, replaceable in tests. */
+export interface Timers {
+  /** Calls `callback` after `ms`; returns a handle for {@linkcode Timers.clear}. */
+  set(callback: () => void, ms: number): number;
+  /** Cancels a timer. */
+  clear(handle: number): void;
+}
+
+const REAL_TIMERS: Timers = {
+  set: (callback, ms) => setTimeout(callback, ms) as unknown as number,
+  clear: (handle) => clearTimeout(handle),
+};
+
+/** Settings of {@linkcode ProxyServiceController}. */
+export interface ProxyServiceOptions {
+  /** Where the objects go. */
+  sink: ServiceSink;
+  /** Labels of the server pod: the Services' selector. */
+  selector: Record<string, string>;
+  /** Also write a NetworkPolicy per app. */
+  networkPolicies?: boolean;
+  /** How long a gone app keeps its Service, in ms. */
+  graceMs: number;
+  /** Retry delay bounds of failed writes in ms (default 500 to 30 000). */
+  retry?: { minMs?: number; maxMs?: number };
+  /** Where to log. */
+  logger?: Logger;
+  /** Timers (tests replace them). */
+  timers?: Timers;
+}
+
+interface Exposure {
+  /** Listeners open for this (peer, app): exposures minus withdrawals. */
+  count: number;
+  /** The most recent exposure. */
+  latest: ExposedAppEvent;
+  /** The proxy Service name (hashing is asynchronous). */
+  name: Promise<string>;
+  resolved?: string;
+  /** Pending deletion after the grace period. */
+  timer?: number;
+}
+
+/** What a name should be: its objects, or `null` for deleted. */
+type Desired = Map<ProxyKind, KubeObject> | null;
+
+/** Turns exposed apps into proxy Services; plug it into the server's observers. */
+export class ProxyServiceController {
+  #options: ProxyServiceOptions;
+  #sink: ServiceSink;
+  #log: Logger;
+  #timers: Timers;
+  #exposures = new Map<string, Exposure>();
+  /** Service name → key of the (peer, app) it belongs to. */
+  #owners = new Map<string, string>();
+  #desired = new Map<string, Desired>();
+  #dirty = new Set<string>();
+  #running = new Map<string, Promise<void>>();
+  #tracked = new Set<Promise<unknown>>();
+  #sleeps = new Map<number, () => void>();
+  #foreign = new Set<string>();
+  #gcTimer: number | undefined;
+  #closed = false;
+
+  /** Creates the controller; {@linkcode start} schedules the start-up garbage collection. */
+  constructor(options: ProxyServiceOptions) {
+    this.#options = options;
+    this.#sink = options.sink;
+    this.#log = options.logger ?? silentLogger;
+    this.#timers = options.timers ?? REAL_TIMERS;
+  }
+
+  /** Schedules the garbage collection of orphans one grace period from now. */
+  start(): void {
+    this.#gcTimer = this.#timers.set(() => {
+      this.#gcTimer = undefined;
+      this.#track(this.#collectGarbage());
+    }, this.#options.graceMs);
+  }
+
+  /** Server hook: a listener was opened for an app. */
+  appExposed(event: ExposedAppEvent): void {
+    if (this.#closed) return;
+    const key = `${event.peer}\0${event.app.name}`;
+    let exposure = this.#exposures.get(key);
+    if (!exposure) {
+      exposure = { count: 0, latest: event, name: proxyServiceName(event.peer, event.app.name) };
+      const created = exposure;
+      this.#track(created.name.then((name) => created.resolved = name));
+      this.#exposures.set(key, exposure);
+    }
+    exposure.count++;
+    exposure.latest = event;
+    if (exposure.timer !== undefined) {
+      this.#timers.clear(exposure.timer);
+      exposure.timer = undefined;
+      this.#log.info("app is back within the grace period: keeping its Service", {
+        peer: event.peer,
+        app: event.app.name,
+      });
+    }
+    const current = exposure;
+    this.#withName(current, (name) => {
+      if (this.#exposures.get(key) === current && current.count > 0) {
+        this.#want(name, key, current.latest);
+      }
+    });
+  }
+
+  /** Server hook: an app's listener was closed (withdrawn, or its peer gone). */
+  appWithdrawn(event: ExposedAppEvent): void {
+    if (this.#closed) return;
+    const key = `${event.peer}\0${event.app.name}`;
+    const exposure = this.#exposures.get(key);
+    if (!exposure) return;
+    exposure.count = Math.max(0, exposure.count - 1);
+    if (exposure.count > 0 || exposure.timer !== undefined) return;
+    exposure.timer = this.#timers.set(() => {
+      exposure.timer = undefined;
+      if (exposure.count > 0 || this.#exposures.get(key) !== exposure) return;
+      this.#exposures.delete(key);
+      this.#withName(exposure, (name) => {
+        const owner = this.#owners.get(name);
+        // Another app holds the name (this one was skipped): not ours to delete.
+        if (this.#exposures.has(key) || (owner !== undefined && owner !== key)) return;
+        this.#owners.delete(name);
+        this.#desired.set(name, null);
+        this.#kick(name);
+      });
+    }, this.#options.graceMs);
+  }
+
+  /**
+   * The endpoint `/v1/apps` should show for an app: `<service>.<namespace>:<port>`,
+   * once its Service name is known; `undefined` otherwise.
+   */
+  endpoint(event: ExposedAppEvent): string | undefined {
+    const name = this.#exposures.get(`${event.peer}\0${event.app.name}`)?.resolved;
+    return name && `${name}.${this.#sink.namespace}:${event.app.port || event.port}`;
+  }
+
+  /** Resolves once no write, retry or collection is pending (for tests). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0 || this.#tracked.size > 0) {
+      await Promise.all([...this.#running.values(), ...this.#tracked]);
+    }
+  }
+
+  /**
+   * Stops: cancels pending deletions, retries and the collection, and waits
+   * for requests in flight. Deletes nothing: after a restart, the collection
+   * removes what nobody exposes again.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#gcTimer !== undefined) this.#timers.clear(this.#gcTimer);
+    for (const exposure of this.#exposures.values()) {
+      if (exposure.timer !== undefined) this.#timers.clear(exposure.timer);
+    }
+    for (const [handle, wake] of this.#sleeps) {
+      this.#timers.clear(handle);
+      wake();
+    }
+    this.#sleeps.clear();
+    await this.idle();
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work.catch((error) => this.#log.error("kubernetes task failed", { error }))
+      .finally(() => this.#tracked.delete(tracked));
+    this.#tracked.add(tracked);
+  }
+
+  #withName(exposure: Exposure, use: (name: string) => void): void {
+    if (exposure.resolved !== undefined) use(exposure.resolved);
+    else this.#track(exposure.name.then(use));
+  }
+
+  #kinds(): ProxyKind[] {
+    return this.#options.networkPolicies ? ["Service", "NetworkPolicy"] : ["Service"];
+  }
+
+  #want(name: string, key: string, event: ExposedAppEvent): void {
+    const owner = this.#owners.get(name);
+    if (owner !== undefined && owner !== key) {
+      this.#log.error("two apps map to the same Service name: skipping the later one", {
+        service: name,
+        peer: event.peer,
+        app: event.app.name,
+        takenBy: owner.replace("\0", "/"),
+      });
+      return;
+    }
+    this.#owners.set(name, key);
+    this.#desired.set(name, this.#objects(name, event));
+    this.#kick(name);
+  }
+
+  #objects(name: string, event: ExposedAppEvent): Map<ProxyKind, KubeObject> {
+    const selector = this.#options.selector;
+    const metadata = {
+      name,
+      namespace: this.#sink.namespace,
+      labels: {
+        [LABEL_MANAGED_BY]: MANAGER,
+        [KEY_EXPOSED_PEER]: labelValue(event.peer),
+        [KEY_EXPOSED_APP]: labelValue(event.app.name),
+      },
+      annotations: { [KEY_EXPOSED_PEER]: event.peer, [KEY_EXPOSED_APP]: event.app.name },
+    };
+    const objects = new Map<ProxyKind, KubeObject>();
+    objects.set("Service", {
+      apiVersion: SERVICES.apiVersion,
+      kind: SERVICES.kind,
+      metadata,
+      spec: {
+        type: "ClusterIP",
+        selector: { ...selector },
+        ports: [{ protocol: "TCP", port: event.app.port || event.port, targetPort: event.port }],
+      },
+    });
+    if (this.#options.networkPolicies) {
+      objects.set("NetworkPolicy", {
+        apiVersion: NETWORK_POLICIES.apiVersion,
+        kind: NETWORK_POLICIES.kind,
+        metadata: structuredClone(metadata),
+        spec: {
+          podSelector: { matchLabels: { ...selector } },
+          policyTypes: ["Ingress"],
+          ingress: [{
+            // Labelled pods in any namespace: the Service is reachable cluster-wide by name.
+            from: [{
+              namespaceSelector: {},
+              podSelector: { matchLabels: { [LABEL_CONSUMES_APP]: name } },
+            }],
+            ports: [{ protocol: "TCP", port: event.port }],
+          }],
+        },
+      });
+    }
+    return objects;
+  }
+
+  #kick(name: string): void {
+    this.#dirty.add(name);
+    if (this.#running.has(name) || this.#closed) return;
+    const run = this.#drain(name).finally(() => this.#running.delete(name));
+    this.#running.set(name, run);
+  }
+
+  /** Converges `name` to its desired state, retrying failures until it holds or the controller closes. */
+  async #drain(name: string): Promise<void> {
+    const retry = this.#options.retry ?? {};
+    let failures = 0;
+    while (this.#dirty.has(name) && !this.#closed) {
+      this.#dirty.delete(name);
+      try {
+        await this.#reconcile(name);
+        failures = 0;
+      } catch (error) {
+        if (this.#closed) return;
+        failures++;
+        this.#dirty.add(name);
+        const delay = Math.min(retry.maxMs ?? 30_000, (retry.minMs ?? 500) * 2 ** (failures - 1));
+        this.#log.warn("cannot update Kubernetes, retrying", {
+          service: name,
+          failures,
+          retryInMs: delay,
+          error,
+        });
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const handle = this.#timers.set(() => {
+        this.#sleeps.delete(handle);
+        resolve();
+      }, ms);
+      this.#sleeps.set(handle, resolve);
+    });
+  }
+
+  async #reconcile(name: string): Promise<void> {
+    const desired = this.#desired.get(name);
+    if (desired === undefined) return;
+    if (desired === null) {
+      for (const kind of this.#kinds().reverse()) await this.#remove(kind, name);
+      if (this.#desired.get(name) === null && !this.#dirty.has(name)) this.#desired.delete(name);
+      return;
+    }
+    for (const [kind, object] of desired) {
+      const existing = await this.#sink.get(kind, name);
+      if (existing && !isOwned(existing)) {
+        this.#warnForeign(kind, name);
+        continue;
+      }
+      this.#foreign.delete(`${kind}/${name}`);
+      const metadata = { ...object.metadata, resourceVersion: existing?.metadata.resourceVersion };
+      if (!existing) delete metadata.resourceVersion;
+      await this.#sink.apply(kind, { ...object, metadata });
+      const spec = object.spec as { ports?: { port: number; targetPort: number }[] } | undefined;
+      this.#log.info(existing ? `proxy ${kind} updated` : `proxy ${kind} created`, {
+        name,
+        namespace: this.#sink.namespace,
+        peer: object.metadata.annotations?.[KEY_EXPOSED_PEER],
+        app: object.metadata.annotations?.[KEY_EXPOSED_APP],
+        port: spec?.ports?.[0]?.port,
+        targetPort: spec?.ports?.[0]?.targetPort,
+      });
+    }
+  }
+
+  async #remove(kind: ProxyKind, name: string): Promise<void> {
+    const existing = await this.#sink.get(kind, name);
+    if (!existing) return;
+    if (!isOwned(existing)) {
+      this.#warnForeign(kind, name);
+      return;
+    }
+    const { uid, resourceVersion } = existing.metadata;
+    if (await this.#sink.delete(kind, name, { uid, resourceVersion })) {
+      this.#log.info(`proxy ${kind} deleted`, { name, namespace: this.#sink.namespace });
+    }
+  }
+
+  #warnForeign(kind: ProxyKind, name: string): void {
+    if (this.#foreign.has(`${kind}/${name}`)) return;
+    this.#foreign.add(`${kind}/${name}`);
+    this.#log.warn(`a ${kind} of that name exists and is not managed by wormhole: leaving it`, {
+      name,
+      namespace: this.#sink.namespace,
+    });
+  }
+
+  /** Deletes owned objects that no exposure (live or within its grace) accounts for. */
+  async #collectGarbage(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      try {
+        const live = new Set(
+          await Promise.all([...this.#exposures.values()].map((exposure) => exposure.name)),
+        );
+        const orphans = new Set<string>();
+        for (const kind of this.#kinds()) {
+          for (const object of await this.#sink.listOwned(kind)) {
+            const name = object.metadata.name;
+            if (live.has(name) || this.#owners.has(name) || this.#desired.has(name)) continue;
+            orphans.add(name);
+          }
+        }
+        for (const name of orphans) {
+          this.#desired.set(name, null);
+          this.#kick(name);
+        }
+        this.#log.info("garbage collection of proxy Services done", { orphans: [...orphans] });
+        return;
+      } catch (error) {
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
+        this.#log.warn("cannot list proxy Services for garbage collection, retrying", {
+          retryInMs: delay,
+          error,
+        });
+        await this.#sleep(delay);
+      }
+    }
+  }
+}

@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { Logger } from "../log/mod.ts";
+import { type ExposedAppEvent, ProxyServiceController, type Timers } from "./exposer.ts";
+import { LABEL_MANAGED_BY, type Service } from "./objects.ts";
+import { MemoryServiceSink } from "./sink.ts";
+
+/** Timers that fire only when told to. */
+class ManualTimers implements Timers {
+  #next = 1;
+  readonly pending = new Map<number, { callback: () => void; ms: number }>();
+  set(callback: () => void, ms: number): number {
+    this.pending.set(this.#next, { callback, ms });
+    return this.#next++;
+  }
+  clear(handle: number): void {
+    this.pending.delete(handle);
+  }
+  /** Fires the timers set so far (not the ones they set). */
+  fireAll(): number {
+    const due = [...this.pending];
+    this.pending.clear();
+    for (const [, timer] of due) timer.callback();
+    return due.length;
+  }
+}
+
+const GRACE = 10_000;
+const SELECTOR = { app: "wormhole-server" };
+
+function event(peer: string, app: string, appPort: number, port: number): ExposedAppEvent {
+  return { peer, app: { name: app, port: appPort }, port, endpoint: `0.0.0.0:${port}` };
+}
+
+function setup(options: { networkPolicies?: boolean } = {}) {
+  const sink = new MemoryServiceSink("wormhole");
+  const timers = new ManualTimers();
+  const lines: Record<string, unknown>[] = [];
+  const logger = new Logger({ format: "json", sink: (line) => lines.push(JSON.parse(line)) });
+  const controller = new ProxyServiceController({
+    sink,
+    selector: SELECTOR,
+    graceMs: GRACE,
+    timers,
+    logger,
+    networkPolicies: options.networkPolicies,
+  });
+  return { sink, timers, controller, lines };
+}
+
+Deno.test("exposer: an exposed app becomes a proxy Service", async () => {
+  const { sink, controller } = setup();
+  controller.appExposed(event("laptop", "web", 3000, 30001));
+  await controller.idle();
+  const svc = sink.peek("Service", "laptop-web") as Service;
+  assert.deepEqual(svc.metadata.labels, {
+    "app.kubernetes.io/managed-by": "wormhole",
+    "wormhole.glothriel.github.com/exposed-peer": "laptop",
+    "wormhole.glothriel.github.com/exposed-app": "web",
+  });
+  assert.deepEqual(svc.metadata.annotations, {
+    "wormhole.glothriel.github.com/exposed-peer": "laptop",
+    "wormhole.glothriel.github.com/exposed-app": "web",
+  });
+  assert.deepEqual(svc.spec?.selector, SELECTOR);
+  assert.deepEqual(svc.spec?.ports, [{ protocol: "TCP", port: 3000, targetPort: 30001 }]);
+  assert.equal(
+    controller.endpoint(event("laptop", "web", 3000, 30001)),
+    "laptop-web.wormhole:3000",
+  );
+  // Unknown original port: the listener port.
+  controller.appExposed(event("laptop", "db", 0, 30002));
+  await controller.idle();
+  assert.deepEqual((sink.peek("Service", "laptop-db") as Service).spec?.ports, [
+    { protocol: "TCP", port: 30002, targetPort: 30002 },
+  ]);
+  await controller.close();
+});
+
+Deno.test("exposer: a withdrawn app is deleted only after the grace period", async () => {
+  const { sink, timers, controller } = setup();
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  controller.appWithdrawn(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  assert.deepEqual(sink.names("Service"), ["laptop-web"]);
+  assert.deepEqual([...timers.pending.values()].map((t) => t.ms), [GRACE]);
+  timers.fireAll();
+  await controller.idle();
+  assert.deepEqual(sink.names("Service"), []);
+  assert.deepEqual(sink.writes, ["apply Service laptop-web", "delete Service laptop-web"]);
+  await controller.close();
+});
+
+Deno.test("exposer: a reconnect within the grace period keeps the Service and its ClusterIP", async () => {
+  const { sink, timers, controller } = setup();
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  const before = sink.peek("Service", "laptop-web") as Service;
+  controller.appWithdrawn(event("laptop", "web", 80, 30001)); // peer gone
+  controller.appExposed(event("laptop", "web", 80, 30007)); // back, on another port
+  assert.equal(timers.fireAll(), 0, "the deletion was cancelled");
+  await controller.idle();
+  const after = sink.peek("Service", "laptop-web") as Service;
+  assert.equal(after.metadata.uid, before.metadata.uid);
+  assert.equal(after.spec?.clusterIP, before.spec?.clusterIP);
+  assert.deepEqual(after.spec?.ports, [{ protocol: "TCP", port: 80, targetPort: 30007 }]);
+  assert.ok(!sink.writes.some((w) => w.startsWith("delete")));
+  await controller.close();
+});
+
+Deno.test("exposer: a replacement exposed before the old listener's withdrawal keeps the Service", async () => {
+  const { sink, timers, controller } = setup();
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  controller.appExposed(event("laptop", "web", 8080, 30002)); // port edit: new listener first
+  controller.appWithdrawn(event("laptop", "web", 80, 30001)); // then the old one closes
+  assert.equal(timers.pending.size, 0);
+  await controller.idle();
+  assert.deepEqual((sink.peek("Service", "laptop-web") as Service).spec?.ports, [
+    { protocol: "TCP", port: 8080, targetPort: 30002 },
+  ]);
+  await controller.close();
+});
+
+Deno.test("exposer: a Service wormhole does not own is never changed or deleted", async () => {
+  const { sink, timers, controller, lines } = setup();
+  const foreign = sink.put("Service", {
+    metadata: { name: "laptop-web", labels: { team: "x" } },
+    spec: { ports: [{ port: 1 }] },
+  });
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  controller.appWithdrawn(event("laptop", "web", 80, 30001));
+  timers.fireAll();
+  await controller.idle();
+  assert.deepEqual(sink.peek("Service", "laptop-web"), foreign);
+  assert.deepEqual(sink.writes, []);
+  assert.ok(lines.some((l) => l.level === "warn" && String(l.msg).includes("not managed")));
+  await controller.close();
+});
+
+Deno.test("exposer: garbage collection one grace period after start-up", async () => {
+  const { sink, timers, controller } = setup({ networkPolicies: true });
+  const owned = { [LABEL_MANAGED_BY]: "wormhole" };
+  for (const name of ["old-gone", "laptop-web", "laptop-db"]) {
+    sink.put("Service", { metadata: { name, labels: owned } });
+  }
+  sink.put("NetworkPolicy", { metadata: { name: "old-gone", labels: owned } });
+  sink.put("Service", { metadata: { name: "someone-else" } });
+  controller.start();
+  controller.appExposed(event("laptop", "web", 80, 30001)); // reconnected
+  controller.appExposed(event("laptop", "db", 5432, 30002));
+  controller.appWithdrawn(event("laptop", "db", 5432, 30002)); // within its grace
+  await controller.idle();
+  assert.ok(!sink.writes.some((w) => w.startsWith("delete")), "nothing deleted before the grace");
+  timers.fireAll(); // the collection, and laptop-db's grace
+  await controller.idle();
+  assert.deepEqual(sink.names("Service"), ["laptop-web", "someone-else"]);
+  assert.deepEqual(sink.names("NetworkPolicy"), ["laptop-web"]);
+  await controller.close();
+});
+
+Deno.test("exposer: network policies allow only labelled pods, on the target port", async () => {
+  const { sink, timers, controller } = setup({ networkPolicies: true });
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  const policy = sink.peek("NetworkPolicy", "laptop-web");
+  assert.deepEqual(policy?.spec, {
+    podSelector: { matchLabels: SELECTOR },
+    policyTypes: ["Ingress"],
+    ingress: [{
+      from: [{
+        namespaceSelector: {},
+        podSelector: {
+          matchLabels: {
+            "wormhole.glothriel.github.com/network-policy-consumes-app": "laptop-web",
+          },
+        },
+      }],
+      ports: [{ protocol: "TCP", port: 30001 }],
+    }],
+  });
+  assert.equal(policy?.metadata.labels?.[LABEL_MANAGED_BY], "wormhole");
+  controller.appWithdrawn(event("laptop", "web", 80, 30001));
+  timers.fireAll();
+  await controller.idle();
+  assert.deepEqual(sink.names("NetworkPolicy"), []);
+  assert.deepEqual(sink.names("Service"), []);
+  await controller.close();
+});
+
+Deno.test("exposer: failed writes are retried until they succeed", async () => {
+  const sink = new MemoryServiceSink();
+  const controller = new ProxyServiceController({
+    sink,
+    selector: SELECTOR,
+    graceMs: GRACE,
+    retry: { minMs: 1, maxMs: 2 },
+  });
+  sink.failNext(3);
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  assert.deepEqual(sink.names("Service"), ["laptop-web"]);
+  await controller.close();
+});
+
+Deno.test("exposer: two apps mapping to one Service name: the later is skipped", async () => {
+  const { sink, controller, lines } = setup();
+  controller.appExposed(event("a-b", "c", 80, 30001));
+  await controller.idle();
+  controller.appExposed(event("a", "b-c", 81, 30002));
+  await controller.idle();
+  assert.deepEqual((sink.peek("Service", "a-b-c") as Service).spec?.ports?.[0].port, 80);
+  assert.ok(lines.some((l) => l.level === "error" && l.service === "a-b-c"));
+  await controller.close();
+});
+
+Deno.test("exposer: close cancels pending deletions and deletes nothing", async () => {
+  const { sink, timers, controller } = setup();
+  controller.start();
+  controller.appExposed(event("laptop", "web", 80, 30001));
+  await controller.idle();
+  controller.appWithdrawn(event("laptop", "web", 80, 30001));
+  await controller.close();
+  assert.equal(timers.pending.size, 0);
+  assert.deepEqual(sink.names("Service"), ["laptop-web"]);
+});

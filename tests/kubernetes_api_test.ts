@@ -1,0 +1,212 @@
+/**
+ * The kubernetes-fluent-client implementation of `KubeApi` (through the sink
+ * and the reflector wormhole uses) against the fake API server, in process.
+ * The client reads `KUBECONFIG` on every request; each test points it at its
+ * fake and restores it afterwards.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type FeedEvents,
+  type KubeApi,
+  KubernetesApiError,
+  KubeServiceSink,
+  loadKubeApi,
+  Reflector,
+  SERVICES,
+} from "../src/k8s/mod.ts";
+import { type FakeKube, startFakeKube } from "./fake_kube/mod.ts";
+
+/**
+ * Sanitizers off for these tests only: undici (the HTTP client under kubernetes-fluent-client)
+ * arms a module-global "fast timer" (undici/lib/util/timers.js) on every new connection that
+ * ticks on for about a second after its last use, with no API to stop it; Deno reports it under
+ * both the op and the resource sanitizer. Connections do not leak: every request closes its
+ * undici Agent, and the fake's `close()` awaits all connections closed.
+ */
+const UNDICI_TIMER = { sanitizeOps: false, sanitizeResources: false } as const;
+
+const api: KubeApi = await loadKubeApi();
+
+async function withKube(fn: (kube: FakeKube) => Promise<void>): Promise<void> {
+  await using kube = await startFakeKube();
+  const previous = Deno.env.get("KUBECONFIG");
+  Deno.env.set("KUBECONFIG", kube.kubeconfigPath);
+  try {
+    await fn(kube);
+  } finally {
+    if (previous === undefined) Deno.env.delete("KUBECONFIG");
+    else Deno.env.set("KUBECONFIG", previous);
+  }
+}
+
+const OWNED = { "app.kubernetes.io/managed-by": "wormhole" };
+
+Deno.test(
+  "kubernetes api: the sink applies as 'wormhole', lists owned, deletes with preconditions",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const sink = new KubeServiceSink(api, "wormhole");
+      const applied = await sink.apply("Service", {
+        metadata: { name: "edge-web", labels: OWNED },
+        spec: { selector: { app: "wormhole-server" }, ports: [{ port: 80, targetPort: 30000 }] },
+      });
+      assert.equal(applied.metadata.namespace, "wormhole");
+      const stored = kube.get("Service", "wormhole", "edge-web")!;
+      assert.deepEqual(stored.metadata.managedFields?.map((m) => m.manager), ["wormhole"]);
+      const apply = kube.requests.find((r) => r.method === "PATCH")!;
+      assert.equal(apply.contentType, "application/apply-patch+yaml");
+      assert.deepEqual(apply.query, { fieldManager: "wormhole", force: "true" });
+      assert.equal(apply.authorization, "Bearer fake-kube-token");
+
+      // Applying again keeps the object (and its clusterIP).
+      await sink.apply("Service", {
+        metadata: { name: "edge-web", labels: OWNED },
+        spec: { selector: { app: "wormhole-server" }, ports: [{ port: 81, targetPort: 30000 }] },
+      });
+      const again = kube.get("Service", "wormhole", "edge-web")!;
+      assert.equal(again.metadata.uid, stored.metadata.uid);
+      assert.equal(
+        (again.spec as { clusterIP: string }).clusterIP,
+        (stored.spec as { clusterIP: string }).clusterIP,
+      );
+
+      // A stale resourceVersion makes the apply conditional: 409 Conflict.
+      await assert.rejects(
+        sink.apply("Service", {
+          metadata: {
+            name: "edge-web",
+            labels: OWNED,
+            resourceVersion: stored.metadata.resourceVersion,
+          },
+        }),
+        (e) => e instanceof KubernetesApiError && e.status === 409 && e.reason === "Conflict",
+      );
+
+      kube.put({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "theirs", namespace: "wormhole" },
+      });
+      assert.deepEqual((await sink.listOwned("Service")).map((s) => s.metadata.name), ["edge-web"]);
+      assert.equal(await sink.get("Service", "missing"), undefined);
+
+      await assert.rejects(
+        sink.delete("Service", "edge-web", { uid: "not-the-uid" }),
+        (e) => e instanceof KubernetesApiError && e.status === 409,
+      );
+      assert.ok(kube.get("Service", "wormhole", "edge-web"));
+      assert.equal(await sink.delete("Service", "edge-web", { uid: stored.metadata.uid }), true);
+      assert.equal(await sink.delete("Service", "edge-web", {}), false);
+
+      await sink.apply("NetworkPolicy", {
+        metadata: { name: "edge-web", labels: OWNED },
+        spec: { podSelector: { matchLabels: { app: "wormhole-server" } } },
+      });
+      assert.deepEqual((await sink.listOwned("NetworkPolicy")).map((s) => s.metadata.name), [
+        "edge-web",
+      ]);
+    });
+  },
+);
+
+Deno.test(
+  "kubernetes api: errors are KubernetesApiErrors with status and reason",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      await assert.rejects(
+        api.request({ method: "GET", path: "/api/v1/namespaces/x/services/nope" }),
+        (e) => e instanceof KubernetesApiError && e.notFound && e.reason === "NotFound",
+      );
+      // Nobody answers at the server's address any more.
+      const config = await Deno.makeTempFile({ suffix: ".kubeconfig" });
+      try {
+        await Deno.copyFile(kube.kubeconfigPath, config);
+        Deno.env.set("KUBECONFIG", config);
+        await kube.close();
+        await assert.rejects(
+          api.request({ method: "GET", path: "/api/v1/services" }),
+          (e) =>
+            e instanceof KubernetesApiError && e.status === 0 && e.reason === "NetworkError" &&
+            e.message.startsWith("GET /api/v1/services: "),
+        );
+        Deno.env.set("KUBECONFIG", `${config}.missing`);
+        await assert.rejects(
+          api.request({ method: "GET", path: "/api/v1/services" }),
+          (e) => e instanceof KubernetesApiError && e.reason === "NoConfig",
+        );
+      } finally {
+        await Deno.remove(config);
+      }
+    });
+  },
+);
+
+Deno.test(
+  "kubernetes api: the reflector resumes, relists after 410 and after a cut stream",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const put = (name: string) =>
+        kube.put({ apiVersion: "v1", kind: "Service", metadata: { name, namespace: "ns" } });
+      put("a");
+      const names = new Set<string>();
+      const events: FeedEvents = {
+        replace: (items) => {
+          names.clear();
+          for (const item of items) names.add(item.metadata.name);
+        },
+        upsert: (item) => names.add(item.metadata.name),
+        remove: (item) => names.delete(item.metadata.name),
+      };
+      const stop = new AbortController();
+      const run = new Reflector(api, SERVICES, {
+        namespace: "ns",
+        policy: { retryMinMs: 10, retryMaxMs: 20 },
+      }).run(events, stop.signal);
+      try {
+        await kube.waitFor(() => names.has("a") && kube.openWatchCount === 1);
+        const watch = kube.requests.find((r) => r.query.watch !== undefined)!;
+        assert.equal(watch.query.allowWatchBookmarks, "true");
+        assert.equal(watch.query.timeoutSeconds, "60");
+
+        put("b");
+        await kube.waitFor(() => names.has("b"));
+
+        // Graceful end: resumes from the last resourceVersion, no new list.
+        const lists = () =>
+          kube.requests.filter((r) => r.method === "GET" && !r.query.watch).length;
+        const listed = lists();
+        kube.endWatches();
+        await kube.waitFor(() => kube.servedWatchCount === 2 && kube.openWatchCount === 1);
+        assert.equal(lists(), listed);
+
+        // 410 on the next watch: relist, and the change made meanwhile is not lost.
+        kube.onRequest = (r) => {
+          if (r.query.watch === undefined) return;
+          kube.onRequest = undefined;
+          kube.delete("Service", "ns", "a");
+          put("c");
+          kube.compact();
+        };
+        kube.endWatches();
+        await kube.waitFor(() => names.has("c") && !names.has("a") && kube.openWatchCount === 1);
+        assert.equal(lists(), listed + 1);
+
+        // A stream cut mid-body: noticed at once, relisted.
+        kube.failWatches();
+        put("d");
+        await kube.waitFor(() => names.has("d"));
+        assert.deepEqual([...names].sort(), ["b", "c", "d"]);
+      } finally {
+        stop.abort();
+        await run;
+      }
+      await kube.waitFor(() => kube.openWatchCount === 0);
+    });
+  },
+);
