@@ -23,6 +23,7 @@ const result = await new Deno.Command(Deno.execPath(), {
   args: [
     "compile",
     "--frozen",
+    "--v8-flags=--max-semi-space-size=1",
     "--allow-net",
     "--allow-read",
     "--allow-write",

@@ -91,6 +91,8 @@ Deno.test("docker: the build stage compiles mod.ts into /out/wormhole with the p
   assert.ok(words.includes("--frozen"), "the lockfile must be used as is");
   // The binary must not write a code cache: the root file system is read-only.
   assert.ok(words.includes("--no-code-cache"));
+  // The same V8 flags as every other way of running it (see docs/architecture.md).
+  assert.ok(words.includes("--v8-flags=--max-semi-space-size=1"));
   // The compiled program starts at all.
   assert.ok(commands(build).includes("/out/wormhole --version"));
   // Only the sources the compile needs come from the context.

@@ -224,8 +224,8 @@ Deno.test("tunnel: a slow reader of a 256 MiB stream keeps both processes' memor
   assert.equal(received, size);
   console.log(`peak RSS: server ${peakServer} KiB, client ${peakClient} KiB`);
   // Without flow control one of them would buffer most of the 256 MiB.
-  assert.ok(peakServer < 160 * 1024, `server peak RSS ${peakServer} KiB`);
-  assert.ok(peakClient < 160 * 1024, `client peak RSS ${peakClient} KiB`);
+  assert.ok(peakServer < 128 * 1024, `server peak RSS ${peakServer} KiB`);
+  assert.ok(peakClient < 128 * 1024, `client peak RSS ${peakClient} KiB`);
 });
 
 Deno.test("tunnel: garbage and oversized frames close only the offending connection", async () => {

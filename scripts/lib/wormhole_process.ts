@@ -11,8 +11,13 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** The program under test: the single-file bundle when `WORMHOLE_BUNDLE` names it, else mod.ts. */
 export const ENTRY = Deno.env.get("WORMHOLE_BUNDLE") ?? `${ROOT}mod.ts`;
 
-/** Permissions the program needs. */
+/**
+ * How the program is run: its permissions, and the V8 flag every way of
+ * running it uses (deno.json tasks, the compiled binary): a small young
+ * generation, so that the data path's short-lived buffers are freed early.
+ */
 export const PERMISSIONS = [
+  "--v8-flags=--max-semi-space-size=1",
   "--allow-net",
   "--allow-read",
   "--allow-write",

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { LINK_HEADROOM } from "../mux/link.ts";
 import { source } from "./bytes.ts";
 import { SessionError } from "./errors.ts";
 
@@ -95,7 +96,10 @@ export async function seal(
     key,
     source(plaintext),
   );
-  const out = new Uint8Array(HEADER_BYTES + sealed.byteLength);
+  // Room in front for the link's own framing (LINK_HEADROOM), so the
+  // WebSocket layer need not copy the record again.
+  const buffer = new Uint8Array(LINK_HEADROOM + HEADER_BYTES + sealed.byteLength);
+  const out = buffer.subarray(LINK_HEADROOM);
   out.set(header, 0);
   out.set(new Uint8Array(sealed), HEADER_BYTES);
   return out;

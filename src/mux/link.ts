@@ -5,6 +5,14 @@
  * @module
  */
 
+/**
+ * Bytes a link may use in front of a record for its own framing. A record
+ * passed to {@linkcode RecordLink.send} belongs to the link from then on;
+ * when it is a view with at least this many unused bytes before it in its
+ * buffer, the link may frame it in place instead of copying it.
+ */
+export const LINK_HEADROOM = 16;
+
 /** Callbacks a link delivers inbound records and its end to. */
 export interface RecordHandler {
   /** One inbound record (WebSocket message), in order. */
@@ -20,7 +28,10 @@ export interface RecordLink {
    * set are held and delivered to the first handler.
    */
   listen(handler: RecordHandler): void;
-  /** Queues one record for sending. Records are delivered in order. */
+  /**
+   * Queues one record for sending. Records are delivered in order. The
+   * record belongs to the link from now on (see {@linkcode LINK_HEADROOM}).
+   */
   send(record: Uint8Array): void;
   /** False while the link's send queue is above its high watermark. */
   readonly writable: boolean;

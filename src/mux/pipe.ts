@@ -30,6 +30,8 @@ export interface PipeResult {
 
 /** First read size; reads grow to the frame size while the socket keeps them full. */
 const MIN_READ = 4096;
+/** Largest read: one full frame. */
+const MAX_READ = 65536;
 
 /**
  * Pipes `conn` and `stream` until both directions have ended, then closes
@@ -59,21 +61,26 @@ export async function pipe(
   };
 
   const up = async () => {
-    let size = MIN_READ;
+    // The read buffer is reused: write() resolves once the bytes were copied
+    // into a record. It grows while reads fill it and shrinks when they do
+    // not, so an idle connection holds only a small one.
+    let buffer = new Uint8Array(MIN_READ);
     try {
       while (true) {
         const credit = await stream.waitCredit();
-        const want = Math.min(size, credit);
-        const buffer = new Uint8Array(want);
-        const n = await conn.read(buffer);
+        const want = Math.min(buffer.length, credit);
+        const n = await conn.read(want === buffer.length ? buffer : buffer.subarray(0, want));
         if (n === null) {
           stream.end();
           return;
         }
         result.bytesUp += n;
         await stream.write(buffer.subarray(0, n));
-        if (n === want && size < 65536) size *= 2;
-        else if (n < want >>> 2 && size > MIN_READ) size >>>= 1;
+        if (n === buffer.length && buffer.length < MAX_READ) {
+          buffer = new Uint8Array(buffer.length * 2);
+        } else if (n < want >>> 2 && buffer.length > MIN_READ) {
+          buffer = new Uint8Array(buffer.length >>> 1);
+        }
       }
     } catch (error) {
       if (!connClosed) fail(error, ResetCode.Aborted);

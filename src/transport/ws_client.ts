@@ -9,7 +9,16 @@
  */
 
 import type { RecordHandler, RecordLink } from "../mux/mod.ts";
-import { encodeClientFrame, FrameParser, Opcode, WebSocketProtocolError } from "./ws_frame.ts";
+import {
+  encodeClientFrame,
+  frameInPlace,
+  FrameParser,
+  Opcode,
+  WebSocketProtocolError,
+} from "./ws_frame.ts";
+
+/** Bytes read from the socket at once. */
+const READ_BUFFER = 256 * 1024;
 
 /** Largest WebSocket message accepted from the server (16 MiB). */
 export const MAX_MESSAGE = 16 << 20;
@@ -75,7 +84,8 @@ export class ClientWebSocketLink implements RecordLink {
   send(record: Uint8Array): void {
     if (this.#closing || this.#closed) return;
     this.bytesOut += record.length;
-    this.#enqueue(encodeClientFrame(Opcode.Binary, record));
+    // Records with headroom (sealed records have it) are framed without a copy.
+    this.#enqueue(frameInPlace(Opcode.Binary, record) ?? encodeClientFrame(Opcode.Binary, record));
   }
 
   /** @inheritdoc */
@@ -148,15 +158,17 @@ export class ClientWebSocketLink implements RecordLink {
     await Promise.resolve();
     try {
       if (leftover.length > 0) this.#onBytes(leftover);
+      // One read buffer for the connection's life; each read hands the
+      // parser a copy of exactly the bytes read (records keep views into it).
+      const buffer = new Uint8Array(READ_BUFFER);
       while (!this.#closed) {
-        const buffer = new Uint8Array(256 * 1024);
         const n = await this.#conn.read(buffer);
         if (n === null) {
           if (!this.#closing) this.#closeError ??= new Error("Connection closed by the server");
           break;
         }
         this.bytesIn += n;
-        this.#onBytes(buffer.subarray(0, n));
+        this.#onBytes(buffer.slice(0, n));
       }
     } catch (error) {
       if (!this.#closed) this.#closeError ??= error as Error;

@@ -88,6 +88,45 @@ export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Arr
 }
 
 /**
+ * Frames `payload` as a masked client frame in place, using the headroom in
+ * front of it in its buffer and masking it where it lies. Returns the frame,
+ * or `null` when there is not enough headroom (then use
+ * {@linkcode encodeClientFrame}). `payload` is overwritten.
+ */
+export function frameInPlace(opcode: number, payload: Uint8Array): Uint8Array | null {
+  const length = payload.length;
+  const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const header = 2 + lengthBytes + 4;
+  if (payload.byteOffset < header) return null;
+  const buffer = payload.buffer as ArrayBuffer;
+  const start = payload.byteOffset - header;
+  const frame = new Uint8Array(buffer, start, header + length);
+  frame[0] = 0x80 | opcode;
+  if (lengthBytes === 0) {
+    frame[1] = 0x80 | length;
+  } else if (lengthBytes === 2) {
+    frame[1] = 0x80 | 126;
+    frame[2] = length >>> 8;
+    frame[3] = length & 0xff;
+  } else {
+    frame[1] = 0x80 | 127;
+    new DataView(buffer, start + 2, 8).setBigUint64(0, BigInt(length));
+  }
+  const mask = nextMask();
+  frame.set(mask, 2 + lengthBytes);
+  let i = 0;
+  if (payload.byteOffset % 4 === 0) {
+    const words = length >>> 2;
+    const maskWord = new Uint32Array(new Uint8Array(mask).buffer)[0];
+    const view = new Uint32Array(buffer, payload.byteOffset, words);
+    for (let w = 0; w < words; w++) view[w] ^= maskWord;
+    i = words << 2;
+  }
+  for (; i < length; i++) payload[i] ^= mask[i & 3];
+  return frame;
+}
+
+/**
  * Incremental parser of frames from the server. Feed it chunks; it returns
  * whole frames. A frame that fits in one chunk is returned as a view into
  * that chunk (so fed chunks must not be reused); a larger one is assembled

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { encodeClientFrame, frameInPlace, FrameParser, Opcode } from "./ws_frame.ts";
+
+/** Unmasks a client frame the way a server would. */
+function unmask(frame: Uint8Array): { opcode: number; payload: Uint8Array } {
+  let length = frame[1] & 0x7f;
+  let at = 2;
+  if (length === 126) {
+    length = (frame[2] << 8) | frame[3];
+    at = 4;
+  } else if (length === 127) {
+    length = Number(new DataView(frame.buffer, frame.byteOffset + 2, 8).getBigUint64(0));
+    at = 10;
+  }
+  assert.equal(frame[1] & 0x80, 0x80, "client frames are masked");
+  const mask = frame.subarray(at, at + 4);
+  const payload = frame.slice(at + 4, at + 4 + length);
+  for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i & 3];
+  return { opcode: frame[0] & 0x0f, payload };
+}
+
+Deno.test("ws frame: client frames unmask to their payload, copied or framed in place", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 70000 }),
+      fc.integer({ min: 0, max: 3 }),
+      (payload, skew) => {
+        const copied = encodeClientFrame(Opcode.Binary, payload);
+        assert.deepEqual(unmask(copied), { opcode: Opcode.Binary, payload });
+        const spare = new Uint8Array(16 + skew + payload.length);
+        const view = spare.subarray(16 + skew);
+        view.set(payload);
+        const inPlace = frameInPlace(Opcode.Binary, view)!;
+        assert.deepEqual(unmask(inPlace), { opcode: Opcode.Binary, payload });
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("ws frame: no headroom, no in-place framing", () => {
+  assert.equal(frameInPlace(Opcode.Binary, new Uint8Array(10)), null);
+});
+
+/** A server frame (unmasked). */
+function serverFrame(opcode: number, payload: Uint8Array, fin = true): Uint8Array {
+  const length = payload.length;
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const out = new Uint8Array(header + length);
+  out[0] = (fin ? 0x80 : 0) | opcode;
+  if (header === 2) out[1] = length;
+  else if (header === 4) {
+    out[1] = 126;
+    out[2] = length >>> 8;
+    out[3] = length & 0xff;
+  } else {
+    out[1] = 127;
+    new DataView(out.buffer, 2, 8).setBigUint64(0, BigInt(length));
+  }
+  out.set(payload, header);
+  return out;
+}
+
+Deno.test("ws frame: the parser reassembles frames however the bytes are split", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 3000 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }),
+      (payloads, cuts) => {
+        const wire = payloads.map((p) => serverFrame(Opcode.Binary, p));
+        const all = new Uint8Array(wire.reduce((n, f) => n + f.length, 0));
+        let at = 0;
+        for (const frame of wire) {
+          all.set(frame, at);
+          at += frame.length;
+        }
+        const parser = new FrameParser(1 << 20);
+        const got: Uint8Array[] = [];
+        let offset = 0;
+        for (const cut of [...cuts, all.length]) {
+          const end = Math.min(all.length, offset + cut);
+          for (const f of parser.push(all.slice(offset, end))) got.push(f.payload.slice());
+          offset = end;
+          if (offset === all.length) break;
+        }
+        assert.deepEqual(got, payloads);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("ws frame: masked, oversized and reserved-bit frames from the server are refused", () => {
+  const masked = serverFrame(Opcode.Binary, new Uint8Array(4));
+  masked[1] |= 0x80;
+  assert.throws(() => new FrameParser(1024).push(masked), /must not be masked/);
+  assert.throws(
+    () => new FrameParser(1024).push(serverFrame(Opcode.Binary, new Uint8Array(2000))),
+    /length 2000 exceeds 1024/,
+  );
+  const reserved = serverFrame(Opcode.Binary, new Uint8Array(1));
+  reserved[0] |= 0x40;
+  assert.throws(() => new FrameParser(1024).push(reserved), /reserved bits/);
+});
