@@ -1,0 +1,251 @@
+// The measurements. Each one is bounded in time and returns plain numbers for the JSON file.
+
+import { run, sleep, spawn } from "./proc.ts";
+import type { RssKiB, RunningSystem } from "../systems/types.ts";
+
+const TOOLS_DIR = new URL("../tools/", import.meta.url).pathname;
+const WRK_LUA = new URL("../wrk_report.lua", import.meta.url).pathname;
+const DENO = Deno.execPath();
+
+export function denoTool(name: string, args: (string | number)[]): [string, string[]] {
+  return [DENO, ["run", "-A", `${TOOLS_DIR}${name}`, ...args.map(String)]];
+}
+
+function lastJson(text: string, prefix = ""): Record<string, unknown> {
+  const lines = text.split("\n").filter((l) => l.startsWith(prefix + "{"));
+  if (!lines.length) throw new Error(`no JSON result in output: ${text.slice(-300)}`);
+  return JSON.parse(lines[lines.length - 1].slice(prefix.length));
+}
+
+// ---------------------------------------------------------------- iperf3
+
+export interface IperfResult {
+  streams: number;
+  seconds: number;
+  senderGbps: number;
+  receiverGbps: number;
+  retransmits: number | null;
+}
+
+export async function iperf(port: number, seconds: number, streams: number): Promise<IperfResult> {
+  const r = await run("iperf3", [
+    "-c",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-t",
+    String(seconds),
+    "-P",
+    String(streams),
+    "-J",
+    "--connect-timeout",
+    "5000",
+  ], { timeoutMs: (seconds + 30) * 1000 });
+  if (r.timedOut) throw new Error(`iperf3 timed out`);
+  // deno-lint-ignore no-explicit-any
+  let j: any;
+  try {
+    j = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`iperf3 exit ${r.code}: ${(r.stdout + r.stderr).slice(-300)}`);
+  }
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  return {
+    streams,
+    seconds,
+    senderGbps: j.end.sum_sent.bits_per_second / 1e9,
+    receiverGbps: j.end.sum_received.bits_per_second / 1e9,
+    retransmits: j.end.sum_sent.retransmits ?? null,
+  };
+}
+
+// ---------------------------------------------------------------- wrk (HTTP keep-alive)
+
+export interface WrkResult {
+  connections: number;
+  threads: number;
+  requests: number;
+  seconds: number;
+  reqPerSec: number;
+  p50us: number;
+  p90us: number;
+  p99us: number;
+  p999us: number;
+  meanUs: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+}
+
+export async function wrk(port: number, seconds: number, connections: number): Promise<WrkResult> {
+  const threads = Math.min(connections, navigator.hardwareConcurrency);
+  const r = await run("wrk", [
+    `-t${threads}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "5s",
+    "-s",
+    WRK_LUA,
+    `http://127.0.0.1:${port}/`,
+  ], { timeoutMs: (seconds + 30) * 1000 });
+  if (r.timedOut) throw new Error("wrk timed out");
+  const j = lastJson(r.stdout, "BENCH_JSON ") as Record<string, number>;
+  const errorKinds = {
+    connect: j.err_connect,
+    read: j.err_read,
+    write: j.err_write,
+    status: j.err_status,
+    timeout: j.err_timeout,
+  };
+  const secs = j.duration_us / 1e6;
+  return {
+    connections,
+    threads,
+    requests: j.requests,
+    seconds: secs,
+    reqPerSec: j.requests / secs,
+    p50us: j.p50_us,
+    p90us: j.p90_us,
+    p99us: j.p99_us,
+    p999us: j.p999_us,
+    meanUs: j.mean_us,
+    errors: Object.values(errorKinds).reduce((a, b) => a + b, 0),
+    errorKinds,
+  };
+}
+
+// ---------------------------------------------------------------- new connections per second
+
+export interface ConnRateResult {
+  ok: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  seconds: number;
+  connPerSec: number;
+  p50ms: number;
+  p99ms: number;
+  concurrency: number;
+}
+
+export async function connRate(port: number, seconds: number): Promise<ConnRateResult> {
+  const [cmd, args] = denoTool("conn_rate.ts", [port, seconds, 16, 500_000]);
+  const r = await run(cmd, args, { timeoutMs: (seconds + 60) * 1000 });
+  if (r.timedOut) throw new Error("conn_rate timed out");
+  return lastJson(r.stdout) as unknown as ConnRateResult;
+}
+
+// ---------------------------------------------------------------- many idle connections
+
+export interface IdleResult {
+  requested: number;
+  open: number;
+  errors: Record<string, number>;
+  openSeconds: number;
+  rssBeforeKiB: RssKiB | null;
+  rssAfterKiB: RssKiB | null;
+  rssAfterCloseKiB: RssKiB | null;
+  serverKiBPerConn: number | null;
+  clientKiBPerConn: number | null;
+}
+
+export async function idleConns(sys: RunningSystem, count: number): Promise<IdleResult> {
+  const before = await sys.rss();
+  const [cmd, args] = denoTool("idle_clients.ts", [sys.entry.tcp, count, 128, 180, 300]);
+  const p = spawn("idle-clients", cmd, args, { stdin: "piped" });
+  try {
+    const line = await p.waitForLine((l) => l.includes('"ready":true'), 240_000);
+    const ready = JSON.parse(line);
+    await sleep(2000); // let the tunnel processes settle
+    const after = await sys.rss();
+    await p.closeStdin();
+    await Promise.race([p.exited, sleep(30_000)]);
+    await sleep(2000);
+    const afterClose = await sys.rss();
+    const per = (k: keyof RssKiB) =>
+      before && after && ready.open > 0 ? (after[k] - before[k]) / ready.open : null;
+    return {
+      requested: count,
+      open: ready.open,
+      errors: ready.errors,
+      openSeconds: ready.openSeconds,
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      rssAfterCloseKiB: afterClose,
+      serverKiBPerConn: per("server"),
+      clientKiBPerConn: per("client"),
+    };
+  } finally {
+    await p.stop();
+  }
+}
+
+// ---------------------------------------------------------------- slow reader
+
+export interface SlowResult {
+  bytes: number;
+  requested: number;
+  complete: boolean;
+  seconds: number;
+  MiBps: number;
+  targetMiBps: number;
+  error: string | null;
+  rssBeforeKiB: RssKiB | null;
+  peakRssKiB: RssKiB | null;
+  samples: number;
+}
+
+export async function slowReader(
+  sys: RunningSystem,
+  bytes: number,
+  rateMiB: number,
+  limitS: number,
+): Promise<SlowResult> {
+  const before = await sys.rss();
+  const peak: RssKiB | null = before ? { ...before } : null;
+  let samples = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const now = await sys.rss();
+      if (now && peak) {
+        peak.server = Math.max(peak.server, now.server);
+        peak.client = Math.max(peak.client, now.client);
+        samples++;
+      }
+      await sleep(100);
+    }
+  })();
+  try {
+    const [cmd, args] = denoTool("slow_reader.ts", [sys.entry.tcp, bytes, rateMiB, 16384, limitS]);
+    const r = await run(cmd, args, { timeoutMs: (limitS + 30) * 1000 });
+    if (r.timedOut) throw new Error("slow_reader timed out");
+    const j = lastJson(r.stdout) as Record<string, unknown>;
+    return {
+      ...(j as unknown as Omit<SlowResult, "rssBeforeKiB" | "peakRssKiB" | "samples">),
+      rssBeforeKiB: before,
+      peakRssKiB: peak,
+      samples,
+    };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+// ---------------------------------------------------------------- AEAD ceiling
+
+export interface AeadResult {
+  concurrency: number;
+  frameBytes: number;
+  frames: number;
+  seconds: number;
+  MBps: number;
+  Gbps: number;
+}
+
+export async function aead(seconds: number): Promise<AeadResult> {
+  const [cmd, args] = denoTool("aead.ts", [seconds]);
+  const r = await run(cmd, args, { timeoutMs: (seconds + 30) * 1000, ulimit: false });
+  if (r.code !== 0) throw new Error(`aead.ts exit ${r.code}: ${r.stdout.slice(-300)}`);
+  return lastJson(r.stdout) as unknown as AeadResult;
+}

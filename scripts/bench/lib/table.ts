@@ -1,0 +1,194 @@
+// Turns the raw results into the markdown table printed on stdout (and stored in the JSON).
+
+import type {
+  AeadResult,
+  ConnRateResult,
+  IdleResult,
+  IperfResult,
+  SlowResult,
+  WrkResult,
+} from "./measure.ts";
+
+export type SystemId = "direct" | "ssh" | "wormhole";
+export const SYSTEM_IDS: SystemId[] = ["direct", "ssh", "wormhole"];
+
+export interface Results {
+  iperf1: IperfResult;
+  iperf8: IperfResult;
+  http1: WrkResult;
+  http64: WrkResult;
+  connRate: ConnRateResult;
+  idle: IdleResult;
+  slow: SlowResult;
+}
+export type TestKey = keyof Results;
+
+export interface SystemRun {
+  id: SystemId;
+  label: string;
+  status: "ok" | "skipped" | "unavailable" | "error";
+  reason?: string;
+  info?: Record<string, unknown>;
+  results: Partial<Results>;
+  errors: Partial<Record<TestKey, string>>;
+}
+
+const MiB = 1024; // KiB per MiB
+
+interface RowSpec {
+  label: string;
+  test: TestKey;
+  get: (r: Results[TestKey]) => number | null;
+  digits: number;
+  ratio: boolean;
+  /** Extra text after the number (e.g. growth over the baseline). */
+  extra?: (r: Results[TestKey]) => string;
+}
+
+/** One table row; `digits` decimals; `ratio: false` leaves the wormhole÷ssh cell empty. */
+function row<K extends TestKey>(
+  label: string,
+  test: K,
+  get: (r: Results[K]) => number | null,
+  digits = 2,
+  ratio = true,
+  extra?: (r: Results[K]) => string,
+): RowSpec {
+  return {
+    label,
+    test,
+    get: get as RowSpec["get"],
+    digits,
+    ratio,
+    extra: extra as RowSpec["extra"],
+  };
+}
+
+const growth = (r: SlowResult, k: "server" | "client") =>
+  r.peakRssKiB && r.rssBeforeKiB
+    ? ` (+${((r.peakRssKiB[k] - r.rssBeforeKiB[k]) / MiB).toFixed(1)})`
+    : "";
+
+const rows: RowSpec[] = [
+  row("iperf3 1 stream, sender (Gbit/s) ↑", "iperf1", (r) => r.senderGbps),
+  row("iperf3 1 stream, receiver (Gbit/s) ↑", "iperf1", (r) => r.receiverGbps),
+  row("iperf3 8 streams, sender (Gbit/s) ↑", "iperf8", (r) => r.senderGbps),
+  row("iperf3 8 streams, receiver (Gbit/s) ↑", "iperf8", (r) => r.receiverGbps),
+  row("HTTP keep-alive, 1 conn, p50 (µs) ↓", "http1", (r) => r.p50us, 0),
+  row("HTTP keep-alive, 1 conn, p99 (µs) ↓", "http1", (r) => r.p99us, 0),
+  row("HTTP keep-alive, 1 conn (req/s) ↑", "http1", (r) => r.reqPerSec, 0),
+  row("HTTP keep-alive, 64 conns (req/s) ↑", "http64", (r) => r.reqPerSec, 0),
+  row("HTTP 64 conns, errors ↓", "http64", (r) => r.errors, 0, false),
+  row("new connections (conn/s) ↑", "connRate", (r) => r.connPerSec, 0),
+  row("new connections, errors ↓", "connRate", (r) => r.errors, 0, false),
+  row("idle conns established", "idle", (r) => r.open, 0, false),
+  row("idle conns, time to open all (s) ↓", "idle", (r) => r.openSeconds, 1),
+  row("idle conns, server (KiB/conn) ↓", "idle", (r) => r.serverKiBPerConn, 1),
+  row("idle conns, client (KiB/conn) ↓", "idle", (r) => r.clientKiBPerConn, 1),
+  row(
+    "slow reader, server peak RSS (+growth) (MiB) ↓",
+    "slow",
+    (r) => r.peakRssKiB && r.peakRssKiB.server / MiB,
+    1,
+    true,
+    (r) => growth(r, "server"),
+  ),
+  row(
+    "slow reader, client peak RSS (+growth) (MiB) ↓",
+    "slow",
+    (r) => r.peakRssKiB && r.peakRssKiB.client / MiB,
+    1,
+    true,
+    (r) => growth(r, "client"),
+  ),
+  row("slow reader, read rate (MiB/s)", "slow", (r) => r.MiBps, 1, false),
+];
+
+function fmt(n: number, digits: number): string {
+  return n.toFixed(digits);
+}
+
+function cell(run: SystemRun, spec: RowSpec): { text: string; value: number | null } {
+  if (run.status !== "ok") return { text: "–", value: null };
+  if (run.errors[spec.test]) return { text: "error", value: null };
+  const r = run.results[spec.test];
+  if (!r) return { text: "–", value: null };
+  const v = spec.get(r);
+  if (v === null || v === undefined || Number.isNaN(v)) return { text: "n/a", value: null };
+  return { text: fmt(v, spec.digits) + (spec.extra?.(r) ?? ""), value: v };
+}
+
+function statusText(run: SystemRun): string {
+  switch (run.status) {
+    case "ok":
+      return "ok";
+    case "skipped":
+      return "not run";
+    default: {
+      const reason = (run.reason ?? "").replaceAll("|", "/").replaceAll("\n", " ");
+      return `${run.status}: ${
+        reason.length > 48 ? reason.slice(0, 47) + "… (see below)" : reason
+      }`;
+    }
+  }
+}
+
+export interface Table {
+  markdown: string;
+  notes: string[];
+}
+
+export function buildTable(runs: Record<SystemId, SystemRun>, aeadRes: AeadResult | null): Table {
+  const header = ["measurement", "direct", "ssh -R", "wormhole", "wormhole÷ssh"];
+  const body: string[][] = [];
+  body.push(["status", ...SYSTEM_IDS.map((id) => statusText(runs[id])), ""]);
+  for (const spec of rows) {
+    const cells = SYSTEM_IDS.map((id) => cell(runs[id], spec));
+    const [, s, w] = cells;
+    const ratio = spec.ratio && s.value && w.value !== null
+      ? `${(w.value / s.value).toFixed(2)}×`
+      : "";
+    if (cells.every((c) => c.text === "–")) continue; // test not selected anywhere
+    body.push([spec.label, ...cells.map((c) => c.text), ratio]);
+  }
+  if (aeadRes) {
+    const ceiling = aeadRes.Gbps;
+    body.push([
+      `AEAD ceiling: AES-256-GCM enc+dec 64 KiB, ${aeadRes.concurrency} in flight (Gbit/s)`,
+      "",
+      "",
+      fmt(ceiling, 2),
+      "",
+    ]);
+    const w = runs.wormhole;
+    for (const [key, label] of [["iperf1", "1 stream"], ["iperf8", "8 streams"]] as const) {
+      const r = w.status === "ok" ? w.results[key] : undefined;
+      body.push([
+        `wormhole iperf3 ${label} receiver ÷ AEAD ceiling`,
+        "",
+        "",
+        r ? `${((r.receiverGbps / ceiling) * 100).toFixed(0)}%` : "–",
+        "",
+      ]);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  const markdown = [
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`,
+    ...body.map(line),
+  ].join("\n");
+  const notes: string[] = [];
+  for (const id of SYSTEM_IDS) {
+    const r = runs[id];
+    if (r.status === "unavailable" || r.status === "error") {
+      notes.push(`${r.label} ${r.status}: ${r.reason}`);
+    }
+    for (const [test, msg] of Object.entries(runs[id].errors)) {
+      notes.push(`${runs[id].label} / ${test}: ${msg}`);
+    }
+  }
+  return { markdown, notes };
+}

@@ -1,0 +1,339 @@
+// wormhole benchmark harness: `deno task bench [flags]` (see scripts/bench/README.md).
+// Compares direct TCP, ssh -R and wormhole on loopback; prints a markdown table on stdout and
+// writes bench/results/latest.json. Progress goes to stderr.
+
+import { ensureTools, type Tool, TOOLS } from "./lib/deps.ts";
+import { machineInfo } from "./lib/machine.ts";
+import * as m from "./lib/measure.ts";
+import { cleanupAll, type Proc, sleep, spawn } from "./lib/proc.ts";
+import { freePort } from "./lib/net.ts";
+import {
+  buildTable,
+  type Results,
+  SYSTEM_IDS,
+  type SystemId,
+  type SystemRun,
+  type TestKey,
+} from "./lib/table.ts";
+import type { BenchSystem, Ports, RunningSystem } from "./systems/types.ts";
+import { direct } from "./systems/direct.ts";
+import { ssh } from "./systems/ssh.ts";
+import { wormhole } from "./systems/wormhole.ts";
+
+const SYSTEMS: Record<SystemId, BenchSystem> = { direct, ssh, wormhole };
+const TESTS = ["idle", "iperf", "http", "connrate", "slow", "aead"] as const;
+type TestName = typeof TESTS[number];
+
+const USAGE = `usage: deno task bench [flags]
+  --quick               short run: 3 s per timed test, 256 MiB slow read, 2 s AEAD
+  --only LIST           systems, comma-separated: direct,ssh,wormhole (default: all)
+  --tests LIST          ${TESTS.join(",")} (default: all)
+  --seconds N           duration of each iperf3 / wrk / new-connection test (default 10)
+  --conns N             idle connections to open (default 10000)
+  --slow-mib N          slow-reader transfer size in MiB (default 1024)
+  --slow-rate N         slow-reader pace in MiB/s (default 32)
+  --aead-seconds N      AEAD ceiling measuring time (default 5)
+  --out PATH            results file (default bench/results/latest.json; "-" for none)
+  --no-install          fail instead of apt-get installing missing tools
+  -h, --help            this text`;
+
+interface Config {
+  quick: boolean;
+  only: SystemId[];
+  tests: TestName[];
+  seconds: number;
+  conns: number;
+  slowMiB: number;
+  slowRate: number;
+  slowLimitS: number;
+  aeadSeconds: number;
+  out: string | null;
+  install: boolean;
+}
+
+function parseArgs(argv: string[]): Config {
+  const quick = argv.includes("--quick");
+  const cfg: Config = {
+    quick,
+    only: [...SYSTEM_IDS],
+    tests: [...TESTS],
+    seconds: quick ? 3 : 10,
+    conns: 10_000,
+    slowMiB: quick ? 256 : 1024,
+    slowRate: 32,
+    slowLimitS: 60,
+    aeadSeconds: quick ? 2 : 5,
+    out: new URL("../../bench/results/latest.json", import.meta.url).pathname,
+    install: true,
+  };
+  const list = <T extends string>(v: string, allowed: readonly T[], flag: string): T[] => {
+    const items = v.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const i of items) {
+      if (!allowed.includes(i as T)) throw new Error(`${flag}: unknown "${i}" (${allowed})`);
+    }
+    return items as T[];
+  };
+  const num = (v: string, flag: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes("=")
+      ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+      : [a, undefined];
+    const val = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "--quick":
+        break;
+      case "--only":
+        cfg.only = list(val(), SYSTEM_IDS, flag);
+        break;
+      case "--tests":
+        cfg.tests = list(val(), TESTS, flag);
+        break;
+      case "--seconds":
+        cfg.seconds = num(val(), flag);
+        break;
+      case "--conns":
+        cfg.conns = Math.floor(num(val(), flag));
+        break;
+      case "--slow-mib":
+        cfg.slowMiB = num(val(), flag);
+        break;
+      case "--slow-rate":
+        cfg.slowRate = num(val(), flag);
+        break;
+      case "--aead-seconds":
+        cfg.aeadSeconds = num(val(), flag);
+        break;
+      case "--out": {
+        const v = val();
+        cfg.out = v === "-" ? null : v.startsWith("/") ? v : `${Deno.cwd()}/${v}`;
+        break;
+      }
+      case "--no-install":
+        cfg.install = false;
+        break;
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        Deno.exit(0);
+        break;
+      default:
+        throw new Error(`unknown flag ${a}\n${USAGE}`);
+    }
+  }
+  return cfg;
+}
+
+const log = (s: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+async function startUpstreams(): Promise<{ ports: Ports; procs: Proc[] }> {
+  const procs: Proc[] = [];
+  const iperfPort = freePort();
+  const iperf = spawn("iperf3-server", "iperf3", [
+    "-s",
+    "-B",
+    "127.0.0.1",
+    "-p",
+    String(iperfPort),
+    "--forceflush", // its stdout is a pipe: without this the "listening" line never arrives
+  ]);
+  procs.push(iperf);
+  const [hc, ha] = m.denoTool("http_upstream.ts", []);
+  const http = spawn("http-upstream", hc, ha);
+  procs.push(http);
+  const [tc, ta] = m.denoTool("tcp_upstream.ts", []);
+  const tcp = spawn("tcp-upstream", tc, ta);
+  procs.push(tcp);
+  const portOf = async (p: Proc) =>
+    Number((await p.waitForLine((l) => /^listening \d+$/.test(l), 30_000)).split(" ")[1]);
+  await iperf.waitForLine((l) => l.includes("Server listening"), 10_000);
+  return { ports: { iperf: iperfPort, http: await portOf(http), tcp: await portOf(tcp) }, procs };
+}
+
+/**
+ * Runs the selected tests against one system. The RSS measurements (idle connections, slow
+ * reader) each get freshly started tunnel processes, so that memory kept by an earlier test does
+ * not hide (or inflate) what the test costs; the throughput/latency tests share one instance.
+ */
+async function runSystem(sys: BenchSystem, upstream: Ports, cfg: Config, out: SystemRun) {
+  const has = (t: TestName) => cfg.tests.includes(t);
+  const phases: { name: string; keys: TestKey[]; run: (r: RunningSystem) => Promise<void> }[] = [];
+  const step = async <K extends TestKey>(key: K, what: string, fn: () => Promise<Results[K]>) => {
+    log(`${sys.label}: ${what}`);
+    try {
+      out.results[key] = await fn();
+    } catch (e) {
+      out.errors[key] = errText(e);
+      log(`${sys.label}: ${what} failed: ${errText(e)}`);
+    }
+    await sleep(1000); // let sockets settle between measurements
+  };
+  if (has("idle")) {
+    phases.push({
+      name: "idle",
+      keys: ["idle"],
+      run: (r) => step("idle", `${cfg.conns} idle connections`, () => m.idleConns(r, cfg.conns)),
+    });
+  }
+  if (has("iperf") || has("http") || has("connrate")) {
+    phases.push({
+      name: "traffic",
+      keys: [
+        ...(has("iperf") ? ["iperf1", "iperf8"] as const : []),
+        ...(has("http") ? ["http1", "http64"] as const : []),
+        ...(has("connrate") ? ["connRate"] as const : []),
+      ],
+      run: async (r) => {
+        const e = r.entry;
+        if (has("iperf")) {
+          await step("iperf1", "iperf3 1 stream", () => m.iperf(e.iperf, cfg.seconds, 1));
+          await step("iperf8", "iperf3 8 streams", () => m.iperf(e.iperf, cfg.seconds, 8));
+        }
+        if (has("http")) {
+          await step("http1", "wrk 1 connection", () => m.wrk(e.http, cfg.seconds, 1));
+          await step("http64", "wrk 64 connections", () => m.wrk(e.http, cfg.seconds, 64));
+        }
+        if (has("connrate")) {
+          await step("connRate", "new connections", () => m.connRate(e.http, cfg.seconds));
+        }
+      },
+    });
+  }
+  if (has("slow")) {
+    const bytes = Math.floor(cfg.slowMiB * 1024 * 1024);
+    phases.push({
+      name: "slow",
+      keys: ["slow"],
+      run: (r) =>
+        step(
+          "slow",
+          `slow reader ${cfg.slowMiB} MiB at ${cfg.slowRate} MiB/s`,
+          () => m.slowReader(r, bytes, cfg.slowRate, cfg.slowLimitS),
+        ),
+    });
+  }
+  for (const phase of phases) {
+    log(`${sys.label}: starting (for ${phase.name})`);
+    let running: RunningSystem;
+    try {
+      running = await sys.start(upstream, log);
+    } catch (e) {
+      log(`${sys.label}: could not start: ${errText(e)}`);
+      if (out.status === "ok") {
+        // it did start for an earlier phase: keep those results, mark this phase's tests
+        for (const k of phase.keys) out.errors[k] = `could not start: ${errText(e)}`;
+        continue;
+      }
+      out.status = e instanceof Error && e.name === "Unavailable" ? "unavailable" : "error";
+      out.reason = errText(e);
+      return;
+    }
+    out.status = "ok";
+    out.info ??= running.info;
+    try {
+      await phase.run(running);
+    } finally {
+      await running.stop();
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const cfg = parseArgs(Deno.args);
+  const startedAt = new Date();
+  const runs = Object.fromEntries(SYSTEM_IDS.map((id) => [id, {
+    id,
+    label: SYSTEMS[id].label,
+    status: "skipped",
+    results: {},
+    errors: {},
+  } as SystemRun])) as Record<SystemId, SystemRun>;
+  let aeadRes: m.AeadResult | null = null;
+  let aeadError: string | null = null;
+  let machine: Awaited<ReturnType<typeof machineInfo>> | null = null;
+  let upstreamPorts: Ports | null = null;
+  let fatal: string | null = null;
+
+  const onSignal = async () => {
+    log("interrupted: stopping every process started by the bench");
+    await cleanupAll();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+
+  try {
+    const needed: Tool[] = [];
+    if (cfg.tests.includes("iperf")) needed.push(TOOLS.iperf3);
+    if (cfg.tests.includes("http")) needed.push(TOOLS.wrk);
+    if (cfg.only.includes("ssh")) needed.push(TOOLS.ssh, TOOLS.sshKeygen, TOOLS.sshd);
+    await ensureTools(needed, cfg.install, log);
+    machine = await machineInfo();
+    log(`machine: ${machine.cores} cores, ${machine.cpuModel}, kernel ${machine.kernel}`);
+
+    if (cfg.tests.includes("aead")) {
+      log(`AEAD ceiling (${cfg.aeadSeconds} s)`);
+      try {
+        aeadRes = await m.aead(cfg.aeadSeconds);
+      } catch (e) {
+        aeadError = errText(e);
+      }
+    }
+
+    const up = await startUpstreams();
+    upstreamPorts = up.ports;
+    log(`upstreams: ${JSON.stringify(up.ports)}`);
+    try {
+      for (const id of SYSTEM_IDS) {
+        if (cfg.only.includes(id)) await runSystem(SYSTEMS[id], up.ports, cfg, runs[id]);
+      }
+    } finally {
+      for (const p of up.procs) await p.stop();
+    }
+  } catch (e) {
+    fatal = errText(e);
+    log(`fatal: ${fatal}`);
+  } finally {
+    await cleanupAll();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+
+  const table = buildTable(runs, aeadRes);
+  const notes = [...table.notes];
+  if (aeadError) notes.push(`AEAD ceiling: ${aeadError}`);
+  if (fatal) notes.push(`fatal: ${fatal}`);
+  console.log(table.markdown);
+  if (notes.length) console.log("\n" + notes.map((n) => `- ${n}`).join("\n"));
+
+  if (cfg.out) {
+    const record = {
+      date: startedAt.toISOString(),
+      finished: new Date().toISOString(),
+      machine,
+      config: cfg,
+      upstreamPorts,
+      aead: aeadRes,
+      aeadError,
+      systems: runs,
+      fatal,
+      notes,
+      table: table.markdown,
+    };
+    await Deno.mkdir(cfg.out.slice(0, cfg.out.lastIndexOf("/")) || "/", { recursive: true });
+    await Deno.writeTextFile(cfg.out, JSON.stringify(record, null, 2) + "\n");
+    log(`wrote ${cfg.out}`);
+  }
+  return fatal ? 1 : 0;
+}
+
+Deno.exit(await main());
