@@ -625,3 +625,13 @@ Deno.test("helm: the flags the chart uses are known to the program", () => {
   assert.throws(() => parseArgs(["server", "--no-such-flag"]), /unknown flag/);
   assert.throws(() => parseArgs(["client", "--kubernetes=yes"]), /takes no value/);
 });
+
+Deno.test("helm: with networkPolicies the server's tunnel and admin ports stay reachable", () => {
+  // The per-app policies the server creates select its pod, which denies all other ingress.
+  const source = templates.get("server-networkpolicy.yaml")!;
+  assert.match(source, /\.Values\.server\.networkPolicies/);
+  const policy = docOf("server-networkpolicy.yaml", "NetworkPolicy");
+  const ports = (get(policy, "spec.ingress.0.ports") as { port: number }[]).map((p) => p.port);
+  assert.deepEqual(ports.sort(), [8080, 8081]);
+  assert.equal(get(policy, "spec.ingress.0.from"), undefined, "from anywhere");
+});
