@@ -29,6 +29,20 @@ function processMetrics(registry: Registry): void {
   });
 }
 
+/** Renders `registry`, taking one fresh snapshot per scrape (`forget` drops the last). */
+function render(registry: Registry, forget: () => void): MetricsSource {
+  return {
+    async metrics() {
+      forget();
+      try {
+        return await registry.metrics();
+      } finally {
+        forget();
+      }
+    },
+  };
+}
+
 /** Metrics of a server; `stats` is read on every scrape. */
 export function serverMetrics(stats: () => ServerStats): MetricsSource {
   const registry = new promClient.Registry();
@@ -97,16 +111,7 @@ export function serverMetrics(stats: () => ServerStats): MetricsSource {
     },
   });
   processMetrics(registry);
-  return {
-    async metrics() {
-      snapshot = null;
-      try {
-        return await registry.metrics();
-      } finally {
-        snapshot = null;
-      }
-    },
-  };
+  return render(registry, () => snapshot = null);
 }
 
 /** Metrics of a client; `stats` is read on every scrape. */
@@ -173,14 +178,5 @@ export function clientMetrics(stats: () => ClientStats): MetricsSource {
     },
   });
   processMetrics(registry);
-  return {
-    async metrics() {
-      snapshot = null;
-      try {
-        return await registry.metrics();
-      } finally {
-        snapshot = null;
-      }
-    },
-  };
+  return render(registry, () => snapshot = null);
 }

@@ -49,42 +49,17 @@ function nextMask(): Uint8Array {
   return mask;
 }
 
+/** Room a copied payload gets in front: the longest client header, rounded up to a word. */
+const COPY_HEADROOM = 16;
+
 /**
- * Encodes one masked client frame (FIN set). The payload is masked while it
- * is copied, so the caller's buffer is left untouched.
+ * Encodes one masked client frame (FIN set) into a new buffer; the caller's
+ * payload is left untouched.
  */
 export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const header = 2 + lengthBytes + 4;
-  // Place the payload at a 4-byte aligned offset so it can be masked a word at a time.
-  const pad = (4 - (header % 4)) % 4;
-  const buffer = new ArrayBuffer(pad + header + length + 4);
-  const frame = new Uint8Array(buffer, pad, header + length);
-  frame[0] = 0x80 | opcode;
-  if (lengthBytes === 0) {
-    frame[1] = 0x80 | length;
-  } else if (lengthBytes === 2) {
-    frame[1] = 0x80 | 126;
-    frame[2] = length >>> 8;
-    frame[3] = length & 0xff;
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(buffer, pad + 2, 8).setBigUint64(0, BigInt(length));
-  }
-  const mask = nextMask();
-  frame.set(mask, 2 + lengthBytes);
-  const start = pad + header;
-  const out = new Uint8Array(buffer, start, length);
-  out.set(payload);
-  const words = length >>> 2;
-  if (words > 0) {
-    const maskWord = new Uint32Array(new Uint8Array(mask).buffer)[0];
-    const view = new Uint32Array(buffer, start, words);
-    for (let i = 0; i < words; i++) view[i] ^= maskWord;
-  }
-  for (let i = words << 2; i < length; i++) out[i] ^= mask[i & 3];
-  return frame;
+  const copy = new Uint8Array(COPY_HEADROOM + payload.length).subarray(COPY_HEADROOM);
+  copy.set(payload);
+  return frameInPlace(opcode, copy)!;
 }
 
 /**
