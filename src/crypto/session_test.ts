@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { memoryLinkPair } from "../mux/memory_link.ts";
 import { SessionError } from "./errors.ts";
 import { HEADER_BYTES } from "./record.ts";
-import { SealedLink, type SessionOptions } from "./session.ts";
+import { SealedLink, type SessionOptions, SMALL_RECORD } from "./session.ts";
 import { alterLink, collector, sessionKeys } from "./testing.ts";
 
 /** A sealed pair; what the client sends passes through `alter`. */
@@ -199,14 +199,15 @@ Deno.test("session: order is preserved with 8 seals and opens in flight", async 
   atServer.records.forEach((record, i) => assert.deepEqual(record, records[i], `record ${i}`));
 });
 
-Deno.test("session: writable is false while maxInFlight seals are outstanding", async () => {
+Deno.test("session: writable is false while maxInFlight seals of large records are outstanding", async () => {
   const { client, server } = await sealedPair({ maxInFlight: 2 });
   const atServer = collector();
   server.listen(atServer);
+  const large = (n: number) => numbered(n, SMALL_RECORD);
   assert.equal(client.writable, true);
-  client.send(numbered(0));
+  client.send(large(0));
   assert.equal(client.writable, true);
-  client.send(numbered(1));
+  client.send(large(1));
   assert.equal(client.writable, false);
   client.send(numbered(2)); // still accepted, queued behind the others
   await client.waitWritable();
@@ -215,6 +216,20 @@ Deno.test("session: writable is false while maxInFlight seals are outstanding", 
   await client.waitWritable();
   await atServer.ended;
   assert.equal(atServer.records.length, 3);
+});
+
+Deno.test("session: after a small record only one seal runs, so small frames can batch", async () => {
+  const { client, server } = await sealedPair({ maxInFlight: 8 });
+  const atServer = collector();
+  server.listen(atServer);
+  assert.equal(client.writable, true, "idle: a small record goes out at once");
+  client.send(numbered(0));
+  assert.equal(client.writable, false, "one small record in flight");
+  await client.waitWritable();
+  assert.equal(client.writable, true);
+  client.close();
+  await atServer.ended;
+  assert.equal(atServer.records.length, 1);
 });
 
 Deno.test("session: rekeying by record count moves both ends through the epochs", async () => {
