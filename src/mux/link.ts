@@ -40,3 +40,38 @@ export interface RecordLink {
   /** Closes the link; `reason` may reach the peer. Idempotent. */
   close(reason?: string): void;
 }
+
+/**
+ * The inbound side every link shares: records (and the end) that arrive
+ * before anyone listens are held, then handed to the first handler in order.
+ */
+export class RecordInbox {
+  #handler: RecordHandler | null = null;
+  #held: Uint8Array[] = [];
+  #ended = false;
+  #error: Error | undefined;
+
+  /** Sets the handler; held records, then a held end, reach it at once. */
+  listen(handler: RecordHandler): void {
+    this.#handler = handler;
+    const held = this.#held;
+    this.#held = [];
+    for (const record of held) handler.record(record);
+    if (this.#ended) handler.closed(this.#error);
+  }
+
+  /** One inbound record. */
+  record(record: Uint8Array): void {
+    if (this.#ended) return;
+    if (this.#handler) this.#handler.record(record);
+    else this.#held.push(record);
+  }
+
+  /** The link ended; `error` says why when it was not an orderly close. Once only. */
+  end(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    this.#handler?.closed(error);
+  }
+}

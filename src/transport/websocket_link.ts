@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RecordHandler, RecordLink } from "../mux/mod.ts";
+import { type RecordHandler, RecordInbox, type RecordLink } from "../mux/mod.ts";
 
 /** Watermarks for the WebSocket send queue. */
 export interface WatermarkOptions {
@@ -26,8 +26,7 @@ const DRAIN_POLL_MS = 1;
 /** Wraps an open WebSocket as a record link. */
 export class WebSocketLink implements RecordLink {
   #ws: WebSocket;
-  #handler: RecordHandler | null = null;
-  #held: Uint8Array[] = [];
+  #inbox = new RecordInbox();
   #highWater: number;
   #lowWater: number;
   #closed = false;
@@ -55,8 +54,7 @@ export class WebSocketLink implements RecordLink {
       }
       const record = new Uint8Array(event.data);
       this.bytesIn += record.length;
-      if (this.#handler) this.#handler.record(record);
-      else this.#held.push(record);
+      this.#inbox.record(record);
     };
     ws.onerror = (event) => {
       const message = (event as ErrorEvent).message || "WebSocket error";
@@ -80,11 +78,7 @@ export class WebSocketLink implements RecordLink {
 
   /** @inheritdoc */
   listen(handler: RecordHandler): void {
-    this.#handler = handler;
-    const held = this.#held;
-    this.#held = [];
-    for (const record of held) handler.record(record);
-    if (this.#closed) handler.closed(this.#closeError);
+    this.#inbox.listen(handler);
   }
 
   /** @inheritdoc */
@@ -146,6 +140,6 @@ export class WebSocketLink implements RecordLink {
     clearTimeout(this.#drainTimer);
     this.#drainTimer = undefined;
     this.#wakeDrain();
-    this.#handler?.closed(this.#closeError);
+    this.#inbox.end(this.#closeError);
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RecordHandler, RecordLink } from "../mux/mod.ts";
+import { type RecordHandler, RecordInbox, type RecordLink } from "../mux/mod.ts";
 import {
   encodeClientFrame,
   frameInPlace,
@@ -36,8 +36,7 @@ const encoder = new TextEncoder();
 /** A record link over a client WebSocket on a connection this process owns. */
 export class ClientWebSocketLink implements RecordLink {
   #conn: Deno.Conn;
-  #handler: RecordHandler | null = null;
-  #held: Uint8Array[] = [];
+  #inbox = new RecordInbox();
   #highWater: number;
   #lowWater: number;
   #queue: Uint8Array[] = [];
@@ -73,11 +72,7 @@ export class ClientWebSocketLink implements RecordLink {
 
   /** @inheritdoc */
   listen(handler: RecordHandler): void {
-    this.#handler = handler;
-    const held = this.#held;
-    this.#held = [];
-    for (const record of held) handler.record(record);
-    if (this.#closed) handler.closed(this.#closeError);
+    this.#inbox.listen(handler);
   }
 
   /** @inheritdoc */
@@ -239,8 +234,7 @@ export class ClientWebSocketLink implements RecordLink {
   }
 
   #deliver(record: Uint8Array): void {
-    if (this.#handler) this.#handler.record(record);
-    else this.#held.push(record);
+    this.#inbox.record(record);
   }
 
   async #flushed(): Promise<void> {
@@ -266,7 +260,7 @@ export class ClientWebSocketLink implements RecordLink {
       // Already closed.
     }
     for (const wake of this.#drainWaiters.splice(0)) wake();
-    this.#handler?.closed(this.#closeError);
+    this.#inbox.end(this.#closeError);
     // The read loop ends now that the connection is closed.
     this.#reader.finally(() => this.#done.resolve());
   }
