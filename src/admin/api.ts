@@ -41,7 +41,7 @@ export interface PeerEntry {
   lastSeen: string;
 }
 
-/** A join request as `GET /v1/requests?verbose=1` lists it. */
+/** A join request waiting for approval (`GET /v1/requests` lists their fingerprints). */
 export interface RequestEntry {
   /** Key fingerprint. */
   fingerprint: string;
@@ -104,7 +104,9 @@ function sameSecret(a: string, b: string): boolean {
 function errorResponse(error: unknown): Response {
   const err = error instanceof Error ? error : new Error(String(error));
   if (err.name === "ApprovalConflictError") return json(409, { error: err.message });
-  if (err instanceof RangeError) return json(400, { error: err.message });
+  if (err instanceof RangeError || err instanceof URIError) {
+    return json(400, { error: err.message });
+  }
   return json(500, { error: err.message });
 }
 

@@ -233,7 +233,18 @@ export class WormholeClient {
   async #connection(link: ClientWebSocketLink): Promise<string> {
     const log = this.#log;
     const identity = this.#options.identity;
-    const pinned = this.#options.serverFingerprint ?? await this.#options.pin?.read();
+    let pinned: string | undefined;
+    try {
+      pinned = this.#options.serverFingerprint ?? await this.#options.pin?.read();
+    } catch (error) {
+      link.close("cannot read the server pin");
+      this.#fatal = new ClientFatalError(
+        `Cannot read the pinned server fingerprint: ${(error as Error).message}`,
+        { cause: error },
+      );
+      this.#log.error("cannot read the server pin: stopping", { error });
+      return "cannot read the server pin";
+    }
     log.info(
       `Sending public key to the server, please make sure, that the fingerprint matches: ${identity.fingerprint}`,
       { fingerprint: identity.fingerprint },
@@ -288,11 +299,26 @@ export class WormholeClient {
     }
     channel.release();
     if (!pinned && this.#options.pin) {
-      await this.#options.pin.write(result.serverFingerprint);
+      try {
+        await this.#options.pin.write(result.serverFingerprint);
+      } catch (error) {
+        // Without the pin the next connection would trust any server again.
+        link.close("cannot pin the server key");
+        log.error("cannot pin the server key: stopping", { error });
+        this.#fatal = new ClientFatalError(
+          `Cannot write ${this.#options.pin.path}: ${(error as Error).message}`,
+          { cause: error },
+        );
+        return "cannot pin the server key";
+      }
       log.info("pinned the server's key (trust on first use)", {
         serverFingerprint: result.serverFingerprint,
         file: this.#options.pin.path,
       });
+    }
+    if (this.#abort.signal.aborted) {
+      link.close("client shutting down");
+      return "client shutting down";
     }
     return await this.#session(
       new SealedLink(link, result.keys, "client", this.#options.session),

@@ -107,6 +107,14 @@ export async function pipe(
     }
   };
 
+  // A reset (or the tunnel going away) must close the socket even while
+  // both directions are blocked on it, or already finished with one.
+  void stream.closed.then(() => {
+    if (stream.error && !connClosed) {
+      result.error ??= stream.error;
+      closeConn();
+    }
+  });
   await Promise.all([up(), down()]);
   closeConn();
   return result;

@@ -331,3 +331,26 @@ Deno.test("pipe: a reset arriving right behind data aborts the connection, not a
   assert.equal(closedWrite, false, "a reset was passed on as a graceful half-close");
   assert.ok(result.error instanceof StreamResetError, `pipe ended without error`);
 });
+
+Deno.test("pipe: a reset after the peer's FIN closes a connection blocked on its read", async () => {
+  // The upstream answers and ends its side; the user never ends its own, so
+  // the server-side pipe is blocked reading the user when the reset comes.
+  const release = Promise.withResolvers<void>();
+  const t = tunnel(async (conn) => {
+    await conn.write(new TextEncoder().encode("bye"));
+    await conn.closeWrite();
+    await release.promise;
+  });
+  const { user, serverPipe } = await t.connect();
+  const answer = await readAll(user); // "bye", then EOF: the peer's FIN arrived
+  assert.equal(new TextDecoder().decode(answer.bytes), "bye");
+  await waitFor(() => t.clientStreams.length === 1, "client stream");
+  t.clientStreams[0].reset(ResetCode.Aborted, "upstream reset");
+  const result = await serverPipe; // resolves: the reset closed the user's connection
+  user.close();
+  release.resolve();
+  await t.clientPipes[0];
+  await t.close();
+  assert.ok(result.error instanceof StreamResetError);
+  assert.equal(result.error.message, "upstream reset");
+});

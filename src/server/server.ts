@@ -75,6 +75,9 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
+/** Longest a shutdown waits for connections to finish closing. */
+const SHUTDOWN_WAIT_MS = 5000;
+
 /** What happened to an exposed app. */
 export interface AppEvent {
   /** The peer offering the app. */
@@ -203,6 +206,7 @@ export class WormholeServer {
       port: options.port ?? 8080,
       path: options.path ?? "/wh/tunnel",
       tls: options.tls,
+      idleTimeoutSec: Math.max(30, Math.ceil((3 * (options.keepaliveMs ?? 15_000)) / 1000)),
       signal: server.#abort.signal,
       onConnection: (link, info) => server.#onConnection(link, info.remote),
     });
@@ -377,8 +381,10 @@ export class WormholeServer {
   }
 
   #track(work: Promise<unknown>): void {
-    this.#work.add(work);
-    work.finally(() => this.#work.delete(work));
+    const tracked: Promise<unknown> = work
+      .catch((error) => this.#log.error("background task failed", { error }))
+      .finally(() => this.#work.delete(tracked));
+    this.#work.add(tracked);
   }
 
   #onConnection(link: WebSocketLink, remote: string): void {
@@ -471,7 +477,7 @@ export class WormholeServer {
       if (frame.kind === FrameKind.AppAnnounce) {
         this.#announce(peer, decodeAppAnnounce(frame.payload), log);
       } else if (frame.kind === FrameKind.AppWithdraw) {
-        void this.#withdraw(peer, decodeAppWithdraw(frame.payload), log);
+        this.#track(this.#withdraw(peer, decodeAppWithdraw(frame.payload), log));
       } else {
         throw new ProtocolError("malformed", "Cannot accept a second hello");
       }
@@ -489,7 +495,14 @@ export class WormholeServer {
       log.warn("closing connection: peer silent", { silentMs });
       mux.goAway(GoAwayCode.Timeout, `silent for ${silentMs} ms`);
     });
+    const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    const helloTimer = setTimeout(() => {
+      if (peer) return;
+      log.warn("closing connection: no hello after the handshake", { timeoutMs: helloTimeoutMs });
+      mux.goAway(GoAwayCode.Timeout, `no hello within ${helloTimeoutMs} ms`);
+    }, helloTimeoutMs);
     const error = await mux.done;
+    clearTimeout(helloTimer);
     stopKeepalive();
     this.#connections.delete(mux);
     if (error) log.warn("tunnel connection failed", { error });
@@ -565,10 +578,11 @@ export class WormholeServer {
     const listener = peer.apps.get(name);
     if (!listener) return;
     peer.apps.delete(name);
-    await listener.close();
-    this.#remember(peer.name, listener);
+    // Tell observers first, so a quick re-announce is seen after the withdrawal.
     log.info("app withdrawn", { peer: peer.name, app: name });
     this.#notify((o) => o.appWithdrawn?.({ ...this.#event(peer, listener), reason: "withdrawn" }));
+    await listener.close();
+    this.#remember(peer.name, listener);
   }
 
   async #removePeer(peer: Peer, reason: string): Promise<void> {
@@ -599,8 +613,23 @@ export class WormholeServer {
       await Promise.all(
         [...this.#peers.values()].map((peer) => this.#removePeer(peer, "shutdown")),
       );
-      while (this.#work.size > 0) await Promise.all([...this.#work]);
-      await this.#endpoint.finished;
+      // Peers that never answer a close are dropped by the WebSocket idle
+      // timeout; shutdown does not wait for them longer than a few seconds.
+      const drained = (async () => {
+        while (this.#work.size > 0) await Promise.all([...this.#work]);
+        await this.#endpoint.finished;
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), SHUTDOWN_WAIT_MS);
+      });
+      if (await Promise.race([drained.then(() => false), late])) {
+        this.#log.warn("stopping without waiting for connections that did not close", {
+          waitedMs: SHUTDOWN_WAIT_MS,
+          connections: this.#links.size,
+        });
+      }
+      clearTimeout(timer);
       this.#log.info("server stopped");
     })();
     return this.#closing;

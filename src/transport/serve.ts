@@ -17,6 +17,8 @@ export interface ServeTunnelOptions extends WatermarkOptions {
   path: string;
   /** PEM certificate and key: serve wss:// instead of ws://. */
   tls?: { cert: string; key: string };
+  /** Seconds without an answer to a WebSocket ping before the runtime drops the socket (60). */
+  idleTimeoutSec?: number;
   /** Aborting stops accepting; open tunnels are closed by their owners. */
   signal?: AbortSignal;
   /** A WebSocket was upgraded and is open. */
@@ -52,8 +54,12 @@ export function serveTunnel(options: ServeTunnelOptions): Promise<TunnelEndpoint
       return json(426, { error: "This path only accepts WebSocket upgrades" });
     }
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
-    // Liveness is our own keepalive's business, not the runtime's idle timer.
-    const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+    // Our keepalive decides when a peer is dead; the runtime's WebSocket pings
+    // (answered by every client) only make sure that a peer which never
+    // answers our close, or vanished silently, does not keep its socket.
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: options.idleTimeoutSec ?? 60,
+    });
     socket.addEventListener("open", () => {
       options.onConnection(new WebSocketLink(socket, options), { remote });
     }, { once: true });

@@ -223,8 +223,11 @@ export class ClientWebSocketLink implements RecordLink {
             this.#closing = true;
             this.#enqueue(encodeClientFrame(Opcode.Close, frame.payload.subarray(0, 2)));
           }
-          // Our answer is queued; the connection ends after it is written.
+          // Our answer is queued; the connection ends after it is written,
+          // or after a second if the server stopped reading.
           void this.#flushed().then(() => this.#shutdown());
+          const timer = setTimeout(() => this.#shutdown(), 1000);
+          this.#done.promise.then(() => clearTimeout(timer));
           return;
         }
         default:
