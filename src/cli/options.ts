@@ -7,6 +7,7 @@
 
 import { type Command, Option } from "commander";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
+import { DEFAULT_WINDOW } from "../mux/mod.ts";
 import { defaultStateDir, oneOf, parseDuration, sizeIn } from "./parse.ts";
 
 /** `--listen-host <host>` → `WORMHOLE_LISTEN_HOST`. */
@@ -117,8 +118,8 @@ export function tunnelFlags(
   });
   flag(command, "--window <size>", "per-stream receive window", {
     parse: sizeIn(256 * 1024, 64 << 20),
-    default: 512 * 1024,
-    defaultText: "512KiB",
+    default: DEFAULT_WINDOW,
+    defaultText: "2MiB",
   });
   flag(command, "--max-payload <size>", "largest frame payload", {
     parse: sizeIn(1024, 1 << 20),

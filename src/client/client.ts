@@ -59,7 +59,7 @@ export interface ClientOptions {
   caCerts?: string[];
   /** Dial timeout in ms (default 10 000). */
   dialTimeoutMs?: number;
-  /** Per-stream receive window (default 512 KiB). */
+  /** Per-stream receive window (default 2 MiB). */
   window?: number;
   /** Largest frame payload (default 64 KiB). */
   maxPayload?: number;

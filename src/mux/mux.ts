@@ -31,8 +31,8 @@ import { StreamResetError, TunnelClosedError } from "./errors.ts";
 import type { RecordLink } from "./link.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
 
-/** Default per-stream receive window: 512 KiB. */
-export const DEFAULT_WINDOW = 512 * 1024;
+/** Default per-stream receive window: 2 MiB (single-stream throughput peaks there; see bench/results/profile-notes.md). */
+export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 
 /** Default upper bound on the frames batched into one record: 256 KiB. */
 export const DEFAULT_MAX_RECORD = 256 * 1024;

@@ -17,7 +17,7 @@ import {
 } from "../protocol/mod.ts";
 import { StreamResetError, TunnelClosedError } from "./errors.ts";
 import { type MemoryLinkOptions, memoryLinkPair } from "./memory_link.ts";
-import { Mux, type MuxOptions } from "./mux.ts";
+import { DEFAULT_WINDOW, Mux, type MuxOptions } from "./mux.ts";
 import type { MuxStream } from "./stream.ts";
 
 // ---- helpers ----
@@ -662,7 +662,7 @@ Deno.test("mux: window updates from the peer raise credit", async () => {
   const s = peer.server.open("web");
   peer.server.setPeerSettings({ window: 1024, maxPayload: 1024 });
   const s2 = peer.server.open("web");
-  assert.equal(s.credit, 512 * 1024, "stream opened before settings keeps the default");
+  assert.equal(s.credit, DEFAULT_WINDOW, "stream opened before settings keeps the default");
   assert.equal(s2.credit, 1024);
   const write = track(s2.write(pattern(3000)));
   await waitFor(() => s2.credit === 0, "credit to run out");

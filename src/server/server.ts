@@ -63,7 +63,7 @@ export interface ServerOptions {
   keepaliveMs?: number;
   /** Time a new connection has to say hello, in ms (default 10 000). */
   helloTimeoutMs?: number;
-  /** Per-stream receive window (default 512 KiB). */
+  /** Per-stream receive window (default 2 MiB). */
   window?: number;
   /** Largest frame payload (default 64 KiB). */
   maxPayload?: number;
