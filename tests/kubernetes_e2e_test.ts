@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import {
   type FakeKube,
+  kubectlMissing,
   type KubeObject,
   type ResourceKind,
   startFakeKube,
@@ -419,20 +420,6 @@ Deno.test("kubernetes: a client whose watch keeps failing exits non-zero with th
   assert.match(client.rawStderr.join("\n"), /error: Watching services in all namespaces failed/);
   await client.waitForLog((l) => String(l.msg).includes("gave up"));
 });
-
-async function kubectlMissing(): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command("kubectl", {
-      args: ["version", "--client"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success ? undefined : "`kubectl version --client` failed";
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "kubectl is not on PATH";
-    throw e;
-  }
-}
 
 const kubectlProblem = await kubectlMissing();
 if (kubectlProblem !== undefined) {

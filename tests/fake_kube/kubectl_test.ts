@@ -6,21 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type KubeObject, startFakeKube } from "./mod.ts";
-
-async function kubectlMissing(): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command("kubectl", {
-      args: ["version", "--client"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success ? undefined : "`kubectl version --client` failed";
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "kubectl is not on PATH";
-    throw e;
-  }
-}
+import { kubectlMissing, type KubeObject, startFakeKube } from "./mod.ts";
 
 const missing = await kubectlMissing();
 if (missing !== undefined) console.log(`kubectl tests skipped: ${missing}`);

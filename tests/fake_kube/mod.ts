@@ -303,3 +303,21 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   };
   return kube;
 }
+
+/**
+ * Why kubectl cannot be used here (not on PATH, or it fails), or
+ * `undefined` when it can: tests that drive the fake with it skip otherwise.
+ */
+export async function kubectlMissing(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("kubectl", {
+      args: ["version", "--client"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success ? undefined : "`kubectl version --client` failed";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "kubectl is not on PATH";
+    throw e;
+  }
+}
