@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import {
   type FakeKube,
+  kubectl,
   kubectlMissing,
   type KubeObject,
   type ResourceKind,
@@ -424,16 +425,6 @@ Deno.test("kubernetes: a client whose watch keeps failing exits non-zero with th
 const kubectlProblem = await kubectlMissing();
 if (kubectlProblem !== undefined) {
   console.log(`kubernetes e2e: kubectl test skipped: ${kubectlProblem}`);
-}
-
-async function kubectl(env: Readonly<Record<string, string>>, ...args: string[]) {
-  const out = await new Deno.Command("kubectl", { args, env, stdout: "piped", stderr: "piped" })
-    .output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (!out.success) {
-    throw new Error(`kubectl ${args.join(" ")} failed: ${decode(out.stderr)}${decode(out.stdout)}`);
-  }
-  return decode(out.stdout);
 }
 
 Deno.test({

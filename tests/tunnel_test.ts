@@ -4,7 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { startClient, startServer, tempDir, type WormholeProcess } from "./harness/process.ts";
+import {
+  startClient,
+  startServer,
+  startTunnel,
+  tempDir,
+  type WormholeProcess,
+} from "./harness/process.ts";
 import {
   appPort,
   connect,
@@ -33,12 +39,8 @@ Deno.test("tunnel: 64 MiB of random bytes arrive sha256-exact in both directions
     ]);
     upHash = await sha256(received);
   });
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  await using _client = startClient(server.url, `${dir.path}/client`, [
-    "--expose",
-    `bulk=${upstream.address}`,
-  ]);
+  await using tunnel = await startTunnel(dir.path, [`bulk=${upstream.address}`]);
+  const { server } = tunnel;
   const port = await appPort(server.admin, "bulk");
   const up = randomBytes(size);
   const received = await exchange(port, up);
@@ -52,12 +54,8 @@ Deno.test("tunnel: 64 MiB of random bytes arrive sha256-exact in both directions
 Deno.test("tunnel: 200 concurrent connections each get their own payload echoed", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  await using _client = startClient(server.url, `${dir.path}/client`, [
-    "--expose",
-    `echo=${upstream.address}`,
-  ]);
+  await using tunnel = await startTunnel(dir.path, [`echo=${upstream.address}`]);
+  const { server } = tunnel;
   const port = await appPort(server.admin, "echo");
   const results = await Promise.all(
     Array.from({ length: 200 }, async (_, i) => {
@@ -79,12 +77,8 @@ Deno.test("tunnel: a caller that shuts its write side still reads the whole answ
     await writeAll(conn, new TextEncoder().encode(`${request.length}\n`));
     await writeAll(conn, answer);
   });
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  await using _client = startClient(server.url, `${dir.path}/client`, [
-    "--expose",
-    `half=${upstream.address}`,
-  ]);
+  await using tunnel = await startTunnel(dir.path, [`half=${upstream.address}`]);
+  const { server } = tunnel;
   const port = await appPort(server.admin, "half");
   const conn = await connect(port);
   await writeAll(conn, randomBytes(12345));
@@ -196,12 +190,8 @@ Deno.test("tunnel: a slow reader of a 256 MiB stream keeps both processes' memor
     await conn.closeWrite();
     await readAll(conn);
   });
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  await using client = startClient(server.url, `${dir.path}/client`, [
-    "--expose",
-    `big=${upstream.address}`,
-  ]);
+  await using tunnel = await startTunnel(dir.path, [`big=${upstream.address}`]);
+  const { server, client } = tunnel;
   const port = await appPort(server.admin, "big");
   const conn = await connect(port);
   const buffer = new Uint8Array(64 * 1024);
@@ -231,12 +221,8 @@ Deno.test("tunnel: a slow reader of a 256 MiB stream keeps both processes' memor
 Deno.test("tunnel: garbage and oversized frames close only the offending connection", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  await using _client = startClient(server.url, `${dir.path}/client`, [
-    "--expose",
-    `echo=${upstream.address}`,
-  ]);
+  await using tunnel = await startTunnel(dir.path, [`echo=${upstream.address}`]);
+  const { server } = tunnel;
   const port = await appPort(server.admin, "echo");
 
   const attack = async (payload: Uint8Array | string) => {

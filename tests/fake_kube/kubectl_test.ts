@@ -6,23 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { kubectlMissing, type KubeObject, startFakeKube } from "./mod.ts";
+import { kubectl, kubectlMissing, type KubeObject, startFakeKube } from "./mod.ts";
 
 const missing = await kubectlMissing();
 if (missing !== undefined) console.log(`kubectl tests skipped: ${missing}`);
-
-async function kubectl(
-  env: Readonly<Record<string, string>>,
-  ...args: string[]
-): Promise<string> {
-  const out = await new Deno.Command("kubectl", { args, env, stdout: "piped", stderr: "piped" })
-    .output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (!out.success) {
-    throw new Error(`kubectl ${args.join(" ")} failed: ${decode(out.stderr)}${decode(out.stdout)}`);
-  }
-  return decode(out.stdout);
-}
 
 Deno.test({
   name: "kubectl: apply --server-side, get, annotate, label, delete",

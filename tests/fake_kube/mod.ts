@@ -321,3 +321,17 @@ export async function kubectlMissing(): Promise<string | undefined> {
     throw e;
   }
 }
+
+/** Runs kubectl with `env` (the fake's KUBECONFIG); resolves with stdout, rejects with its output. */
+export async function kubectl(
+  env: Readonly<Record<string, string>>,
+  ...args: string[]
+): Promise<string> {
+  const out = await new Deno.Command("kubectl", { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  if (!out.success) {
+    throw new Error(`kubectl ${args.join(" ")} failed: ${decode(out.stderr)}${decode(out.stdout)}`);
+  }
+  return decode(out.stdout);
+}

@@ -92,3 +92,24 @@ export function startClient(
     entry,
   );
 }
+
+/** A server and one client exposing `apps`; both stop on dispose. */
+export async function startTunnel(
+  dir: string,
+  apps: string[],
+): Promise<AsyncDisposable & { server: ServerProcess; client: WormholeProcess }> {
+  const server = await startServer(`${dir}/server`);
+  const client = startClient(
+    server.url,
+    `${dir}/client`,
+    apps.flatMap((app) => ["--expose", app]),
+  );
+  return {
+    server,
+    client,
+    async [Symbol.asyncDispose]() {
+      await client.stop();
+      await server.proc.stop();
+    },
+  };
+}
