@@ -9,6 +9,8 @@
  * @module
  */
 
+import { V8_FLAGS } from "./lib/wormhole_process.ts";
+
 const output = Deno.args[0] ?? "dist/wormhole";
 const denort = Deno.env.get("DENORT_BIN");
 if (denort) {
@@ -23,7 +25,7 @@ const result = await new Deno.Command(Deno.execPath(), {
   args: [
     "compile",
     "--frozen",
-    "--v8-flags=--max-semi-space-size=1",
+    V8_FLAGS,
     "--allow-net",
     "--allow-read",
     "--allow-write",

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { STATE_DIR } from "./deploy/flags.ts";
+import { V8_FLAGS } from "../scripts/lib/wormhole_process.ts";
 
 const DOCKER = new URL("../deploy/docker/", import.meta.url);
 const source = Deno.readTextFileSync(new URL("Dockerfile", DOCKER));
@@ -92,7 +93,7 @@ Deno.test("docker: the build stage compiles mod.ts into /out/wormhole with the p
   // The binary must not write a code cache: the root file system is read-only.
   assert.ok(words.includes("--no-code-cache"));
   // The same V8 flags as every other way of running it (see docs/architecture.md).
-  assert.ok(words.includes("--v8-flags=--max-semi-space-size=1"));
+  assert.ok(words.includes(V8_FLAGS));
   // The compiled program starts at all.
   assert.ok(commands(build).includes("/out/wormhole --version"));
   // Only the sources the compile needs come from the context.
@@ -154,4 +155,14 @@ Deno.test("docker: Dockerfile.dockerignore sends only what the build copies", ()
   ]);
   // Later exclusions only drop tests.
   assert.deepEqual(rules.slice(1).filter((rule) => !rule.startsWith("!")), ["src/**/*_test.ts"]);
+});
+
+Deno.test("V8 flags: the deno task and the README run wormhole as the binary and the tests do", () => {
+  const root = new URL("../", import.meta.url);
+  const tasks = JSON.parse(Deno.readTextFileSync(new URL("deno.json", root))).tasks;
+  assert.ok(tasks.wormhole.split(" ").includes(V8_FLAGS), `deno task wormhole: ${tasks.wormhole}`);
+  const readme = Deno.readTextFileSync(new URL("README.md", root));
+  const used = readme.match(/--v8-flags=\S+/g) ?? [];
+  assert.ok(used.length > 0, "the README shows how to run the bundle");
+  for (const flag of used) assert.equal(flag, V8_FLAGS);
 });

@@ -12,12 +12,17 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const ENTRY = Deno.env.get("WORMHOLE_BUNDLE") ?? `${ROOT}mod.ts`;
 
 /**
- * How the program is run: its permissions, and the V8 flag every way of
- * running it uses (deno.json tasks, the compiled binary): a small young
- * generation, so that the data path's short-lived buffers are freed early.
+ * The V8 flags every way of running wormhole uses (deno.json tasks, the
+ * compiled binary, the Dockerfile, the tests, the bench; see "Memory" in
+ * docs/architecture.md): a small young generation, so that the data path's
+ * short-lived buffers are freed early, and a 64 MiB floor under the heap
+ * limit, so that a full collection does not run every few MiB of buffers.
  */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--initial-heap-size=64";
+
+/** How the program is run: the V8 flags and its permissions. */
 export const PERMISSIONS = [
-  "--v8-flags=--max-semi-space-size=1",
+  V8_FLAGS,
   "--allow-net",
   "--allow-read",
   "--allow-write",

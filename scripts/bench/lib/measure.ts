@@ -1,7 +1,7 @@
 // The measurements. Each one is bounded in time and returns plain numbers for the JSON file.
 
 import { run, sleep, spawn } from "./proc.ts";
-import type { RssKiB, RunningSystem } from "../systems/types.ts";
+import type { CpuSeconds, RssKiB, RunningSystem } from "../systems/types.ts";
 
 const TOOLS_DIR = new URL("../tools/", import.meta.url).pathname;
 const WRK_LUA = new URL("../wrk_report.lua", import.meta.url).pathname;
@@ -17,6 +17,20 @@ function lastJson(text: string, prefix = ""): Record<string, unknown> {
   return JSON.parse(lines[lines.length - 1].slice(prefix.length));
 }
 
+/** Runs `fn` and records the CPU seconds the tunnel processes used meanwhile (null: direct). */
+export async function withCpu<T extends object>(
+  sys: RunningSystem,
+  fn: () => Promise<T>,
+): Promise<T & { cpu: CpuSeconds | null }> {
+  const before = await sys.cpu();
+  const result = await fn();
+  const after = await sys.cpu();
+  const cpu = before && after
+    ? { server: after.server - before.server, client: after.client - before.client }
+    : null;
+  return { ...result, cpu };
+}
+
 // ---------------------------------------------------------------- iperf3
 
 export interface IperfResult {
@@ -25,6 +39,8 @@ export interface IperfResult {
   senderGbps: number;
   receiverGbps: number;
   retransmits: number | null;
+  /** CPU seconds of the tunnel processes during the test (see withCpu). */
+  cpu?: CpuSeconds | null;
 }
 
 export async function iperf(port: number, seconds: number, streams: number): Promise<IperfResult> {
@@ -74,6 +90,8 @@ export interface WrkResult {
   meanUs: number;
   errors: number;
   errorKinds: Record<string, number>;
+  /** CPU seconds of the tunnel processes during the test (see withCpu). */
+  cpu?: CpuSeconds | null;
 }
 
 export async function wrk(port: number, seconds: number, connections: number): Promise<WrkResult> {
@@ -125,6 +143,8 @@ export interface ConnRateResult {
   p50ms: number;
   p99ms: number;
   concurrency: number;
+  /** CPU seconds of the tunnel processes during the test (see withCpu). */
+  cpu?: CpuSeconds | null;
 }
 
 export async function connRate(port: number, seconds: number): Promise<ConnRateResult> {
@@ -241,6 +261,8 @@ export interface AeadResult {
   seconds: number;
   MBps: number;
   Gbps: number;
+  /** CPU seconds (all threads) per GiB encrypted and decrypted. */
+  cpuSecondsPerGiB: number;
 }
 
 export async function aead(seconds: number): Promise<AeadResult> {

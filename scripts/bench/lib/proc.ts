@@ -280,3 +280,30 @@ export async function treeRssKiB(roots: number[], tree = true): Promise<number> 
   for (const pid of pids) sum += await rssKiB(pid);
   return sum;
 }
+
+/** Clock ticks per second in /proc/<pid>/stat (CLK_TCK; 100 on every Linux we run on). */
+const CLK_TCK = 100;
+
+/**
+ * CPU seconds of one process, all its threads, plus those of its children it has reaped
+ * (utime + stime + cutime + cstime); 0 if it is gone.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the command name (which may contain spaces) start at field 3 (state).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of {@linkcode cpuSeconds} over the given roots and all their live descendants. */
+export async function treeCpuSeconds(roots: number[]): Promise<number> {
+  const pids = new Set(roots);
+  for (const r of roots) for (const d of await descendants(r)) pids.add(d);
+  let sum = 0;
+  for (const pid of pids) sum += await cpuSeconds(pid);
+  return sum;
+}

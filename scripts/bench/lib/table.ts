@@ -8,6 +8,7 @@ import type {
   SlowResult,
   WrkResult,
 } from "./measure.ts";
+import type { CpuSeconds } from "../systems/types.ts";
 
 export type SystemId = "direct" | "ssh" | "wormhole";
 export const SYSTEM_IDS: SystemId[] = ["direct", "ssh", "wormhole"];
@@ -31,6 +32,10 @@ export interface SystemRun {
   info?: Record<string, unknown>;
   results: Partial<Results>;
   errors: Partial<Record<TestKey, string>>;
+  /** Every run of the timed tests (`results` holds the median one). */
+  repeats?: Partial<Record<TestKey, Results[TestKey][]>>;
+  /** Errors of timed-test runs that failed while others of the same test may have succeeded. */
+  failedRepeats?: Partial<Record<TestKey, string[]>>;
 }
 
 const MiB = 1024; // KiB per MiB
@@ -69,18 +74,38 @@ const growth = (r: SlowResult, k: "server" | "client") =>
     ? ` (+${((r.peakRssKiB[k] - r.rssBeforeKiB[k]) / MiB).toFixed(1)})`
     : "";
 
+/** CPU seconds of both tunnel processes during a test, or null (direct, or not measured). */
+const tunnelCpu = (r: { cpu?: CpuSeconds | null }) => r.cpu ? r.cpu.server + r.cpu.client : null;
+
+/** Tunnel CPU seconds per GiB that reached the iperf3 receiver. */
+const cpuPerGiB = (r: IperfResult) => {
+  const cpu = tunnelCpu(r);
+  const GiB = (r.receiverGbps * 1e9 * r.seconds) / 8 / 2 ** 30;
+  return cpu === null || GiB <= 0 ? null : cpu / GiB;
+};
+
+/** Tunnel CPU microseconds per unit of work (request, connection). */
+const cpuPer = (r: { cpu?: CpuSeconds | null }, units: number) => {
+  const cpu = tunnelCpu(r);
+  return cpu === null || units <= 0 ? null : (cpu * 1e6) / units;
+};
+
 const rows: RowSpec[] = [
   row("iperf3 1 stream, sender (Gbit/s) ↑", "iperf1", (r) => r.senderGbps),
   row("iperf3 1 stream, receiver (Gbit/s) ↑", "iperf1", (r) => r.receiverGbps),
+  row("iperf3 1 stream, tunnel CPU (s/GiB) ↓", "iperf1", cpuPerGiB),
   row("iperf3 8 streams, sender (Gbit/s) ↑", "iperf8", (r) => r.senderGbps),
   row("iperf3 8 streams, receiver (Gbit/s) ↑", "iperf8", (r) => r.receiverGbps),
+  row("iperf3 8 streams, tunnel CPU (s/GiB) ↓", "iperf8", cpuPerGiB),
   row("HTTP keep-alive, 1 conn, p50 (µs) ↓", "http1", (r) => r.p50us, 0),
   row("HTTP keep-alive, 1 conn, p99 (µs) ↓", "http1", (r) => r.p99us, 0),
   row("HTTP keep-alive, 1 conn (req/s) ↑", "http1", (r) => r.reqPerSec, 0),
   row("HTTP keep-alive, 64 conns (req/s) ↑", "http64", (r) => r.reqPerSec, 0),
   row("HTTP 64 conns, errors ↓", "http64", (r) => r.errors, 0, false),
+  row("HTTP 64 conns, tunnel CPU (µs/req) ↓", "http64", (r) => cpuPer(r, r.requests), 0),
   row("new connections (conn/s) ↑", "connRate", (r) => r.connPerSec, 0),
   row("new connections, errors ↓", "connRate", (r) => r.errors, 0, false),
+  row("new connections, tunnel CPU (µs/conn) ↓", "connRate", (r) => cpuPer(r, r.ok), 0),
   row("idle conns established", "idle", (r) => r.open, 0, false),
   row("idle conns, time to open all (s) ↓", "idle", (r) => r.openSeconds, 1),
   row("idle conns, server (KiB/conn) ↓", "idle", (r) => r.serverKiBPerConn, 1),
@@ -160,6 +185,15 @@ export function buildTable(runs: Record<SystemId, SystemRun>, aeadRes: AeadResul
       fmt(ceiling, 2),
       "",
     ]);
+    if (aeadRes.cpuSecondsPerGiB) {
+      body.push([
+        "AEAD ceiling, CPU to encrypt and decrypt (s/GiB)",
+        "",
+        "",
+        fmt(aeadRes.cpuSecondsPerGiB, 2),
+        "",
+      ]);
+    }
     const w = runs.wormhole;
     for (const [key, label] of [["iperf1", "1 stream"], ["iperf8", "8 streams"]] as const) {
       const r = w.status === "ok" ? w.results[key] : undefined;
@@ -188,6 +222,10 @@ export function buildTable(runs: Record<SystemId, SystemRun>, aeadRes: AeadResul
     }
     for (const [test, msg] of Object.entries(runs[id].errors)) {
       notes.push(`${runs[id].label} / ${test}: ${msg}`);
+    }
+    for (const [test, msgs] of Object.entries(runs[id].failedRepeats ?? {})) {
+      if (runs[id].errors[test as TestKey]) continue;
+      notes.push(`${runs[id].label} / ${test}: ${msgs.length} run(s) failed (${msgs.at(-1)})`);
     }
   }
   return { markdown, notes };

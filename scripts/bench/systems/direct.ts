@@ -9,6 +9,7 @@ export const direct: BenchSystem = {
     return Promise.resolve({
       entry: { ...upstream },
       rss: () => Promise.resolve(null),
+      cpu: () => Promise.resolve(null),
       info: {},
       stop: () => Promise.resolve(),
     });

@@ -8,6 +8,7 @@ import {
   removeTempDir,
   run,
   spawn,
+  treeCpuSeconds,
   treeRssKiB,
 } from "../lib/proc.ts";
 import { freePort, waitForPort } from "../lib/net.ts";
@@ -123,6 +124,12 @@ export const ssh: BenchSystem = {
             client: await treeRssKiB([client.pid]),
           };
         },
+        // sshd: the listener and its session processes, including sessions that ended
+        // (the listener reaps them, so their time is in its cutime/cstime)
+        cpu: async () => ({
+          server: await treeCpuSeconds([sshd.pid]),
+          client: await treeCpuSeconds([client.pid]),
+        }),
         info: {
           version: (version.stdout + version.stderr).trim(),
           cipher: ciphers.split(",")[0] ?? "default",

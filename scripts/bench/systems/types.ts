@@ -15,11 +15,19 @@ export interface RssKiB {
   client: number;
 }
 
+/** CPU seconds used so far by the tunnel's server side and client side (all threads). */
+export interface CpuSeconds {
+  server: number;
+  client: number;
+}
+
 export interface RunningSystem {
   /** Where the load generators connect. */
   entry: Ports;
   /** RSS of the tunnel processes, or null when there are none (direct). */
   rss(): Promise<RssKiB | null>;
+  /** CPU seconds used so far by the tunnel processes, or null when there are none (direct). */
+  cpu(): Promise<CpuSeconds | null>;
   /** Free-form facts recorded in the JSON (versions, cipher, pids...). */
   info: Record<string, unknown>;
   stop(): Promise<void>;

@@ -10,14 +10,27 @@
 //   GET {admin}/v1/apps -> [{"app":"iperf","endpoint":"127.0.0.1:PORT","peer":"bench"}, ...]
 // Anything that does not work out is reported as Unavailable (the bench goes on without it).
 
-import { makeTempDir, type Proc, removeTempDir, sleep, spawn, treeRssKiB } from "../lib/proc.ts";
+import {
+  makeTempDir,
+  type Proc,
+  removeTempDir,
+  sleep,
+  spawn,
+  treeCpuSeconds,
+  treeRssKiB,
+} from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
+import { V8_FLAGS } from "../../lib/wormhole_process.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
 // BENCH_WORMHOLE_MOD: benchmark another checkout's mod.ts (default: this repository's).
 const MOD = Deno.env.get("BENCH_WORMHOLE_MOD") ??
   new URL("../../../mod.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
+// As every way of running wormhole does (override: BENCH_V8_FLAGS=--flag,--flag).
+const BENCH_V8_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
+  ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`
+  : V8_FLAGS;
 const APPS = ["iperf", "http", "tcp"] as const;
 
 function jsonLine(line: string): Record<string, unknown> | null {
@@ -92,8 +105,7 @@ export const wormhole: BenchSystem = {
       const server = spawn("wormhole-server", deno, [
         "run",
         "-A",
-        // As deno task wormhole runs it (override with BENCH_V8_FLAGS).
-        `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS") ?? "--max-semi-space-size=1"}`,
+        BENCH_V8_FLAGS,
         MOD,
         "server",
         "--host",
@@ -122,8 +134,7 @@ export const wormhole: BenchSystem = {
       const client = spawn("wormhole-client", deno, [
         "run",
         "-A",
-        // As deno task wormhole runs it (override with BENCH_V8_FLAGS).
-        `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS") ?? "--max-semi-space-size=1"}`,
+        BENCH_V8_FLAGS,
         MOD,
         "client",
         "--server",
@@ -151,6 +162,10 @@ export const wormhole: BenchSystem = {
         rss: async () => ({
           server: await treeRssKiB([server.pid]),
           client: await treeRssKiB([client.pid]),
+        }),
+        cpu: async () => ({
+          server: await treeCpuSeconds([server.pid]),
+          client: await treeCpuSeconds([client.pid]),
         }),
         info: { mod: MOD, tunnelUrl: wsUrl, adminUrl, entry },
         stop,

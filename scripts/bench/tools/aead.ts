@@ -1,6 +1,8 @@
 // AEAD ceiling: how fast Web Crypto AES-256-GCM can encrypt then decrypt 64 KiB frames with
 // navigator.hardwareConcurrency calls in flight. Usage: aead.ts SECONDS -> one JSON line.
 
+import process from "node:process";
+
 const seconds = Number(Deno.args[0] ?? "5");
 const FRAME = 64 * 1024;
 const concurrency = navigator.hardwareConcurrency;
@@ -40,8 +42,10 @@ const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
 await new Promise((r) => setTimeout(r, 300)); // warm-up, not counted
 measuring = true;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const elapsed = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 measuring = false;
 const counted = frames;
 stop = true;
@@ -55,4 +59,5 @@ console.log(JSON.stringify({
   seconds: elapsed,
   MBps: bytes / elapsed / 1e6,
   Gbps: (bytes * 8) / elapsed / 1e9,
+  cpuSecondsPerGiB: (cpu.user + cpu.system) / 1e6 / (bytes / 2 ** 30),
 }));
