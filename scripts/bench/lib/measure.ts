@@ -263,6 +263,8 @@ export interface AeadResult {
   Gbps: number;
   /** CPU seconds (all threads) per GiB encrypted and decrypted. */
   cpuSecondsPerGiB: number;
+  /** Gbit/s of every measurement when it was repeated (this result is the median one). */
+  runs?: number[];
 }
 
 export async function aead(seconds: number): Promise<AeadResult> {

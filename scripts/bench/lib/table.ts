@@ -179,7 +179,9 @@ export function buildTable(runs: Record<SystemId, SystemRun>, aeadRes: AeadResul
   if (aeadRes) {
     const ceiling = aeadRes.Gbps;
     body.push([
-      `AEAD ceiling: AES-256-GCM enc+dec 64 KiB, ${aeadRes.concurrency} in flight (Gbit/s)`,
+      `AEAD ceiling: AES-256-GCM enc+dec 64 KiB, ${aeadRes.concurrency} in flight (Gbit/s)${
+        aeadRes.runs && aeadRes.runs.length > 1 ? `, median of ${aeadRes.runs.length}` : ""
+      }`,
       "",
       "",
       fmt(ceiling, 2),
