@@ -9,6 +9,7 @@ import { cleanupAll, type Proc, sleep, spawn } from "./lib/proc.ts";
 import { freePort } from "./lib/net.ts";
 import {
   buildTable,
+  medianRun,
   type Results,
   SYSTEM_IDS,
   type SystemId,
@@ -211,12 +212,6 @@ const TIMED: {
     figure: (r) => (r as m.ConnRateResult).connPerSec,
   },
 ];
-
-/** The run whose figure is the median (the lower middle one for an even count). */
-function medianRun<T>(runs: T[], figure: (r: T) => number): T {
-  const sorted = [...runs].sort((a, b) => figure(a) - figure(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
 
 /**
  * Runs the timed tests (iperf3, wrk, new connections) with every selected system started at

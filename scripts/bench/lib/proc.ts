@@ -290,13 +290,20 @@ const CLK_TCK = 100;
  */
 export async function cpuSeconds(pid: number): Promise<number> {
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // Fields after the command name (which may contain spaces) start at field 3 (state).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    return statCpuSeconds(await Deno.readTextFile(`/proc/${pid}/stat`));
   } catch {
     return 0;
   }
+}
+
+/** utime + stime + cutime + cstime of one `/proc/<pid>/stat` line, in seconds. */
+export function statCpuSeconds(stat: string): number {
+  // The command name (field 2) is in parentheses and may hold spaces and ")"; the fields after
+  // it start with field 3 (state), so utime (field 14) is at index 11 of the rest.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).trim().split(" ");
+  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  if (!Number.isFinite(ticks)) throw new SyntaxError(`Cannot read CPU times from "${stat}"`);
+  return ticks / CLK_TCK;
 }
 
 /** Sum of {@linkcode cpuSeconds} over the given roots and all their live descendants. */

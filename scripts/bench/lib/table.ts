@@ -40,6 +40,13 @@ export interface SystemRun {
 
 const MiB = 1024; // KiB per MiB
 
+/** The run whose figure is the median (the lower middle one for an even count). */
+export function medianRun<T>(runs: T[], figure: (r: T) => number): T {
+  if (runs.length === 0) throw new RangeError("Cannot take the median of no runs");
+  const sorted = [...runs].sort((a, b) => figure(a) - figure(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 interface RowSpec {
   label: string;
   test: TestKey;
