@@ -173,7 +173,7 @@ const TIMED: {
   test: TestName;
   what: string;
   run: (entry: Ports, seconds: number) => Promise<Results[TestKey]>;
-  /** Larger is better for the median's sort order either way; this is the value sorted on. */
+  /** The figure the median run is chosen by (sorted ascending; p50 for wrk with 1 connection). */
   figure: (r: Results[TestKey]) => number;
 }[] = [
   {
