@@ -156,13 +156,3 @@ Deno.test("docker: Dockerfile.dockerignore sends only what the build copies", ()
   // Later exclusions only drop tests.
   assert.deepEqual(rules.slice(1).filter((rule) => !rule.startsWith("!")), ["src/**/*_test.ts"]);
 });
-
-Deno.test("V8 flags: the deno task and the README run wormhole as the binary and the tests do", () => {
-  const root = new URL("../", import.meta.url);
-  const tasks = JSON.parse(Deno.readTextFileSync(new URL("deno.json", root))).tasks;
-  assert.ok(tasks.wormhole.split(" ").includes(V8_FLAGS), `deno task wormhole: ${tasks.wormhole}`);
-  const readme = Deno.readTextFileSync(new URL("README.md", root));
-  const used = readme.match(/--v8-flags=\S+/g) ?? [];
-  assert.ok(used.length > 0, "the README shows how to run the bundle");
-  for (const flag of used) assert.equal(flag, V8_FLAGS);
-});

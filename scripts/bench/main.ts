@@ -34,7 +34,7 @@ const USAGE = `usage: deno task bench [flags]
   --slow-mib N          slow-reader transfer size in MiB (default 1024)
   --slow-rate N         slow-reader pace in MiB/s (default 32)
   --repeat N            runs of each timed test per system, interleaved; the table shows the
-                        median run (default 3, --quick 1)
+                        median run, so an odd N is best (default 3, --quick 1)
   --aead-seconds N      AEAD ceiling measuring time (default 5)
   --out PATH            results file (default bench/results/latest.json; "-" for none)
   --no-install          fail instead of apt-get installing missing tools
@@ -105,9 +105,12 @@ function parseArgs(argv: string[]): Config {
       case "--seconds":
         cfg.seconds = num(val(), flag);
         break;
-      case "--repeat":
-        cfg.repeat = Math.floor(num(val(), flag));
+      case "--repeat": {
+        const n = num(val(), flag);
+        if (!Number.isInteger(n)) throw new Error(`${flag}: expected a whole number`);
+        cfg.repeat = n;
         break;
+      }
       case "--conns":
         cfg.conns = Math.floor(num(val(), flag));
         break;
@@ -215,8 +218,9 @@ const TIMED: {
 
 /**
  * Runs the timed tests (iperf3, wrk, new connections) with every selected system started at
- * once, interleaved: repeat r of test t runs on each system in turn before the next test, so
- * that the machine's drift over the run (±15–30 % here) affects every system alike. Each
+ * once, interleaved: repeat r of test t runs on each system in turn (the order rotating each
+ * round) before the next test, so that the machine's drift over the run (±15–30 % here) affects
+ * every system alike. Each
  * system's table figure is its median run; all runs are kept in the JSON (`repeats`).
  */
 async function runTraffic(
@@ -249,7 +253,11 @@ async function runTraffic(
     for (let rep = 1; rep <= cfg.repeat; rep++) {
       await eachRound(rep);
       for (const t of tests) {
-        for (const [id, r] of running) {
+        // The order rotates each round, so that no system always runs right after another's
+        // load (sockets in TIME_WAIT, a warm or cold cache).
+        const order = [...running];
+        for (let i = 0; i < (rep - 1) % Math.max(1, order.length); i++) order.push(order.shift()!);
+        for (const [id, r] of order) {
           const run = out[id];
           log(`${run.label}: ${t.what} (${rep}/${cfg.repeat})`);
           try {
@@ -380,14 +388,15 @@ async function main(): Promise<number> {
     // The AEAD ceiling is measured once per round of the timed tests, at the same times as
     // they run (the machine drifts), and its median is the table's ceiling.
     const aeadRuns: m.AeadResult[] = [];
+    const aeadFailures: string[] = [];
     const aeadRound = async (rep: number) => {
       if (!cfg.tests.includes("aead")) return;
       log(`AEAD ceiling (${cfg.aeadSeconds} s) (${rep}/${cfg.repeat})`);
       try {
         aeadRuns.push(await m.aead(cfg.aeadSeconds));
       } catch (e) {
-        aeadError = errText(e);
-        log(`AEAD ceiling failed: ${aeadError}`);
+        aeadFailures.push(errText(e));
+        log(`AEAD ceiling failed: ${errText(e)}`);
       }
     };
 
@@ -398,8 +407,13 @@ async function main(): Promise<number> {
       const ids = SYSTEM_IDS.filter((id) => cfg.only.includes(id));
       await runTraffic(ids, up.ports, cfg, runs, aeadRound);
       if (aeadRuns.length > 0) {
-        aeadRes = { ...medianRun(aeadRuns, (r) => r.Gbps), runs: aeadRuns.map((r) => r.Gbps) };
-        aeadError = null;
+        aeadRes = { ...medianRun(aeadRuns, (r) => r.Gbps), repeats: aeadRuns };
+        if (aeadFailures.length > 0) {
+          aeadRes.failedRepeats = aeadFailures;
+          aeadError = `${aeadFailures.length} run(s) failed (${aeadFailures.at(-1)})`;
+        }
+      } else if (aeadFailures.length > 0) {
+        aeadError = aeadFailures.at(-1)!;
       }
       for (const id of ids) {
         if (runs[id].status === "unavailable" || runs[id].status === "error") continue;

@@ -17,7 +17,10 @@ function lastJson(text: string, prefix = ""): Record<string, unknown> {
   return JSON.parse(lines[lines.length - 1].slice(prefix.length));
 }
 
-/** Runs `fn` and records the CPU seconds the tunnel processes used meanwhile (null: direct). */
+/**
+ * Runs `fn` and records the CPU seconds the tunnel processes used meanwhile: null for direct, and
+ * null when a reading failed or went backwards (a tunnel process died during the test).
+ */
 export async function withCpu<T extends object>(
   sys: RunningSystem,
   fn: () => Promise<T>,
@@ -25,9 +28,12 @@ export async function withCpu<T extends object>(
   const before = await sys.cpu();
   const result = await fn();
   const after = await sys.cpu();
-  const cpu = before && after
-    ? { server: after.server - before.server, client: after.client - before.client }
-    : null;
+  let cpu: CpuSeconds | null = null;
+  if (before && after) {
+    const server = after.server - before.server;
+    const client = after.client - before.client;
+    if (server >= 0 && client >= 0) cpu = { server, client };
+  }
   return { ...result, cpu };
 }
 
@@ -38,6 +44,8 @@ export interface IperfResult {
   seconds: number;
   senderGbps: number;
   receiverGbps: number;
+  /** Bytes the receiver got, from iperf3's summary. */
+  receivedBytes: number;
   retransmits: number | null;
   /** CPU seconds of the tunnel processes during the test (see withCpu). */
   cpu?: CpuSeconds | null;
@@ -71,6 +79,7 @@ export async function iperf(port: number, seconds: number, streams: number): Pro
     seconds,
     senderGbps: j.end.sum_sent.bits_per_second / 1e9,
     receiverGbps: j.end.sum_received.bits_per_second / 1e9,
+    receivedBytes: j.end.sum_received.bytes,
     retransmits: j.end.sum_sent.retransmits ?? null,
   };
 }
@@ -263,8 +272,10 @@ export interface AeadResult {
   Gbps: number;
   /** CPU seconds (all threads) per GiB encrypted and decrypted. */
   cpuSecondsPerGiB: number;
-  /** Gbit/s of every measurement when it was repeated (this result is the median one). */
-  runs?: number[];
+  /** Every measurement when it was repeated (this result is the median one by Gbit/s). */
+  repeats?: Omit<AeadResult, "repeats" | "failedRepeats">[];
+  /** Errors of measurements that failed while others succeeded. */
+  failedRepeats?: string[];
 }
 
 export async function aead(seconds: number): Promise<AeadResult> {

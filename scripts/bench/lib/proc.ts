@@ -286,13 +286,13 @@ const CLK_TCK = 100;
 
 /**
  * CPU seconds of one process, all its threads, plus those of its children it has reaped
- * (utime + stime + cutime + cstime); 0 if it is gone.
+ * (utime + stime + cutime + cstime); NaN if it is gone or unreadable.
  */
 export async function cpuSeconds(pid: number): Promise<number> {
   try {
     return statCpuSeconds(await Deno.readTextFile(`/proc/${pid}/stat`));
   } catch {
-    return 0;
+    return NaN;
   }
 }
 
@@ -306,11 +306,15 @@ export function statCpuSeconds(stat: string): number {
   return ticks / CLK_TCK;
 }
 
-/** Sum of {@linkcode cpuSeconds} over the given roots and all their live descendants. */
+/**
+ * Sum of {@linkcode cpuSeconds} over the given roots (NaN if one is gone) and all their live
+ * descendants (one that ended meanwhile counts as 0: its parent reaps it into cutime/cstime).
+ */
 export async function treeCpuSeconds(roots: number[]): Promise<number> {
-  const pids = new Set(roots);
-  for (const r of roots) for (const d of await descendants(r)) pids.add(d);
   let sum = 0;
-  for (const pid of pids) sum += await cpuSeconds(pid);
+  for (const root of roots) sum += await cpuSeconds(root);
+  for (const root of roots) {
+    for (const pid of await descendants(root)) sum += (await cpuSeconds(pid)) || 0;
+  }
   return sum;
 }

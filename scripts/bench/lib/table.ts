@@ -50,7 +50,7 @@ export function medianRun<T>(runs: T[], figure: (r: T) => number): T {
 interface RowSpec {
   label: string;
   test: TestKey;
-  get: (r: Results[TestKey]) => number | null;
+  get: (r: Results[TestKey]) => number | null | undefined;
   digits: number;
   ratio: boolean;
   /** Extra text after the number (e.g. growth over the baseline). */
@@ -61,7 +61,7 @@ interface RowSpec {
 function row<K extends TestKey>(
   label: string,
   test: K,
-  get: (r: Results[K]) => number | null,
+  get: (r: Results[K]) => number | null | undefined,
   digits = 2,
   ratio = true,
   extra?: (r: Results[K]) => string,
@@ -81,20 +81,22 @@ const growth = (r: SlowResult, k: "server" | "client") =>
     ? ` (+${((r.peakRssKiB[k] - r.rssBeforeKiB[k]) / MiB).toFixed(1)})`
     : "";
 
-/** CPU seconds of both tunnel processes during a test, or null (direct, or not measured). */
-const tunnelCpu = (r: { cpu?: CpuSeconds | null }) => r.cpu ? r.cpu.server + r.cpu.client : null;
+/** CPU seconds of both tunnel processes during a test: null without a tunnel (or a failed
+ * reading), undefined when not measured (results from before the bench measured CPU). */
+const tunnelCpu = (r: { cpu?: CpuSeconds | null }) =>
+  r.cpu === undefined ? undefined : r.cpu ? r.cpu.server + r.cpu.client : null;
 
 /** Tunnel CPU seconds per GiB that reached the iperf3 receiver. */
 const cpuPerGiB = (r: IperfResult) => {
   const cpu = tunnelCpu(r);
-  const GiB = (r.receiverGbps * 1e9 * r.seconds) / 8 / 2 ** 30;
-  return cpu === null || GiB <= 0 ? null : cpu / GiB;
+  const GiB = (r.receivedBytes ?? (r.receiverGbps * 1e9 * r.seconds) / 8) / 2 ** 30;
+  return cpu === undefined ? undefined : cpu === null || GiB <= 0 ? null : cpu / GiB;
 };
 
 /** Tunnel CPU microseconds per unit of work (request, connection). */
 const cpuPer = (r: { cpu?: CpuSeconds | null }, units: number) => {
   const cpu = tunnelCpu(r);
-  return cpu === null || units <= 0 ? null : (cpu * 1e6) / units;
+  return cpu === undefined ? undefined : cpu === null || units <= 0 ? null : (cpu * 1e6) / units;
 };
 
 const rows: RowSpec[] = [
@@ -107,6 +109,7 @@ const rows: RowSpec[] = [
   row("HTTP keep-alive, 1 conn, p50 (µs) ↓", "http1", (r) => r.p50us, 0),
   row("HTTP keep-alive, 1 conn, p99 (µs) ↓", "http1", (r) => r.p99us, 0),
   row("HTTP keep-alive, 1 conn (req/s) ↑", "http1", (r) => r.reqPerSec, 0),
+  row("HTTP 1 conn, tunnel CPU (µs/req) ↓", "http1", (r) => cpuPer(r, r.requests), 0),
   row("HTTP keep-alive, 64 conns (req/s) ↑", "http64", (r) => r.reqPerSec, 0),
   row("HTTP 64 conns, errors ↓", "http64", (r) => r.errors, 0, false),
   row("HTTP 64 conns, tunnel CPU (µs/req) ↓", "http64", (r) => cpuPer(r, r.requests), 0),
@@ -146,7 +149,8 @@ function cell(run: SystemRun, spec: RowSpec): { text: string; value: number | nu
   const r = run.results[spec.test];
   if (!r) return { text: "–", value: null };
   const v = spec.get(r);
-  if (v === null || v === undefined || Number.isNaN(v)) return { text: "n/a", value: null };
+  if (v === undefined) return { text: "–", value: null }; // not measured
+  if (v === null || Number.isNaN(v)) return { text: "n/a", value: null };
   return { text: fmt(v, spec.digits) + (spec.extra?.(r) ?? ""), value: v };
 }
 
@@ -187,7 +191,7 @@ export function buildTable(runs: Record<SystemId, SystemRun>, aeadRes: AeadResul
     const ceiling = aeadRes.Gbps;
     body.push([
       `AEAD ceiling: AES-256-GCM enc+dec 64 KiB, ${aeadRes.concurrency} in flight (Gbit/s)${
-        aeadRes.runs && aeadRes.runs.length > 1 ? `, median of ${aeadRes.runs.length}` : ""
+        aeadRes.repeats && aeadRes.repeats.length > 1 ? `, median of ${aeadRes.repeats.length}` : ""
       }`,
       "",
       "",

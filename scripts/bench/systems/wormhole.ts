@@ -27,8 +27,8 @@ import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 const MOD = Deno.env.get("BENCH_WORMHOLE_MOD") ??
   new URL("../../../mod.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
-// As every way of running wormhole does (override: BENCH_V8_FLAGS=--flag,--flag).
-const BENCH_V8_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
+// The V8 flags every way of running wormhole uses; BENCH_V8_FLAGS=--flag,--flag replaces them.
+const V8_FLAGS_ARG = Deno.env.has("BENCH_V8_FLAGS")
   ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`
   : V8_FLAGS;
 const APPS = ["iperf", "http", "tcp"] as const;
@@ -105,7 +105,7 @@ export const wormhole: BenchSystem = {
       const server = spawn("wormhole-server", deno, [
         "run",
         "-A",
-        BENCH_V8_FLAGS,
+        V8_FLAGS_ARG,
         MOD,
         "server",
         "--host",
@@ -134,7 +134,7 @@ export const wormhole: BenchSystem = {
       const client = spawn("wormhole-client", deno, [
         "run",
         "-A",
-        BENCH_V8_FLAGS,
+        V8_FLAGS_ARG,
         MOD,
         "client",
         "--server",
