@@ -9,7 +9,7 @@
  * @module
  */
 
-import { V8_FLAGS } from "./lib/wormhole_process.ts";
+import { PERMISSIONS } from "./lib/wormhole_process.ts";
 
 const output = Deno.args[0] ?? "dist/wormhole";
 const denort = Deno.env.get("DENORT_BIN");
@@ -25,12 +25,8 @@ const result = await new Deno.Command(Deno.execPath(), {
   args: [
     "compile",
     "--frozen",
-    V8_FLAGS,
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-sys",
+    // The same V8 flags and permissions as every other way of running wormhole.
+    ...PERMISSIONS,
     "--output",
     output,
     "mod.ts",

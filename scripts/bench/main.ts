@@ -170,6 +170,32 @@ async function startUpstreams(): Promise<{ ports: Ports; procs: Proc[] }> {
   return { ports: { iperf: iperfPort, http: await portOf(http), tcp: await portOf(tcp) }, procs };
 }
 
+/**
+ * Starts `sys` for `what` and records it in `out`: status "ok" and its info, or, if it never
+ * started before, why not ("unavailable" or "error").
+ */
+async function startSystem(
+  sys: BenchSystem,
+  upstream: Ports,
+  out: SystemRun,
+  what: string,
+): Promise<{ running: RunningSystem } | { error: string }> {
+  log(`${sys.label}: starting (for ${what})`);
+  try {
+    const running = await sys.start(upstream, log);
+    out.status = "ok";
+    out.info ??= running.info;
+    return { running };
+  } catch (e) {
+    log(`${sys.label}: could not start: ${errText(e)}`);
+    if (out.status !== "ok") {
+      out.status = e instanceof Error && e.name === "Unavailable" ? "unavailable" : "error";
+      out.reason = errText(e);
+    }
+    return { error: errText(e) };
+  }
+}
+
 /** The timed tests, in the order they run, and the figure that picks the median run. */
 const TIMED: {
   key: "iperf1" | "iperf8" | "http1" | "http64" | "connRate";
@@ -238,17 +264,8 @@ async function runTraffic(
   const running = new Map<SystemId, RunningSystem>();
   try {
     for (const id of ids) {
-      const sys = SYSTEMS[id];
-      log(`${sys.label}: starting (for the timed tests)`);
-      try {
-        running.set(id, await sys.start(upstream, log));
-        out[id].status = "ok";
-        out[id].info ??= running.get(id)!.info;
-      } catch (e) {
-        log(`${sys.label}: could not start: ${errText(e)}`);
-        out[id].status = e instanceof Error && e.name === "Unavailable" ? "unavailable" : "error";
-        out[id].reason = errText(e);
-      }
+      const started = await startSystem(SYSTEMS[id], upstream, out[id], "the timed tests");
+      if ("running" in started) running.set(id, started.running);
     }
     for (let rep = 1; rep <= cfg.repeat; rep++) {
       await eachRound(rep);
@@ -327,23 +344,14 @@ async function runSystem(sys: BenchSystem, upstream: Ports, cfg: Config, out: Sy
     });
   }
   for (const phase of phases) {
-    log(`${sys.label}: starting (for ${phase.name})`);
-    let running: RunningSystem;
-    try {
-      running = await sys.start(upstream, log);
-    } catch (e) {
-      log(`${sys.label}: could not start: ${errText(e)}`);
-      if (out.status === "ok") {
-        // it did start for an earlier phase: keep those results, mark this phase's tests
-        for (const k of phase.keys) out.errors[k] = `could not start: ${errText(e)}`;
-        continue;
-      }
-      out.status = e instanceof Error && e.name === "Unavailable" ? "unavailable" : "error";
-      out.reason = errText(e);
-      return;
+    const started = await startSystem(sys, upstream, out, phase.name);
+    if (!("running" in started)) {
+      if (out.status !== "ok") return;
+      // it did start for an earlier phase: keep those results, mark this phase's tests
+      for (const k of phase.keys) out.errors[k] = `could not start: ${started.error}`;
+      continue;
     }
-    out.status = "ok";
-    out.info ??= running.info;
+    const running = started.running;
     try {
       await phase.run(running);
     } finally {

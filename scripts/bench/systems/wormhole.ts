@@ -20,17 +20,18 @@ import {
   treeRssKiB,
 } from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
-import { V8_FLAGS } from "../../lib/wormhole_process.ts";
+import { PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
 // BENCH_WORMHOLE_MOD: benchmark another checkout's mod.ts (default: this repository's).
 const MOD = Deno.env.get("BENCH_WORMHOLE_MOD") ??
   new URL("../../../mod.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
-// The V8 flags every way of running wormhole uses; BENCH_V8_FLAGS=--flag,--flag replaces them.
-const V8_FLAGS_ARG = Deno.env.has("BENCH_V8_FLAGS")
-  ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`
-  : V8_FLAGS;
+// Run as every other way of running wormhole does (V8 flags and permissions);
+// BENCH_V8_FLAGS=--flag,--flag replaces the V8 flags.
+const RUN_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
+  ? PERMISSIONS.map((f) => f === V8_FLAGS ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}` : f)
+  : PERMISSIONS;
 const APPS = ["iperf", "http", "tcp"] as const;
 
 function jsonLine(line: string): Record<string, unknown> | null {
@@ -104,8 +105,7 @@ export const wormhole: BenchSystem = {
       await Deno.mkdir(`${dir}/client`);
       const server = spawn("wormhole-server", deno, [
         "run",
-        "-A",
-        V8_FLAGS_ARG,
+        ...RUN_FLAGS,
         MOD,
         "server",
         "--host",
@@ -133,8 +133,7 @@ export const wormhole: BenchSystem = {
       const exposes = APPS.flatMap((a) => ["--expose", `${a}=127.0.0.1:${upstream[a]}`]);
       const client = spawn("wormhole-client", deno, [
         "run",
-        "-A",
-        V8_FLAGS_ARG,
+        ...RUN_FLAGS,
         MOD,
         "client",
         "--server",
