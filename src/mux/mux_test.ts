@@ -19,19 +19,10 @@ import { StreamResetError, TunnelClosedError } from "./errors.ts";
 import { type MemoryLinkOptions, memoryLinkPair } from "./memory_link.ts";
 import { DEFAULT_WINDOW, Mux, type MuxOptions } from "./mux.ts";
 import type { MuxStream } from "./stream.ts";
+import { pattern, tick, waitFor } from "./testing.ts";
+import { concat } from "../protocol/testing.ts";
 
 // ---- helpers ----
-
-const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-/** Polls `condition` once per macrotask, giving up after `turns` turns. */
-async function waitFor(condition: () => boolean, what: string, turns = 5000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return;
-    await tick();
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
 
 /** Lets queued microtasks and a few macrotasks run. */
 async function settle(turns = 10): Promise<void> {
@@ -60,26 +51,6 @@ function track<T>(promise: Promise<T>): Tracked<T> {
   return tracked;
 }
 
-function pattern(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes") {
   assert.equal(actual.length, expected.length, `${what}: length`);
   const at = actual.findIndex((byte, i) => byte !== expected[i]);
@@ -90,7 +61,7 @@ async function readAll(stream: MuxStream): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   while (true) {
     const chunk = await stream.read();
-    if (chunk === null) return concat(parts);
+    if (chunk === null) return concat(...parts);
     parts.push(chunk.slice());
   }
 }
@@ -266,7 +237,7 @@ Deno.test("mux: a writer stalls after exactly one window and resumes when the re
   }
   await write.promise;
   assert.equal(write.state, "fulfilled");
-  assertBytes(concat(parts), data);
+  assertBytes(concat(...parts), data);
   server.close();
 });
 
@@ -301,7 +272,7 @@ Deno.test("mux: receive buffers never exceed the window, whatever the write and 
             consumed += chunk.length;
           }
           await writer;
-          assertBytes(concat(parts), data);
+          assertBytes(concat(...parts), data);
         } finally {
           server.close();
         }
@@ -487,7 +458,7 @@ Deno.test("mux: a full link stops the mux taking frames until the peer resumes",
   assert.equal(write.state, "fulfilled");
   s.end();
   await waitFor(() => accepted.length === 1, "accept");
-  assertBytes(await readAll(accepted[0]), concat([first, second]));
+  assertBytes(await readAll(accepted[0]), concat(first, second));
   server.close();
 });
 

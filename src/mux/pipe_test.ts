@@ -5,28 +5,9 @@ import { memoryLinkPair } from "./memory_link.ts";
 import { Mux } from "./mux.ts";
 import { type Duplex, pipe, type PipeResult } from "./pipe.ts";
 import type { MuxStream } from "./stream.ts";
+import { pattern, tick, waitFor } from "./testing.ts";
 
 // ---- helpers ----
-
-const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-async function waitFor(condition: () => boolean, what: string, turns = 5000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return;
-    await tick();
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
-
-function pattern(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);

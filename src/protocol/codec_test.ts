@@ -11,6 +11,7 @@ import {
   isFrameKind,
   PROTOCOL_VERSION,
 } from "./frame.ts";
+import { concat } from "./testing.ts";
 
 const KINDS = Object.values(FrameKind);
 
@@ -46,16 +47,6 @@ function header(version: number, kind: number, stream: number, length: number): 
   out[1] = kind;
   view.setUint32(2, stream);
   view.setUint32(6, length);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }
 

@@ -19,6 +19,7 @@ import {
   ResetCode,
 } from "./control.ts";
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+import { concat } from "./testing.ts";
 
 const utf8 = new TextEncoder();
 
@@ -41,16 +42,6 @@ function str(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + bytes.length);
   new DataView(out.buffer).setUint16(0, bytes.length);
   out.set(bytes, 2);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }
 
