@@ -34,7 +34,7 @@
  * ```
  *
  * - The server acts on nothing before the ClientHello decodes (and its SPKI
- *   imports as an RSA key of 2048..8192 bits), answers nothing to a message
+ *   imports as a usable RSA key of 2048..4096 bits), answers nothing to a message
  *   that does not, and accepts no other message type at any step.
  * - ServerHello: the server draws a 32-byte session `secret`, wraps it with
  *   RSA-OAEP/SHA-256 to the client's SPKI, and signs with RSA-PSS/SHA-256
@@ -68,7 +68,7 @@ import { concat, randomBytes, sha256, source } from "./bytes.ts";
 import { type HandshakeChannel, linkChannel } from "./channel.ts";
 import { HandshakeError } from "./errors.ts";
 import { fingerprintOf, parseFingerprint } from "./fingerprint.ts";
-import { type Identity, MAX_RSA_BITS, MIN_RSA_BITS } from "./keys.ts";
+import type { Identity } from "./keys.ts";
 import {
   appendSignature,
   decodeMessage,
@@ -82,6 +82,7 @@ import {
   type ServerHello,
   typeName,
 } from "./messages.ts";
+import { rsaKeyProblem } from "./rsa_check.ts";
 import { deriveHandshakeKeys, type SessionKeys } from "./schedule.ts";
 
 export { HandshakeError, type HandshakeErrorCode } from "./errors.ts";
@@ -313,7 +314,15 @@ export async function serverHandshake(
   }
 
   const secret = randomBytes(SECRET_BYTES);
-  const wrapped = new Uint8Array(await crypto.subtle.encrypt(OAEP, clientKey, secret));
+  let wrapped: Uint8Array;
+  try {
+    wrapped = new Uint8Array(await crypto.subtle.encrypt(OAEP, clientKey, secret));
+  } catch (cause) {
+    // Not expected after importRsaPublic's trial; a peer's bytes must still never escape as a DOMException.
+    throw new HandshakeError("malformed", "Cannot wrap the session secret to the client key", {
+      cause,
+    });
+  }
   const share = new Uint8Array(await crypto.subtle.exportKey("raw", ephemeral.publicKey));
   const body = encodeServerHelloBody({
     name,
@@ -469,6 +478,11 @@ function generateShare(): Promise<CryptoKeyPair> {
   >;
 }
 
+/**
+ * Imports a peer's SPKI for `usage`, and refuses a key Web Crypto would
+ * refuse later (see `rsa_check.ts`): an unusable key must fail here, before
+ * the decision, or it could be approved and then break every handshake.
+ */
 async function importRsaPublic(
   spki: Uint8Array,
   algorithm: RsaHashedImportParams,
@@ -477,19 +491,15 @@ async function importRsaPublic(
 ): Promise<CryptoKey> {
   let key: CryptoKey;
   try {
-    key = await crypto.subtle.importKey("spki", source(spki), algorithm, false, [usage]);
+    // Extractable: rsaKeyProblem reads the modulus (public data only).
+    key = await crypto.subtle.importKey("spki", source(spki), algorithm, true, [usage]);
   } catch (cause) {
     throw new HandshakeError("malformed", `Cannot import the ${whose} key: not an RSA SPKI`, {
       cause,
     });
   }
-  const bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
-  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
-    throw new HandshakeError(
-      "malformed",
-      `Cannot use the ${whose} key: RSA key of ${bits} bits, not in ${MIN_RSA_BITS}..${MAX_RSA_BITS}`,
-    );
-  }
+  const problem = await rsaKeyProblem(key);
+  if (problem) throw new HandshakeError("malformed", `Cannot use the ${whose} key: ${problem}`);
   return key;
 }
 

@@ -158,6 +158,68 @@ Deno.test("handshake: property: any flipped byte of any message fails with a Han
   }
 });
 
+/**
+ * Byte offsets in the ClientHello of `runHandshake` (name "laptop", a
+ * 2048-bit key with e = 65537): the last byte of the modulus and of the
+ * public exponent inside the SPKI.
+ */
+const HELLO_MODULUS_LAST = 300;
+const HELLO_EXPONENT_LAST = 305;
+
+Deno.test("handshake: regression: a client key Web Crypto imports but cannot use is refused before the decision", async () => {
+  // Found by the flipped-byte property (seed -1779637450, path "15:11:20",
+  // counterexample [2146435055, 1]; seed 9977370, path "2:31"): e = 65536 or
+  // an even modulus imported, then `encrypt` threw a bare OperationError.
+  const [clientHello] = TARGETS;
+  for (
+    const [at, problem] of [
+      [HELLO_EXPONENT_LAST, /public exponent 65536/],
+      [HELLO_MODULUS_LAST, /modulus is even/],
+    ] as const
+  ) {
+    let asked = false;
+    const wrap = (channel: Parameters<typeof alterSent>[0]) =>
+      alterSent(channel, clientHello.index, (message) => {
+        const altered = message.slice();
+        altered[at] ^= 1;
+        return altered;
+      });
+    const outcome = await runHandshake({
+      wrapClient: wrap,
+      server: {
+        decide: () => {
+          asked = true;
+          return Promise.resolve({ accepted: true });
+        },
+      },
+    });
+    assert.equal(codeOf(outcome.server), "malformed");
+    assert.match(String(!outcome.server.ok && (outcome.server.error as Error).message), problem);
+    assert.notEqual(codeOf(outcome.client), "ok");
+    assert.equal(asked, false, "an unusable key must never reach the decision");
+  }
+});
+
+Deno.test("handshake: regression: the property's two known counterexamples replay as HandshakeErrors", async () => {
+  const [clientHello] = TARGETS;
+  for (const [position, mask] of [[2146435055, 1], [2147483635, 1]]) {
+    await tampered(clientHello, (message) => {
+      const altered = message.slice();
+      altered[position % altered.length] ^= mask;
+      return altered;
+    });
+  }
+});
+
+Deno.test("handshake: a server key Web Crypto imports but cannot use fails with malformed", async () => {
+  const ids = await identities();
+  const spki = ids.server.spki.slice();
+  spki[spki.length - 1] ^= 1; // e = 65536
+  const { client } = await runHandshake({ server: { identity: { ...ids.server, spki } } });
+  assert.equal(codeOf(client), "malformed");
+  assert.match(String(!client.ok && (client.error as Error).message), /server key.*exponent/);
+});
+
 Deno.test("handshake: property: any truncated message fails with a HandshakeError", async () => {
   for (const target of TARGETS) {
     await fc.assert(

@@ -12,13 +12,12 @@ import { IdentityError } from "./errors.ts";
 import { fingerprintOf } from "./fingerprint.ts";
 import { decodePem, encodePem } from "./pem.ts";
 import { randomBytes, source, toHex } from "./bytes.ts";
+import { rsaKeyProblem } from "./rsa_check.ts";
+
+export { MAX_RSA_BITS, MIN_RSA_BITS } from "./rsa_check.ts";
 
 /** Modulus size of generated identity keys, in bits. */
 export const IDENTITY_BITS = 2048;
-/** Smallest modulus accepted from a key file or a peer, in bits. */
-export const MIN_RSA_BITS = 2048;
-/** Largest modulus accepted from a key file or a peer, in bits (bounds the work a peer can cause). */
-export const MAX_RSA_BITS = 8192;
 
 const PEM_LABEL = "PRIVATE KEY";
 const OAEP = { name: "RSA-OAEP", hash: "SHA-256" } as const;
@@ -168,16 +167,12 @@ async function identityFromPkcs8(pkcs8: Uint8Array<ArrayBuffer>): Promise<Identi
     // No cause: a parser error could quote key bytes.
     throw new IdentityError("Cannot import identity: not a PKCS#8 RSA private key");
   }
-  const bits = (probe.algorithm as RsaHashedKeyAlgorithm).modulusLength;
-  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
-    throw new IdentityError(
-      `Cannot import identity: RSA key of ${bits} bits, not in ${MIN_RSA_BITS}..${MAX_RSA_BITS}`,
-    );
-  }
   const { n, e } = await crypto.subtle.exportKey("jwk", probe);
   const encryptKey = await crypto.subtle.importKey("jwk", { kty: "RSA", n, e }, OAEP, true, [
     "encrypt",
   ]);
+  const problem = await rsaKeyProblem(encryptKey);
+  if (problem) throw new IdentityError(`Cannot import identity: ${problem}`);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", encryptKey));
   const [decryptKey, signKey, verifyKey, fingerprint] = await Promise.all([
     crypto.subtle.importKey("pkcs8", pkcs8, OAEP, false, ["decrypt"]),
