@@ -14,7 +14,7 @@
  */
 
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { labelValue, proxyServiceName } from "./names.ts";
+import { hashedServiceName, labelValue, proxyServiceName } from "./names.ts";
 import {
   isOwned,
   KEY_EXPOSED_APP,
@@ -226,17 +226,47 @@ export class ProxyServiceController {
   #want(name: string, key: string, event: ExposedAppEvent): void {
     const owner = this.#owners.get(name);
     if (owner !== undefined && owner !== key) {
-      this.#log.error("two apps map to the same Service name: skipping the later one", {
-        service: name,
-        peer: event.peer,
-        app: event.app.name,
-        takenBy: owner.replace("\0", "/"),
-      });
+      this.#relocate(key, name, owner.replace("\0", "/"));
       return;
     }
     this.#owners.set(name, key);
     this.#desired.set(name, this.#objects(name, event));
     this.#kick(name);
+  }
+
+  /**
+   * `name` belongs to another (peer, app): the exposure `key` moves to its
+   * hashed name, which no other pair has. Never a takeover: whoever had the
+   * name first (here or, after a restart, in the cluster) keeps it.
+   */
+  #relocate(key: string, taken: string, takenBy: string): void {
+    const exposure = this.#exposures.get(key);
+    if (!exposure) return;
+    const [peer, app] = key.split("\0");
+    exposure.name = hashedServiceName(peer, app);
+    exposure.resolved = undefined;
+    const moved = exposure;
+    this.#track(moved.name.then((name) => {
+      if (this.#exposures.get(key) !== moved) return;
+      if (name === taken || (this.#owners.get(name) ?? key) !== key) {
+        this.#log.error("two apps map to the same Service name: skipping the later one", {
+          service: taken,
+          peer,
+          app,
+          takenBy,
+        });
+        return;
+      }
+      moved.resolved = name;
+      this.#log.warn("the Service name is taken by another app: using this app's hashed name", {
+        service: taken,
+        takenBy,
+        peer,
+        app,
+        instead: name,
+      });
+      if (moved.count > 0) this.#want(name, key, moved.latest);
+    }));
   }
 
   #objects(name: string, event: ExposedAppEvent): Map<ProxyKind, KubeObject> {
@@ -340,6 +370,15 @@ export class ProxyServiceController {
         this.#warnForeign(kind, name);
         continue;
       }
+      const holder = existing && ownerOf(existing);
+      if (holder && holder !== ownerOf(object)) {
+        // Another (peer, app) holds this name in the cluster (written before a restart).
+        const key = this.#owners.get(name);
+        this.#owners.delete(name);
+        this.#desired.delete(name);
+        if (key !== undefined) this.#relocate(key, name, holder.replace("\0", "/"));
+        return;
+      }
       this.#foreign.delete(`${kind}/${name}`);
       const metadata = { ...object.metadata, resourceVersion: existing?.metadata.resourceVersion };
       if (!existing) delete metadata.resourceVersion;
@@ -411,4 +450,12 @@ export class ProxyServiceController {
       }
     }
   }
+}
+
+/** `peer\0app` of the annotations of a proxy object, when it has them. */
+function ownerOf(object: KubeObject): string | undefined {
+  const annotations = object.metadata.annotations ?? {};
+  const peer = annotations[KEY_EXPOSED_PEER];
+  const app = annotations[KEY_EXPOSED_APP];
+  return peer === undefined || app === undefined ? undefined : `${peer}\0${app}`;
 }

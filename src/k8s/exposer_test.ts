@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Logger } from "../log/mod.ts";
 import { type ExposedAppEvent, ProxyServiceController, type Timers } from "./exposer.ts";
-import { LABEL_MANAGED_BY, type Service } from "./objects.ts";
+import { KEY_EXPOSED_APP, KEY_EXPOSED_PEER, LABEL_MANAGED_BY, type Service } from "./objects.ts";
+import { hashedServiceName } from "./names.ts";
 import { MemoryServiceSink } from "./sink.ts";
 
 /** Timers that fire only when told to. */
@@ -203,14 +204,42 @@ Deno.test("exposer: failed writes are retried until they succeed", async () => {
   await controller.close();
 });
 
-Deno.test("exposer: two apps mapping to one Service name: the later is skipped", async () => {
+Deno.test("exposer: two apps spelling one Service name: the later gets its hashed name", async () => {
   const { sink, controller, lines } = setup();
   controller.appExposed(event("a-b", "c", 80, 30001));
   await controller.idle();
   controller.appExposed(event("a", "b-c", 81, 30002));
   await controller.idle();
-  assert.deepEqual((sink.peek("Service", "a-b-c") as Service).spec?.ports?.[0].port, 80);
-  assert.ok(lines.some((l) => l.level === "error" && l.service === "a-b-c"));
+  const hashed = await hashedServiceName("a", "b-c");
+  assert.deepEqual(sink.names("Service"), ["a-b-c", hashed].sort());
+  assert.equal((sink.peek("Service", "a-b-c") as Service).spec?.ports?.[0].port, 80);
+  assert.equal((sink.peek("Service", hashed) as Service).spec?.ports?.[0].port, 81);
+  assert.equal(controller.endpoint(event("a", "b-c", 81, 30002)), `${hashed}.wormhole:81`);
+  assert.ok(lines.some((l) => l.level === "warn" && l.service === "a-b-c" && l.instead === hashed));
+  await controller.close();
+});
+
+Deno.test("exposer: regression: a Service another app holds in the cluster is never taken over", async () => {
+  const { sink, timers, controller } = setup();
+  // Written by this server before a restart, for peer "edge" app "1-web".
+  const held = sink.put("Service", {
+    metadata: {
+      name: "edge-1-web",
+      labels: { [LABEL_MANAGED_BY]: "wormhole" },
+      annotations: { [KEY_EXPOSED_PEER]: "edge", [KEY_EXPOSED_APP]: "1-web" },
+    },
+    spec: { ports: [{ port: 80, targetPort: 30001 }] },
+  });
+  controller.appExposed(event("edge-1", "web", 8080, 30002));
+  await controller.idle();
+  const hashed = await hashedServiceName("edge-1", "web");
+  assert.deepEqual(sink.peek("Service", "edge-1-web"), held);
+  assert.equal((sink.peek("Service", hashed) as Service).spec?.ports?.[0].targetPort, 30002);
+  // Its withdrawal deletes its own Service only.
+  controller.appWithdrawn(event("edge-1", "web", 8080, 30002));
+  timers.fireAll();
+  await controller.idle();
+  assert.deepEqual(sink.names("Service"), ["edge-1-web"]);
   await controller.close();
 });
 

@@ -33,20 +33,48 @@ export async function sha256Hex(text: string): Promise<string> {
 
 /**
  * The name of the proxy Service (and NetworkPolicy) of `app` offered by
- * `peer`: `<peer>-<app>` lower-cased, every character outside `[a-z0-9-]`
- * replaced by `-`, prefixed with `wh-` unless it starts with a letter. A
- * result longer than 63 characters is cut to 54 and suffixed with `-` and the
- * first 8 hex digits of the SHA-256 of the full `<peer>-<app>`, so the same
- * pair always gets the same name and different long pairs almost surely
- * different ones. The result is always a valid DNS-1035 label.
+ * `peer`, always a valid DNS-1035 label:
+ *
+ * - `<peer>-<app>` itself when it already is one (lower case, `[a-z0-9-]`,
+ *   starting with a letter, at most 63 characters);
+ * - when it is only too long: its first 54 characters, `-`, and the first 8
+ *   hex digits of the SHA-256 of the full `<peer>-<app>` (as every earlier
+ *   version named it);
+ * - otherwise {@linkcode hashedServiceName}. So a name that cleaning would
+ *   change (`Edge-1`, `edge.1`, `edge_1`) never gets the plain name of
+ *   another pair (`edge-1`): a peer cannot squat a Service by spelling.
+ *
+ * Two valid pairs can still spell the same text (`edge` + `1-web` and
+ * `edge-1` + `web`): the proxy Service controller gives the later one its
+ * hashed name, and never takes over a Service another pair owns.
+ *
+ * @example
+ * ```ts
+ * import { proxyServiceName } from "./names.ts";
+ * console.log(await proxyServiceName("edge-1", "web")); // "edge-1-web"
+ * ```
  */
 export async function proxyServiceName(peer: string, app: string): Promise<string> {
-  const full = `${peer}-${app}`;
-  let name = full.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  if (!/^[a-z]/.test(name)) name = LETTER_PREFIX + name;
-  if (isDns1035(name)) return name;
-  const hash = (await sha256Hex(full)).slice(0, HASH_DIGITS);
-  return `${name.slice(0, MAX_DNS_LABEL - HASH_DIGITS - 1)}-${hash}`;
+  const plain = `${peer}-${app}`;
+  if (isDns1035(plain)) return plain;
+  if (!/^[a-z][a-z0-9-]*$/.test(plain)) return await hashedServiceName(peer, app);
+  const hash = (await sha256Hex(plain)).slice(0, HASH_DIGITS);
+  return `${plain.slice(0, MAX_DNS_LABEL - HASH_DIGITS - 1)}-${hash}`;
+}
+
+/**
+ * The name of the proxy Service of (`peer`, `app`) that no other pair can
+ * have (but by a SHA-256 collision in 32 bits): `<peer>-<app>` lower-cased,
+ * every character outside `[a-z0-9-]` replaced by `-`, prefixed with `wh-`
+ * unless it starts with a letter, cut to 54 characters, then `-` and the
+ * first 8 hex digits of the SHA-256 of `<peer>\0<app>` (NUL cannot occur in
+ * either name, so the pair is hashed unambiguously). Always a DNS-1035 label.
+ */
+export async function hashedServiceName(peer: string, app: string): Promise<string> {
+  let base = `${peer}-${app}`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+  if (!/^[a-z]/.test(base)) base = LETTER_PREFIX + base;
+  const hash = (await sha256Hex(`${peer}\0${app}`)).slice(0, HASH_DIGITS);
+  return `${base.slice(0, MAX_DNS_LABEL - HASH_DIGITS - 1)}-${hash}`;
 }
 
 /**
