@@ -170,6 +170,27 @@ Deno.test("operations: /metrics counts peers, apps, streams, bytes and handshake
   await requests.body?.cancel();
 });
 
+Deno.test("operations: regression: handshake failures are labelled by meaning, never by a DOMException code", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`, ["--acceptor", "server"]);
+  await using _server = server.proc;
+  // A client that leaves while the operator decides: the decision's abort was
+  // counted as reason="20" (DOMException.ABORT_ERR).
+  const client = startClient(server.url, `${dir.path}/client`, ["--name", "edge"]);
+  await client.waitForLog("waiting for the operator to approve this key");
+  await client[Symbol.asyncDispose]();
+  let text = "";
+  for (let i = 0; i < 100; i++) {
+    text = await (await fetch(`${server.admin}/metrics`)).text();
+    if (metricValue(text, "wormhole_handshake_failures_total", { reason: "closed" }) >= 1) break;
+    await sleep(50);
+  }
+  assert.equal(metricValue(text, "wormhole_handshake_failures_total", { reason: "closed" }), 1);
+  const reasons = [...text.matchAll(/^wormhole_handshake_failures_total\{reason="([^"]*)"\}/gm)]
+    .map((match) => match[1]);
+  assert.deepEqual(reasons, ["closed"]);
+});
+
 Deno.test("operations: the client is not ready while it waits for approval", async () => {
   await using dir = await tempDir();
   const server = await startServer(`${dir.path}/server`, ["--acceptor", "server"]);

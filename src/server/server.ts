@@ -6,6 +6,7 @@
  */
 
 import {
+  HandshakeError,
   type Identity,
   linkChannel,
   type PeerHello,
@@ -415,7 +416,13 @@ export class WormholeServer {
           signal: gone.signal,
         });
       } catch (error) {
-        const code = (error as { code?: string }).code ?? "internal";
+        // Labelled by meaning: a HandshakeError's code; the peer leaving while the
+        // operator decides aborts with a DOMException, which is still "closed".
+        const code = error instanceof HandshakeError
+          ? error.code
+          : gone.signal.aborted
+          ? "closed"
+          : "internal";
         if (code === "closed") log.debug("peer left during the handshake");
         else log.warn("handshake failed", { code, error });
         this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
