@@ -22,6 +22,21 @@ export type LogFields = Record<string, unknown>;
 /** Where finished lines go; stderr by default. */
 export type LogSink = (line: string) => void;
 
+/**
+ * Characters that must not reach a terminal or a log viewer raw: C0 and C1
+ * controls (escape sequences, carriage returns that overwrite a line), DEL,
+ * bidirectional overrides and isolates (text that reads differently from
+ * what it is), and the Unicode line and paragraph separators. Peers choose
+ * some of what is logged (names, reasons), so every line is escaped.
+ */
+// deno-lint-ignore no-control-regex -- matching control characters is the point.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** `text` with every {@linkcode UNSAFE} character as a `\uXXXX` escape. */
+function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 const encoder = new TextEncoder();
 const stderrSink: LogSink = (line) => {
   try {
@@ -89,14 +104,16 @@ export class Logger {
     }
     const time = new Date().toISOString();
     if (this.#format === "json") {
-      this.#sink(JSON.stringify({ time, level, msg, ...all }));
+      // Inside JSON strings a \uXXXX escape means the same character.
+      this.#sink(escapeUnsafe(JSON.stringify({ time, level, msg, ...all })));
       return;
     }
-    let line = `${time} ${level.toUpperCase().padEnd(5)} ${msg}`;
+    let line = `${time} ${level.toUpperCase().padEnd(5)} ${escapeUnsafe(msg)}`;
     for (const [key, value] of Object.entries(all)) {
       if (value === undefined) continue;
       const text = typeof value === "string" ? value : JSON.stringify(value);
-      line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+      const quote = /[\s"=\\]/.test(text) || escapeUnsafe(text) !== text;
+      line += ` ${escapeUnsafe(key)}=${escapeUnsafe(quote ? JSON.stringify(text) : text)}`;
     }
     this.#sink(line);
   }
