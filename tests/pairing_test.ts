@@ -149,12 +149,12 @@ Deno.test("pairing: pending requests are capped; extra ones are refused with a r
   void b;
 });
 
-Deno.test("pairing: with --admin-token every admin route but /healthz needs it", async () => {
+Deno.test("pairing: with --admin-token every admin route but the probes needs it", async () => {
   await using dir = await tempDir();
   const token = "s3cret-token-for-tests";
   const server = await startServer(`${dir.path}/server`, [...MANUAL, "--admin-token", token]);
   await using _server = server.proc;
-  for (const path of ["/v1/apps", "/v1/requests", "/v1/peers", "/readyz"]) {
+  for (const path of ["/v1/apps", "/v1/requests", "/v1/peers", "/metrics"]) {
     const anonymous = await fetch(`${server.admin}${path}`);
     assert.equal(anonymous.status, 401, path);
     await anonymous.body?.cancel();

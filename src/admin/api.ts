@@ -4,7 +4,11 @@
  * | route | answer |
  * | --- | --- |
  * | `GET /healthz` | 200 while the process runs (never needs the token) |
- * | `GET /readyz` | 200 when ready (server: listening; client: connected and approved), else 503 |
+ * | `GET /readyz` | 200 when ready, else 503 (never needs the token) |
+ *
+ * The probes answer without the token because the kubelet sends no headers,
+ * and so they say nothing but `ok`, `ready` or `not ready`: no names, keys
+ * or counts. What "ready" means is the state's ({@linkcode AdminState.ready}).
  * | `GET /v1/apps` | exposed apps |
  * | `GET /v1/requests` | fingerprints waiting for approval |
  * | `POST /v1/requests/{fp}` | accept → 204; unknown → 404 |
@@ -60,7 +64,10 @@ export interface RequestEntry {
 export interface AdminState {
   /** Exposed (server) or offered (client) apps. */
   apps(): AppEntry[];
-  /** Ready for traffic. */
+  /**
+   * Ready for traffic (server: tunnel listening and, in Kubernetes mode, the
+   * first sync of its Services done; client: connected and approved).
+   */
   ready(): boolean;
   /** Pending join requests. */
   requests?(): RequestEntry[];
@@ -76,7 +83,7 @@ export interface AdminState {
 
 /** Options of {@linkcode adminHandler}. */
 export interface AdminOptions {
-  /** When set, every route but `/healthz` needs `Authorization: Bearer <token>`. */
+  /** When set, every route but the probes (`/healthz`, `/readyz`) needs `Authorization: Bearer <token>`. */
   token?: string;
   /** Renders `/metrics`; absent: 404. */
   metrics?: { metrics(): Promise<string> };
@@ -110,6 +117,18 @@ function errorResponse(error: unknown): Response {
   return json(500, { error: err.message });
 }
 
+/**
+ * The routes that answer without the token: the kubelet's probes carry no
+ * headers. Their bodies reveal nothing but the status.
+ */
+const PROBES = new Map<string, (state: AdminState) => Response>([
+  ["/healthz", () => json(200, { status: "ok" })],
+  [
+    "/readyz",
+    (state) => state.ready() ? json(200, { status: "ready" }) : json(503, { status: "not ready" }),
+  ],
+]);
+
 /** Builds the request handler of the admin API over `state`. */
 export function adminHandler(
   state: AdminState,
@@ -117,9 +136,10 @@ export function adminHandler(
 ): (request: Request) => Promise<Response> {
   return async (request) => {
     const { pathname } = new URL(request.url);
-    if (pathname === "/healthz") {
+    const probe = PROBES.get(pathname);
+    if (probe) {
       return request.method === "GET"
-        ? json(200, { status: "ok" })
+        ? probe(state)
         : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
     }
     if (options.token) {
@@ -148,9 +168,6 @@ async function route(
   const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
   const missing = () => json(404, { error: `Not available here: ${pathname}` });
   switch (pathname) {
-    case "/readyz":
-      if (method !== "GET") return notAllowed();
-      return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
     case "/metrics":
       if (method !== "GET") return notAllowed();
       if (!options.metrics) return missing();

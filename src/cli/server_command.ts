@@ -93,7 +93,7 @@ export function serverCommand(): Command {
     parse: parsePort,
     default: 8081,
   });
-  flag(command, "--admin-token <token>", "bearer token every admin route but /healthz needs");
+  flag(command, "--admin-token <token>", "bearer token of every admin route but the probes");
   flag(command, "--admin-insecure", "allow a non-loopback admin API without a token");
   flag(command, "--acceptor <kind>", "who may join: server (operator approves) or dummy (anyone)", {
     parse: oneOf(["server", "dummy"] as const),

@@ -10,6 +10,12 @@
  * through a {@linkcode ServiceSink}, serialized per name and retried with
  * backoff, and never touch an object without the managed-by label.
  *
+ * The controller is ready ({@linkcode ProxyServiceController.ready}, which
+ * the server's `/readyz` asks) once its first sync has listed the owned
+ * objects: the API server answers and lets it list them. Readiness cannot
+ * wait for the garbage collection: that waits for clients to come back, and
+ * they reach the server only through a Service of a ready pod.
+ *
  * @module
  */
 
@@ -103,6 +109,7 @@ export class ProxyServiceController {
   #sleeps = new Map<number, () => void>();
   #foreign = new Set<string>();
   #gcTimer: number | undefined;
+  #synced = false;
   #closed = false;
 
   /** Creates the controller; {@linkcode start} schedules the start-up garbage collection. */
@@ -113,12 +120,21 @@ export class ProxyServiceController {
     this.#timers = options.timers ?? REAL_TIMERS;
   }
 
-  /** Schedules the garbage collection of orphans one grace period from now. */
+  /**
+   * Starts the first sync (retried until it succeeds) and schedules the
+   * garbage collection of orphans one grace period from now.
+   */
   start(): void {
+    this.#track(this.#firstSync());
     this.#gcTimer = this.#timers.set(() => {
       this.#gcTimer = undefined;
       this.#track(this.#collectGarbage());
     }, this.#options.graceMs);
+  }
+
+  /** True once the first sync has listed the owned objects (server readiness). */
+  ready(): boolean {
+    return this.#synced;
   }
 
   /** Server hook: a listener was opened for an app. */
@@ -417,11 +433,24 @@ export class ProxyServiceController {
     });
   }
 
+  /** Lists the owned objects once, retrying until the API server lets it; then ready. */
+  #firstSync(): Promise<void> {
+    return this.#retrying("cannot list proxy Services, not ready yet: retrying", async () => {
+      const owned: Record<string, number> = {};
+      for (const kind of this.#kinds()) owned[kind] = (await this.#sink.listOwned(kind)).length;
+      this.#synced = true;
+      this.#log.info("proxy Services synced with the API server: ready", {
+        namespace: this.#sink.namespace,
+        owned,
+      });
+    });
+  }
+
   /** Deletes owned objects that no exposure (live or within its grace) accounts for. */
-  async #collectGarbage(): Promise<void> {
-    let failures = 0;
-    while (!this.#closed) {
-      try {
+  #collectGarbage(): Promise<void> {
+    return this.#retrying(
+      "cannot list proxy Services for garbage collection, retrying",
+      async () => {
         const live = new Set(
           await Promise.all([...this.#exposures.values()].map((exposure) => exposure.name)),
         );
@@ -438,14 +467,21 @@ export class ProxyServiceController {
           this.#kick(name);
         }
         this.#log.info("garbage collection of proxy Services done", { orphans: [...orphans] });
-        return;
+      },
+    );
+  }
+
+  /** Runs `work` until it succeeds or the controller closes, with backoff between failures. */
+  async #retrying(warning: string, work: () => Promise<void>): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      try {
+        return await work();
       } catch (error) {
+        if (this.#closed) return;
         failures++;
         const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
-        this.#log.warn("cannot list proxy Services for garbage collection, retrying", {
-          retryInMs: delay,
-          error,
-        });
+        this.#log.warn(warning, { retryInMs: delay, error });
         await this.#sleep(delay);
       }
     }

@@ -4,6 +4,7 @@ import { type ExposedAppEvent, ProxyServiceController, type Timers } from "./exp
 import { KEY_EXPOSED_APP, KEY_EXPOSED_PEER, LABEL_MANAGED_BY, type Service } from "./objects.ts";
 import { hashedServiceName } from "./names.ts";
 import { MemoryServiceSink } from "./sink.ts";
+import { waitFor } from "../mux/testing.ts";
 
 /** Timers that fire only when told to. */
 class ManualTimers implements Timers {
@@ -157,6 +158,28 @@ Deno.test("exposer: garbage collection one grace period after start-up", async (
   await controller.idle();
   assert.deepEqual(sink.names("Service"), ["laptop-web", "someone-else"]);
   assert.deepEqual(sink.names("NetworkPolicy"), ["laptop-web"]);
+  await controller.close();
+});
+
+Deno.test("exposer: ready once the first sync has listed the owned objects, retried until then", async () => {
+  const { sink, timers, controller, lines } = setup({ networkPolicies: true });
+  sink.put("Service", { metadata: { name: "old", labels: { [LABEL_MANAGED_BY]: "wormhole" } } });
+  assert.equal(controller.ready(), false, "not ready before start");
+  sink.failNext(2);
+  controller.start();
+  for (const failures of [1, 2]) {
+    const retry = () => [...timers.pending].find(([, timer]) => timer.ms !== GRACE);
+    await waitFor(() => retry() !== undefined, `retry ${failures}`);
+    assert.equal(controller.ready(), false, `not ready after ${failures} failed lists`);
+    const [handle, timer] = retry()!;
+    timers.clear(handle);
+    timer.callback();
+  }
+  await waitFor(() => controller.ready(), "the first sync");
+  const synced = lines.find((l) => l.msg === "proxy Services synced with the API server: ready");
+  assert.deepEqual(synced?.owned, { Service: 1, NetworkPolicy: 0 });
+  assert.equal(lines.filter((l) => String(l.msg).startsWith("cannot list")).length, 2);
+  assert.deepEqual(sink.names("Service"), ["old"], "the sync deletes nothing");
   await controller.close();
 });
 

@@ -109,6 +109,12 @@ export interface ServerObserver {
    * `host:port` (e.g. `<service>.<namespace>:<port>` in Kubernetes).
    */
   endpoint?(event: AppEvent): string | undefined;
+  /**
+   * Whether this observer is ready for traffic; the server is ready only
+   * while every observer that has this says so (the Kubernetes sink: once it
+   * has synced its Services with the API server).
+   */
+  ready?(): boolean;
 }
 
 /** Traffic counters of one (peer, app). */
@@ -303,9 +309,10 @@ export class WormholeServer {
     return this.#options.identity.fingerprint;
   }
 
-  /** Ready while the tunnel endpoint accepts connections. */
+  /** Ready while the tunnel endpoint accepts connections and every observer is ready. */
   ready(): boolean {
-    return this.#closing === null;
+    return this.#closing === null &&
+      (this.#options.observers ?? []).every((observer) => observer.ready?.() ?? true);
   }
 
   /** Join requests waiting for the operator (manual acceptor only). */

@@ -1,0 +1,123 @@
+/**
+ * The kubelet's probes against real processes: `/healthz` and `/readyz`
+ * answer requests without any header even when the admin API has a token,
+ * say nothing but their status, and `/readyz` of a server in Kubernetes mode
+ * waits for the first sync with the API server.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { startFakeKube } from "./fake_kube/mod.ts";
+import { renderKubeconfig } from "./fake_kube/kubeconfig.ts";
+import { unusedPort } from "./harness/net.ts";
+import { startClient, startServer, tempDir } from "./harness/process.ts";
+
+const TOKEN = "s3cr3t-probe-token";
+
+/** GET without any header, as the kubelet probes; returns the status and the body. */
+async function probe(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.text() };
+}
+
+Deno.test("probes: /healthz and /readyz answer without the token; every other route needs it", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`, [
+    "--acceptor",
+    "server",
+    "--admin-token",
+    TOKEN,
+  ]);
+  await using _server = server.proc;
+  // A pending request: the probes must not show its name or key, nor count it.
+  await using client = startClient(server.url, `${dir.path}/client`, [
+    "--name",
+    "edge-probe",
+    "--admin-port",
+    "0",
+  ]);
+  const pending = await client.waitForLog("waiting for the operator to approve this key");
+
+  assert.deepEqual(await probe(`${server.admin}/healthz`), {
+    status: 200,
+    body: '{"status":"ok"}\n',
+  });
+  assert.deepEqual(await probe(`${server.admin}/readyz`), {
+    status: 200,
+    body: '{"status":"ready"}\n',
+  });
+  for (const path of ["/v1/apps", "/v1/requests", "/v1/peers", "/metrics"]) {
+    const anonymous = await probe(`${server.admin}${path}`);
+    assert.equal(anonymous.status, 401, path);
+    assert.doesNotMatch(anonymous.body, /edge-probe/, path);
+    assert.doesNotMatch(anonymous.body, new RegExp(String(pending.fingerprint)), path);
+  }
+  const listed = await fetch(`${server.admin}/v1/requests`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.deepEqual(await listed.json(), [pending.fingerprint], "the token still opens the rest");
+
+  // The client's listener: alive, and not ready while it waits for approval.
+  const clientAdmin = String((await client.waitForLog("admin listening")).url);
+  assert.deepEqual(await probe(`${clientAdmin}/healthz`), {
+    status: 200,
+    body: '{"status":"ok"}\n',
+  });
+  assert.deepEqual(await probe(`${clientAdmin}/readyz`), {
+    status: 503,
+    body: '{"status":"not ready"}\n',
+  });
+  const accept = await fetch(`${server.admin}/v1/requests/${pending.fingerprint}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(accept.status, 204);
+  await accept.body?.cancel();
+  await client.waitForLog("accepted by server");
+  assert.deepEqual(await probe(`${clientAdmin}/readyz`), {
+    status: 200,
+    body: '{"status":"ready"}\n',
+  });
+});
+
+Deno.test("probes: in Kubernetes mode the server is ready only once it has synced with the API server", async () => {
+  await using dir = await tempDir();
+  // The API server starts later on this port: until then every list fails.
+  const port = unusedPort();
+  const kubeconfig = `${dir.path}/kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    renderKubeconfig({
+      server: `http://127.0.0.1:${port}`,
+      token: "fake-kube-token",
+      name: "fake-kube",
+      namespace: "wormhole",
+    }),
+  );
+  const server = await startServer(`${dir.path}/server`, [
+    "--admin-token",
+    TOKEN,
+    "--kubernetes",
+    "--kubernetes-namespace",
+    "wormhole",
+    "--kubernetes-labels",
+    "app=wormhole-server",
+    "--listen-host",
+    "127.0.0.1",
+  ], { KUBECONFIG: kubeconfig });
+  await using _server = server.proc;
+  await server.proc.waitForLog("cannot list proxy Services, not ready yet: retrying");
+  assert.deepEqual(await probe(`${server.admin}/readyz`), {
+    status: 503,
+    body: '{"status":"not ready"}\n',
+  });
+  assert.equal((await probe(`${server.admin}/healthz`)).status, 200, "alive all the same");
+
+  await using _kube = await startFakeKube({ port });
+  await server.proc.waitForLog("proxy Services synced with the API server: ready");
+  assert.deepEqual(await probe(`${server.admin}/readyz`), {
+    status: 200,
+    body: '{"status":"ready"}\n',
+  });
+});
