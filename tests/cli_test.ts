@@ -29,6 +29,9 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["client", "--log-level", "loud"], {}, /--log-level .* argument 'loud' is invalid/],
   [["server"], { WORMHOLE_PORT: "99999" }, /value '99999' from env 'WORMHOLE_PORT' is invalid/],
   [["client"], { WORMHOLE_SERVER: "ftp://x" }, /'ftp:\/\/x' from env 'WORMHOLE_SERVER'/],
+  [["server"], { WORMHOLE_ADMIN_INSECURE: "maybe" }, /'maybe' from env 'WORMHOLE_ADMIN_INSECURE'/],
+  [["server"], { WORMHOLE_NETWORK_POLICIES: "" }, /'' from env 'WORMHOLE_NETWORK_POLICIES'/],
+  [["client"], { WORMHOLE_KUBERNETES: "maybe" }, /'maybe' from env 'WORMHOLE_KUBERNETES' is inv/],
   [["apps", "list", "-o", "yaml"], {}, /--output .* argument 'yaml' is invalid/],
   [["server", "--no-such-flag"], {}, /unknown option '--no-such-flag'/],
 ];
@@ -47,6 +50,41 @@ for (const [args, env, expected] of BAD_VALUES) {
     },
   );
 }
+
+Deno.test("cli: server: a boolean variable set to false leaves its flag off", async () => {
+  await using dir = await tempDir();
+  // The token safeguard stays on: a non-loopback admin API without a token is refused.
+  const refused = await runWormhole(
+    ["server", "--admin-host", "0.0.0.0", "--state-dir", dir.path],
+    { WORMHOLE_ADMIN_INSECURE: "false" },
+  );
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^error: Refusing to serve the admin API on 0\.0\.0\.0 without/);
+  // Kubernetes mode stays off: on, it would need --kubernetes-labels and a reachable API server.
+  const server = await startServer(`${dir.path}/server`, [], {
+    WORMHOLE_KUBERNETES: "False",
+    KUBECONFIG: "/nonexistent",
+  });
+  await using _server = server.proc;
+  const ready = await fetch(`${server.admin}/readyz`);
+  assert.equal(ready.status, 200);
+  await ready.body?.cancel();
+  assert.ok(!server.proc.logs.some((l) => l.msg.startsWith("kubernetes")), server.proc.dump());
+  const on = await runWormhole(["server", "--state-dir", dir.path], { WORMHOLE_KUBERNETES: "on" });
+  assert.equal(on.code, 2);
+  assert.match(on.stderr, /--kubernetes needs --kubernetes-labels/);
+});
+
+Deno.test("cli: client: a boolean variable set to false leaves its flag off", async () => {
+  await using dir = await tempDir();
+  await using client = startClient("ws://127.0.0.1:9/wh/tunnel", dir.path, [], {
+    WORMHOLE_KUBERNETES: "0",
+    KUBECONFIG: "/nonexistent",
+  });
+  // Logged only when neither apps nor Kubernetes mode are there.
+  await client.waitForLog("no apps to expose yet: use --expose or --apps-file");
+  assert.ok(!client.logs.some((l) => l.msg.startsWith("kubernetes")), client.dump());
+});
 
 Deno.test("cli: --version prints the version", async () => {
   const { code, stdout } = await runWormhole(["--version"]);

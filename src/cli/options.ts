@@ -8,7 +8,7 @@
 import { type Command, Option } from "commander";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
 import { DEFAULT_WINDOW } from "../mux/mod.ts";
-import { defaultStateDir, oneOf, parseDuration, sizeIn } from "./parse.ts";
+import { defaultStateDir, oneOf, parseBoolean, parseDuration, sizeIn } from "./parse.ts";
 
 /** `--listen-host <host>` → `WORMHOLE_LISTEN_HOST`. */
 export function envName(flags: string): string {
@@ -17,7 +17,10 @@ export function envName(flags: string): string {
   return `WORMHOLE_${long.replaceAll("-", "_").toUpperCase()}`;
 }
 
-/** Adds an option that also reads `WORMHOLE_<FLAG_NAME>`. */
+/**
+ * Adds an option that also reads `WORMHOLE_<FLAG_NAME>`. A boolean flag's
+ * variable must say true or false ({@linkcode parseBoolean}).
+ */
 export function flag<T>(
   command: Command,
   flags: string,
@@ -27,7 +30,33 @@ export function flag<T>(
   const option = new Option(flags, description).env(envName(flags));
   if (options.parse) option.argParser(options.parse);
   if (options.default !== undefined) option.default(options.default, options.defaultText);
-  return command.addOption(option);
+  command.addOption(option);
+  if (option.isBoolean()) readBooleanEnv(command, option);
+  return command;
+}
+
+/**
+ * Commander turns a boolean flag on whenever its variable is set, whatever
+ * the value (`=false` included). This listener runs after commander's, when
+ * the value came from the variable, and replaces it with what the variable
+ * says, or stops with a usage error naming the variable and the value.
+ */
+function readBooleanEnv(command: Command, option: Option): void {
+  const variable = option.envVar!;
+  command.on(`optionEnv:${option.name()}`, () => {
+    const raw = Deno.env.get(variable) ?? "";
+    try {
+      command.setOptionValueWithSource(option.attributeName(), parseBoolean(raw), "env");
+    } catch (error) {
+      // Quoted like commander's own messages; escaped so that it stays one line.
+      const shown = JSON.stringify(raw).slice(1, -1);
+      command.error(
+        `error: option '${option.flags}' value '${shown}' from env '${variable}' is invalid. ` +
+          (error as Error).message,
+        { exitCode: 2, code: "commander.invalidArgument" },
+      );
+    }
+  });
 }
 
 /** Values of the shared logging flags. */

@@ -167,6 +167,24 @@ export function parseHostPort(value: string): { host: string; port: number } {
   }
 }
 
+const BOOLEANS = new Map([
+  ...["true", "1", "yes", "on"].map((word) => [word, true] as const),
+  ...["false", "0", "no", "off"].map((word) => [word, false] as const),
+]);
+
+/**
+ * A boolean as an environment variable gives it: true/false, 1/0, yes/no or
+ * on/off, in any case, surrounding space ignored. Anything else, the empty
+ * string included, is an error: a typo must not turn a safeguard off.
+ */
+export function parseBoolean(value: string): boolean {
+  const parsed = BOOLEANS.get(value.trim().toLowerCase());
+  if (parsed === undefined) {
+    throw new InvalidArgumentError(`Expected true/false, 1/0, yes/no or on/off.`);
+  }
+  return parsed;
+}
+
 /** Returns a parser accepting only `choices`. */
 export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
   return (value) => {
