@@ -70,7 +70,7 @@ Deno.test("probes: /healthz and /readyz answer without the token; every other ro
   });
   const accept = await fetch(`${server.admin}/v1/requests/${pending.fingerprint}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}` },
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
   });
   assert.equal(accept.status, 204);
   await accept.body?.cancel();

@@ -5,10 +5,6 @@
  * | --- | --- |
  * | `GET /healthz` | 200 while the process runs (never needs the token) |
  * | `GET /readyz` | 200 when ready, else 503 (never needs the token) |
- *
- * The probes answer without the token because the kubelet sends no headers,
- * and so they say nothing but `ok`, `ready` or `not ready`: no names, keys
- * or counts. What "ready" means is the state's ({@linkcode AdminState.ready}).
  * | `GET /v1/apps` | exposed apps |
  * | `GET /v1/requests` | fingerprints waiting for approval |
  * | `POST /v1/requests/{fp}` | accept → 204; unknown → 404 |
@@ -16,10 +12,20 @@
  * | `GET /v1/peers` | approved and connected peers |
  * | `DELETE /v1/peers/{name}` | revoke → 204; unknown → 404 |
  *
+ * The probes answer without the token because the kubelet sends no headers,
+ * and so they say nothing but `ok`, `ready` or `not ready`: no names, keys
+ * or counts. What "ready" means is the state's ({@linkcode AdminState.ready}).
+ * Every other route needs the token (when one is set), then passes the
+ * cross-site guard (`guard.ts`: Host, Origin and, for writes,
+ * `Content-Type: application/json`).
+ *
  * @module
  */
 
 import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { refusal } from "./guard.ts";
+
+export { isLoopback } from "./guard.ts";
 
 /** An app as `GET /v1/apps` lists it (the original wormhole's shape). */
 export interface AppEntry {
@@ -87,6 +93,8 @@ export interface AdminOptions {
   token?: string;
   /** Renders `/metrics`; absent: 404. */
   metrics?: { metrics(): Promise<string> };
+  /** Names (lower case, no port) the API is reached by besides IP addresses and `localhost`. */
+  hosts?: readonly string[];
 }
 
 function json(status: number, body: unknown): Response {
@@ -151,6 +159,9 @@ export function adminHandler(
         return response;
       }
     }
+    // After the token: a caller without it learns only that it lacks it.
+    const refused = refusal(request, options.hosts ?? []);
+    if (refused) return json(refused.status, { error: refused.error });
     try {
       return await route(state, options, request.method, pathname);
     } catch (error) {
@@ -219,11 +230,6 @@ export interface AdminEndpoint {
   addr: Deno.NetAddr;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
-}
-
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
 /** Serves the admin API until `signal` aborts. */

@@ -31,6 +31,8 @@ export class AdminClient {
 
   async #request(method: string, path: string): Promise<unknown> {
     const headers: Record<string, string> = { accept: "application/json" };
+    // Writes must say JSON: the API's guard against cross-site requests.
+    if (method !== "GET") headers["content-type"] = "application/json";
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     let response: Response;
     try {

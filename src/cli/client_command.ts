@@ -30,6 +30,7 @@ import {
   collectExpose,
   parseDuration,
   parseHost,
+  parseHostNames,
   parseName,
   parsePort,
   parseTunnelUrl,
@@ -44,6 +45,7 @@ interface ClientFlags extends LogFlags, TunnelFlags, KubernetesClientFlags {
   reconnectMin: number;
   reconnectMax: number;
   adminHost: string;
+  adminHosts?: string[];
   adminPort?: number;
   caFile?: string;
 }
@@ -97,6 +99,14 @@ export function clientCommand(): Command {
   flag(command, "--admin-port <port>", "serve /healthz, /readyz and /metrics here (default: off)", {
     parse: parsePort,
   });
+  flag(
+    command,
+    "--admin-hosts <names>",
+    "DNS names the admin API answers to besides IPs and localhost",
+    {
+      parse: parseHostNames,
+    },
+  );
   kubernetesClientFlags(command);
   tunnelFlags(command, {
     stateDir: "where the key and server pin live",
@@ -179,7 +189,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
               peer: flags.name,
             })),
           ready: () => client.state === "connected",
-        }, { metrics: clientMetrics(() => client.stats()) }),
+        }, { metrics: clientMetrics(() => client.stats()), hosts: flags.adminHosts }),
       });
     } catch (error) {
       await Promise.all([client.close(), watcher?.stop(), kube?.close()]);

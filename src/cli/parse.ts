@@ -137,6 +137,18 @@ export function parseHost(value: string): string {
   return host;
 }
 
+/** A comma list of DNS names (the admin API's `--admin-hosts`), lower-cased. */
+export function parseHostNames(value: string): string[] {
+  const names = value.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean);
+  const bad = names.find((name) =>
+    name.length > 253 ||
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
+  );
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not a DNS name.`);
+  if (names.length === 0) throw new InvalidArgumentError(`Expected one or more DNS names.`);
+  return names;
+}
+
 /**
  * Accumulates `--expose` values. One value may hold several specs separated
  * by `;` or newlines (handy in `WORMHOLE_EXPOSE`).

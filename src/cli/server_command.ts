@@ -39,6 +39,7 @@ import {
   parseCount,
   parseDuration,
   parseHost,
+  parseHostNames,
   parsePath,
   parsePort,
   parsePortRange,
@@ -54,6 +55,7 @@ interface ServerFlags extends LogFlags, TunnelFlags, KubernetesServerFlags {
   adminPort: number;
   adminToken?: string;
   adminInsecure?: boolean;
+  adminHosts?: string[];
   acceptor: "server" | "dummy";
   maxPending: number;
   tlsCert?: string;
@@ -95,6 +97,14 @@ export function serverCommand(): Command {
   });
   flag(command, "--admin-token <token>", "bearer token of every admin route but the probes");
   flag(command, "--admin-insecure", "allow a non-loopback admin API without a token");
+  flag(
+    command,
+    "--admin-hosts <names>",
+    "DNS names the admin API answers to besides IPs and localhost",
+    {
+      parse: parseHostNames,
+    },
+  );
   flag(command, "--acceptor <kind>", "who may join: server (operator approves) or dummy (anyone)", {
     parse: oneOf(["server", "dummy"] as const),
     default: "server",
@@ -178,6 +188,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
       signal: abort.signal,
       handler: adminHandler(server, {
         token: flags.adminToken,
+        hosts: flags.adminHosts,
         metrics: serverMetrics(() => server.stats()),
       }),
     });
