@@ -12,6 +12,7 @@ import {
   type Acceptor,
   ApprovalStore,
   DEFAULT_MAX_PENDING,
+  DEFAULT_MAX_PENDING_PER_REMOTE,
   DummyAcceptor,
   ManualAcceptor,
   type PortRange,
@@ -58,6 +59,7 @@ interface ServerFlags extends LogFlags, TunnelFlags, KubernetesServerFlags {
   adminHosts?: string[];
   acceptor: "server" | "dummy";
   maxPending: number;
+  maxPendingPerRemote: number;
   tlsCert?: string;
   tlsKey?: string;
   helloTimeout: number;
@@ -113,6 +115,10 @@ export function serverCommand(): Command {
     parse: parseCount(1, 10_000),
     default: DEFAULT_MAX_PENDING,
   });
+  flag(command, "--max-pending-per-remote <n>", "of those, how many from one remote address", {
+    parse: parseCount(1, 10_000),
+    default: DEFAULT_MAX_PENDING_PER_REMOTE,
+  });
   flag(command, "--hello-timeout <duration>", "time a new connection has to say hello", {
     parse: parseDuration,
     default: 10_000,
@@ -156,7 +162,11 @@ async function runServer(flags: ServerFlags): Promise<void> {
   let approvals: ApprovalStore | undefined;
   if (flags.acceptor === "server") {
     approvals = await ApprovalStore.open(flags.stateDir);
-    acceptor = new ManualAcceptor(approvals, { maxPending: flags.maxPending, logger: log });
+    acceptor = new ManualAcceptor(approvals, {
+      maxPending: flags.maxPending,
+      maxPendingPerRemote: flags.maxPendingPerRemote,
+      logger: log,
+    });
   } else {
     log.warn("acceptor dummy: every client is accepted without approval");
     acceptor = new DummyAcceptor();

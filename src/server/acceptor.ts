@@ -56,6 +56,8 @@ export interface PendingRequest {
 
 /** Default limit of requests waiting at once. */
 export const DEFAULT_MAX_PENDING = 32;
+/** Default limit of requests waiting at once from one remote address (host, any port). */
+export const DEFAULT_MAX_PENDING_PER_REMOTE = 4;
 
 /** The operator's answer could not be applied. */
 export class ApprovalConflictError extends Error {
@@ -80,13 +82,23 @@ export class ManualAcceptor implements Acceptor {
   readonly kind = "server";
   #store: ApprovalStore;
   #maxPending: number;
+  #maxPerRemote: number;
   #log: Logger;
   #pending = new Map<string, Waiting>();
 
-  /** Creates a manual acceptor over `store`. */
-  constructor(store: ApprovalStore, options?: { maxPending?: number; logger?: Logger }) {
+  /**
+   * Creates a manual acceptor over `store`. At most `maxPending` requests
+   * wait at once, and at most `maxPendingPerRemote` from one remote host: a
+   * host over its share expires its own oldest request, so one address
+   * cycling fresh keys cannot fill the queue and lock out enrollment.
+   */
+  constructor(
+    store: ApprovalStore,
+    options?: { maxPending?: number; maxPendingPerRemote?: number; logger?: Logger },
+  ) {
     this.#store = store;
     this.#maxPending = options?.maxPending ?? DEFAULT_MAX_PENDING;
+    this.#maxPerRemote = options?.maxPendingPerRemote ?? DEFAULT_MAX_PENDING_PER_REMOTE;
     this.#log = options?.logger ?? silentLogger;
   }
 
@@ -123,10 +135,38 @@ export class ManualAcceptor implements Acceptor {
         reason: `the name "${name}" is pinned to another key (${owner.fingerprint})`,
       });
     }
+    const host = hostOf(request.remote);
     const older = this.#pending.get(fingerprint);
+    if (older && hostOf(older.remote) !== host) {
+      // The hello proves nothing yet (the key is public): a copy of a waiting
+      // client's hello from elsewhere must not push the real one out.
+      this.#log.warn("refusing peer: a request of this key is already waiting", {
+        peer: name,
+        fingerprint,
+        waitingFrom: older.remote,
+      });
+      return Promise.resolve({
+        accepted: false,
+        reason: "a request of this key is already waiting from another address",
+      });
+    }
     if (older) {
       this.#pending.delete(fingerprint);
       older.settle({ accepted: false, reason: "replaced by a newer connection of the same key" });
+    }
+    const fromHost = [...this.#pending.values()].filter((w) => hostOf(w.remote) === host);
+    if (fromHost.length >= this.#maxPerRemote) {
+      const oldest = fromHost.reduce((a, b) => (b.since < a.since ? b : a));
+      this.#pending.delete(oldest.fingerprint);
+      this.#log.warn("expiring the oldest pending request of a remote address", {
+        remote: host,
+        fingerprint: oldest.fingerprint,
+        limit: this.#maxPerRemote,
+      });
+      oldest.settle({
+        accepted: false,
+        reason: `expired: more than ${this.#maxPerRemote} requests from ${host}`,
+      });
     }
     if (this.#pending.size >= this.#maxPending) {
       this.#log.warn("refusing peer: too many pending requests", {
@@ -203,4 +243,12 @@ export class ManualAcceptor implements Acceptor {
     waiting.settle({ accepted: false, reason: "declined by the operator" });
     return true;
   }
+}
+
+/** The host of a `host:port` remote address (IPv6 without brackets). */
+function hostOf(remote: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(remote);
+  if (bracketed) return bracketed[1];
+  const colon = remote.lastIndexOf(":");
+  return colon >= 0 && remote.indexOf(":") === colon ? remote.slice(0, colon) : remote;
 }

@@ -83,3 +83,61 @@ Deno.test("acceptor: accepting a key whose name was meanwhile approved for anoth
   abort.abort();
   await decision;
 });
+
+function from(remote: string, name: string, fingerprint: string) {
+  return { name, fingerprint, remote, signal: new AbortController().signal };
+}
+
+Deno.test("acceptor: regression: one address cycling fresh keys expires its own oldest, not others'", async () => {
+  const acceptor = new ManualAcceptor(ApprovalStore.memory(), {
+    maxPending: 4,
+    maxPendingPerRemote: 2,
+  });
+  const keys = ["1", "2", "3", "4", "5"].map((digit) => digit.repeat(40));
+  const legit = acceptor.decide(from("192.0.2.7:5000", "edge", FP_A));
+  const squatters = keys.map((key, i) => acceptor.decide(from("198.51.100.1:" + i, `x${i}`, key)));
+  // Each squatter past the second expired the oldest of its own address.
+  for (const [i, squatter] of squatters.slice(0, 3).entries()) {
+    assert.deepEqual(await squatter, {
+      accepted: false,
+      reason: "expired: more than 2 requests from 198.51.100.1",
+    }, `squatter ${i}`);
+  }
+  assert.deepEqual(acceptor.pending().map((p) => p.fingerprint).sort(), [FP_A, keys[3], keys[4]].sort());
+  // Enrollment stays open for everyone else.
+  const other = acceptor.decide(from("203.0.113.9:1", "core", FP_B));
+  assert.deepEqual(acceptor.pending().length, 4);
+  for (const fp of [FP_A, FP_B, keys[3], keys[4]]) acceptor.decline(fp);
+  await Promise.all([legit, other, ...squatters]);
+});
+
+Deno.test("acceptor: regression: a copied hello from another address does not replace the waiting one", async () => {
+  const acceptor = new ManualAcceptor(ApprovalStore.memory());
+  const real = acceptor.decide(from("192.0.2.7:5000", "edge", FP_A));
+  const forged = await acceptor.decide(from("198.51.100.1:6000", "edge", FP_A));
+  assert.deepEqual(forged, {
+    accepted: false,
+    reason: "a request of this key is already waiting from another address",
+  });
+  assert.deepEqual(acceptor.pending().map((p) => p.remote), ["192.0.2.7:5000"]);
+  // The same client reconnecting from its own address replaces its older request.
+  const again = acceptor.decide(from("192.0.2.7:5001", "edge", FP_A));
+  assert.deepEqual(await real, {
+    accepted: false,
+    reason: "replaced by a newer connection of the same key",
+  });
+  assert.equal(await acceptor.accept(FP_A), true);
+  assert.deepEqual(await again, { accepted: true });
+});
+
+Deno.test("acceptor: IPv6 remotes are grouped by address", async () => {
+  const acceptor = new ManualAcceptor(ApprovalStore.memory(), { maxPendingPerRemote: 1 });
+  const first = acceptor.decide(from("[2001:db8::1]:1", "a", FP_A));
+  const second = acceptor.decide(from("[2001:db8::1]:2", "b", FP_B));
+  assert.deepEqual(await first, {
+    accepted: false,
+    reason: "expired: more than 1 requests from 2001:db8::1",
+  });
+  acceptor.decline(FP_B);
+  await second;
+});
