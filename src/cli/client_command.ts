@@ -4,6 +4,7 @@
  * @module
  */
 
+import { UsageError } from "./errors.ts";
 import { Command, InvalidArgumentError } from "commander";
 import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
@@ -120,7 +121,7 @@ export function clientCommand(): Command {
 async function runClient(flags: ClientFlags): Promise<void> {
   const log = loggerFrom(flags);
   if (flags.reconnectMax < flags.reconnectMin) {
-    throw new RangeError(
+    throw new UsageError(
       `--reconnect-max (${flags.reconnectMax} ms) is below --reconnect-min (${flags.reconnectMin} ms)`,
     );
   }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { UsageError } from "./errors.ts";
 import { type Command, InvalidArgumentError } from "commander";
 import type { AppSpec } from "../client/apps.ts";
 import {
@@ -125,8 +126,8 @@ export interface ServerKubernetes {
   close(): Promise<void>;
 }
 
-function missingLabels(): RangeError {
-  return new RangeError(
+function missingLabels(): UsageError {
+  return new UsageError(
     "--kubernetes needs --kubernetes-labels: the server pod's labels, which proxy Services select",
   );
 }
@@ -147,7 +148,7 @@ export async function startServerKubernetes(
   if (!flags.kubernetes) return null;
   const namespace = flags.kubernetesNamespace ?? await podNamespace();
   if (!namespace) {
-    throw new RangeError(
+    throw new UsageError(
       "--kubernetes needs --kubernetes-namespace (outside a pod there is no default)",
     );
   }

@@ -6,6 +6,7 @@
 
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.ts";
+import { UsageError } from "./errors.ts";
 import { appsCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
 import { keysCommand } from "./keys_command.ts";
 import { clientCommand } from "./client_command.ts";
@@ -57,16 +58,24 @@ export async function main(args: string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander already printed the message (or the help or version).
-      const done = ["commander.helpDisplayed", "commander.version", "commander.help"];
-      return done.includes(error.code) ? 0 : EXIT_USAGE;
+    // Commander already printed its own messages (and the help or version).
+    if (!(error instanceof CommanderError)) {
+      console.error(`error: ${(error as Error)?.message ?? error}`);
     }
-    if (error instanceof RangeError || error instanceof SyntaxError) {
-      console.error(`error: ${error.message}`);
-      return EXIT_USAGE;
-    }
-    console.error(`error: ${(error as Error).message ?? error}`);
-    return EXIT_FAILURE;
+    return exitCodeFor(error);
   }
+}
+
+/**
+ * The exit code of a run that ended with `error`, by meaning: 0 after help
+ * or the version, {@linkcode EXIT_USAGE} for flags commander refused and for
+ * a {@linkcode UsageError}, {@linkcode EXIT_FAILURE} for anything else,
+ * whatever its type.
+ */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    const done = ["commander.helpDisplayed", "commander.version", "commander.help"];
+    return done.includes(error.code) ? 0 : EXIT_USAGE;
+  }
+  return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
 }

@@ -4,5 +4,6 @@
  * @module
  */
 
+export * from "./errors.ts";
 export * from "./main.ts";
 export * from "./parse.ts";

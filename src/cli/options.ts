@@ -5,6 +5,7 @@
  * @module
  */
 
+import { UsageError } from "./errors.ts";
 import { type Command, Option } from "commander";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
 import { DEFAULT_WINDOW } from "../mux/mod.ts";
@@ -108,17 +109,17 @@ export function untilSignal(cancel?: AbortSignal): Promise<Deno.Signal> {
 /**
  * Reads a PEM file named by `flagName`.
  *
- * @throws {RangeError} naming the flag when it cannot be read or holds no PEM block.
+ * @throws {UsageError} naming the flag when it cannot be read or holds no PEM block.
  */
 export async function readPem(path: string, flagName: string): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    throw new RangeError(`Cannot read ${flagName} ${path}: ${(error as Error).message}`);
+    throw new UsageError(`Cannot read ${flagName} ${path}: ${(error as Error).message}`);
   }
   if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
-    throw new RangeError(`Cannot use ${flagName} ${path}: it holds no PEM block`);
+    throw new UsageError(`Cannot use ${flagName} ${path}: it holds no PEM block`);
   }
   return text;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { UsageError } from "./errors.ts";
 import { Command } from "commander";
 import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentity } from "../crypto/mod.ts";
@@ -139,13 +140,13 @@ export function serverCommand(): Command {
 async function runServer(flags: ServerFlags): Promise<void> {
   const log = loggerFrom(flags);
   if (!flags.adminToken && !flags.adminInsecure && !isLoopback(flags.adminHost)) {
-    throw new RangeError(
+    throw new UsageError(
       `Refusing to serve the admin API on ${flags.adminHost} without --admin-token ` +
         `(or WORMHOLE_ADMIN_TOKEN); pass --admin-insecure to do it anyway`,
     );
   }
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-    throw new RangeError("--tls-cert and --tls-key go together: give both or neither");
+    throw new UsageError("--tls-cert and --tls-key go together: give both or neither");
   }
   const tls = flags.tlsCert && flags.tlsKey
     ? {
