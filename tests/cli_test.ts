@@ -32,6 +32,8 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["server"], { WORMHOLE_ADMIN_INSECURE: "maybe" }, /'maybe' from env 'WORMHOLE_ADMIN_INSECURE'/],
   [["server"], { WORMHOLE_NETWORK_POLICIES: "" }, /'' from env 'WORMHOLE_NETWORK_POLICIES'/],
   [["client"], { WORMHOLE_KUBERNETES: "maybe" }, /'maybe' from env 'WORMHOLE_KUBERNETES' is inv/],
+  [["client"], { WORMHOLE_EXIT_ON_MISMATCH: "maybe" }, /'maybe' from env 'WORMHOLE_EXIT_ON_MIS/],
+  [["client", "--server-fingerprint", "a,b"], {}, /fingerprint "a".*\(entry 1 of 2\)/],
   [["apps", "list", "-o", "yaml"], {}, /--output .* argument 'yaml' is invalid/],
   [["server", "--no-such-flag"], {}, /unknown option '--no-such-flag'/],
 ];

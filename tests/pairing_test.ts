@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
+import { type LogLine, runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 import {
   appPort,
   connect,
@@ -190,49 +190,119 @@ Deno.test("pairing: a non-loopback admin API without a token refuses to start", 
   assert.match(stderr, /without --admin-token .* --admin-insecure/);
 });
 
-Deno.test("pairing: a client expecting another server key stops with both fingerprints", async () => {
-  await using dir = await tempDir();
-  const server = await startServer(`${dir.path}/server`);
-  await using _server = server.proc;
-  const expected = "0123456789abcdef0123456789abcdef01234567";
-  const client = startClient(server.url, `${dir.path}/client`, [
-    "--server-fingerprint",
-    expected,
-  ]);
-  const status = await client.exited();
-  assert.equal(status.code, 1, client.dump());
-  const actual = (await runWormhole([
+/** The server's fingerprint as `wormhole keys fingerprint --key server` prints it. */
+async function serverFingerprint(stateDir: string): Promise<string> {
+  const result = await runWormhole([
     "keys",
     "fingerprint",
     "--key",
     "server",
     "--state-dir",
-    `${dir.path}/server`,
-  ])).stdout.trim();
-  const output = client.dump();
-  assert.match(output, new RegExp(expected));
-  assert.match(output, new RegExp(actual));
-  assert.match(output, /--server-fingerprint/);
+    stateDir,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout.trim();
+}
+
+const OTHER_KEY = "0123456789abcdef0123456789abcdef01234567";
+
+Deno.test("pairing: a client expecting another server key keeps retrying and says how to re-pin", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  const actual = await serverFingerprint(`${dir.path}/server`);
+  const client = startClient(server.url, `${dir.path}/client`, [
+    "--server-fingerprint",
+    OTHER_KEY,
+  ], { WORMHOLE_EXIT_ON_MISMATCH: "false" });
+  try {
+    const mismatch = (l: LogLine) => l.msg === "server key mismatch: retrying";
+    await client.waitForLog((l) => mismatch(l) && client.logs.filter(mismatch).length >= 2);
+    for (const line of client.logs.filter(mismatch)) {
+      assert.equal(line.level, "error");
+      assert.equal(line.expected, OTHER_KEY);
+      assert.equal(line.actual, actual);
+      assert.equal(line.expectedFrom, "--server-fingerprint");
+      assert.match(
+        String(line.fix),
+        /wormhole keys fingerprint --key server.*--server-fingerprint/,
+      );
+    }
+    // Each mismatch is one attempt, each followed by the backoff.
+    assert.ok(client.logs.filter((l) => l.msg === "reconnecting").length >= 1, client.dump());
+    assert.equal(client.logs.filter((l) => l.msg === "accepted by server").length, 0);
+  } finally {
+    // Still running: stopped by its PID, it exits as on any SIGTERM.
+    assert.equal((await client.stop()).code, 0, client.dump());
+  }
 });
 
-Deno.test("pairing: the client pins the server key on first use and refuses a new one", async () => {
+Deno.test("pairing: with --exit-on-mismatch a client expecting another server key exits 1 naming both keys", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  const client = startClient(server.url, `${dir.path}/client`, [
+    "--server-fingerprint",
+    OTHER_KEY,
+    "--exit-on-mismatch",
+  ]);
+  const status = await client.exited();
+  assert.equal(status.code, 1, client.dump());
+  const actual = await serverFingerprint(`${dir.path}/server`);
+  await client.waitForLog("server key mismatch: stopping (--exit-on-mismatch)");
+  const output = client.dump();
+  assert.match(output, new RegExp(OTHER_KEY));
+  assert.match(output, new RegExp(actual));
+  assert.match(output, /error: The server's key .* --server-fingerprint/);
+});
+
+Deno.test("pairing: --server-fingerprint takes a comma list: any listed key is accepted", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  const actual = await serverFingerprint(`${dir.path}/server`);
+  await using client = startClient(server.url, `${dir.path}/client`, [
+    "--server-fingerprint",
+    `${OTHER_KEY}, SHA256:${actual.toUpperCase()}`,
+    "--exit-on-mismatch",
+  ]);
+  await client.waitForLog("accepted by server");
+  const bad = await runWormhole(["client", "--server-fingerprint", `${actual},not-a-key`]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Cannot parse fingerprint "not-a-key".*\(entry 2 of 2\)/);
+});
+
+Deno.test("pairing: after the server key changed the client retries and connects once its pin is deleted", async () => {
   await using dir = await tempDir();
   const first = await startServer(`${dir.path}/server-a`);
   const client = startClient(first.url, `${dir.path}/client`);
   try {
-    await client.waitForLog("pinned the server's key (trust on first use)");
-  } finally {
+    const pinned = await client.waitForLog("pinned the server's key (trust on first use)");
     await first.proc.stop();
+    // Another server (another key) at the same address.
+    const second = await startServer(`${dir.path}/server-b`, [
+      "--port",
+      String(new URL(first.url).port),
+    ]);
+    await using _second = second.proc;
+    const mismatch = await client.waitForLog("server key mismatch: retrying");
+    assert.equal(mismatch.expected, pinned.serverFingerprint);
+    assert.equal(mismatch.actual, await serverFingerprint(`${dir.path}/server-b`));
+    assert.equal(mismatch.expectedFrom, pinned.file);
+    assert.match(String(mismatch.fix), new RegExp(`delete ${pinned.file}`));
+    // The operator checked the new key and deletes the pin: the next attempt pins it.
+    await Deno.remove(String(pinned.file));
+    const repinned = await client.waitForLog(
+      (l) =>
+        l.msg === "pinned the server's key (trust on first use)" &&
+        l.serverFingerprint === mismatch.actual,
+    );
+    assert.equal(repinned.file, pinned.file);
+    const after = (l: LogLine) => client.logs.indexOf(l) > client.logs.indexOf(repinned);
+    await client.waitForLog((l) => l.msg === "accepted by server" && after(l));
+  } finally {
+    await client.stop();
   }
-  // Another server (another key) at the same address.
-  const second = await startServer(`${dir.path}/server-b`, [
-    "--port",
-    String(new URL(first.url).port),
-  ]);
-  await using _second = second.proc;
-  const status = await client.exited();
-  assert.equal(status.code, 1);
-  await client.waitForLog("server key mismatch: stopping");
 });
 
 Deno.test("pairing: revoking a peer disconnects it and its key needs approval again", async () => {

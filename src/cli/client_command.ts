@@ -5,10 +5,10 @@
  */
 
 import { UsageError } from "./errors.ts";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
-import { loadOrCreateIdentity, parseFingerprint } from "../crypto/mod.ts";
+import { loadOrCreateIdentity } from "../crypto/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
 import { KEY_FILES } from "./keys_command.ts";
 import {
@@ -30,6 +30,7 @@ import {
 import {
   collectExpose,
   parseDuration,
+  parseFingerprints,
   parseHost,
   parseHostNames,
   parseName,
@@ -39,7 +40,8 @@ import {
 
 interface ClientFlags extends LogFlags, TunnelFlags, KubernetesClientFlags {
   server: string;
-  serverFingerprint?: string;
+  serverFingerprint?: string[];
+  exitOnMismatch?: boolean;
   name: string;
   expose?: AppSpec[];
   appsFile?: string;
@@ -62,18 +64,11 @@ export function clientCommand(): Command {
   });
   flag(
     command,
-    "--server-fingerprint <fp>",
-    "the server key to expect (default: pinned on first use)",
-    {
-      parse: (value: string) => {
-        try {
-          return parseFingerprint(value);
-        } catch (error) {
-          throw new InvalidArgumentError(`${(error as Error).message}.`);
-        }
-      },
-    },
+    "--server-fingerprint <fp,...>",
+    "the server key(s) to expect, any of them (default: pinned on first use)",
+    { parse: parseFingerprints },
   );
+  flag(command, "--exit-on-mismatch", "exit (code 1) on a server key mismatch instead of retrying");
   flag(command, "--ca-file <file>", "PEM CA certificate(s) to trust for wss://");
   flag(command, "--name <name>", "this client's peer name", {
     parse: parseName,
@@ -144,7 +139,8 @@ async function runClient(flags: ClientFlags): Promise<void> {
     name: flags.name,
     identity,
     caCerts,
-    serverFingerprint: flags.serverFingerprint,
+    serverFingerprints: flags.serverFingerprint,
+    exitOnMismatch: flags.exitOnMismatch,
     pin: new ServerPin(flags.stateDir),
     keepaliveMs: flags.keepalive,
     reconnect: { minMs: flags.reconnectMin, maxMs: flags.reconnectMax },

@@ -7,6 +7,7 @@
 
 import { InvalidArgumentError } from "commander";
 import { type AppSpec, parseAddress, parseExpose } from "../client/apps.ts";
+import { parseFingerprint } from "../crypto/mod.ts";
 import { nameProblem } from "../protocol/mod.ts";
 import type { PortRange } from "../server/mod.ts";
 
@@ -195,6 +196,26 @@ export function parseBoolean(value: string): boolean {
     throw new InvalidArgumentError(`Expected true/false, 1/0, yes/no or on/off.`);
   }
   return parsed;
+}
+
+/**
+ * One or more server fingerprints separated by commas (several during a key
+ * rotation); each is checked, and an error names the one that is not a
+ * fingerprint.
+ */
+export function parseFingerprints(value: string): string[] {
+  const entries = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) throw new InvalidArgumentError(`Expected fingerprints, e.g. fp1,fp2.`);
+  const out = entries.map((entry, i) => {
+    try {
+      return parseFingerprint(entry);
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `${(error as Error).message} (entry ${i + 1} of ${entries.length}).`,
+      );
+    }
+  });
+  return [...new Set(out)];
 }
 
 /** Returns a parser accepting only `choices`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "commander";
-import { parseBoolean } from "./parse.ts";
+import { parseBoolean, parseFingerprints } from "./parse.ts";
 
 Deno.test("parse: booleans are true/false, 1/0, yes/no or on/off, any case, space trimmed", () => {
   const cases: [string, boolean][] = [
@@ -36,6 +36,35 @@ Deno.test("parse: anything else, the empty string included, is not a boolean", (
       (error) =>
         error instanceof InvalidArgumentError &&
         error.message === "Expected true/false, 1/0, yes/no or on/off.",
+      JSON.stringify(value),
+    );
+  }
+});
+
+Deno.test("parse: --server-fingerprint takes one or more fingerprints, each checked", () => {
+  const a = "0123456789abcdef0123456789abcdef01234567";
+  const b = "89abcdef0123456789abcdef0123456789abcdef";
+  const cases: [string, string[]][] = [
+    [a, [a]],
+    [`${a},${b}`, [a, b]],
+    [` ${a.toUpperCase()} , SHA256:${b.match(/../g)!.join(":")} `, [a, b]],
+    [`${a},${a}`, [a]],
+    [`${a},`, [a]],
+  ];
+  for (const [value, expected] of cases) assert.deepEqual(parseFingerprints(value), expected);
+  const bad: [string, RegExp][] = [
+    ["", /Expected fingerprints/],
+    [" , ", /Expected fingerprints/],
+    ["nope", /Cannot parse fingerprint "nope".*\(entry 1 of 1\)\.$/],
+    [
+      `${a},${b.slice(2)}`,
+      new RegExp(`Cannot parse fingerprint "${b.slice(2)}".*\\(entry 2 of 2\\)`),
+    ],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(
+      () => parseFingerprints(value),
+      (error) => error instanceof InvalidArgumentError && message.test(error.message),
       JSON.stringify(value),
     );
   }

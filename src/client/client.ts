@@ -41,10 +41,18 @@ export interface ClientOptions {
   /** This client's key; the server's operator approves its fingerprint. */
   identity: Identity;
   /**
-   * The server key to expect. When absent, the key pinned in `pin` is
-   * expected, and the first server seen is pinned (trust on first use).
+   * The server keys to expect (any of them: several during a key rotation).
+   * When absent, the key pinned in `pin` is expected, and the first server
+   * seen is pinned (trust on first use).
    */
-  serverFingerprint?: string;
+  serverFingerprints?: readonly string[];
+  /**
+   * Stop for good when the server's key is not the expected one. Without it
+   * the client logs both fingerprints and how to re-pin, and keeps retrying
+   * with backoff (a crash-looping pod helps nobody; the pin may be fixed
+   * while it waits).
+   */
+  exitOnMismatch?: boolean;
   /** Where the server's fingerprint is pinned; nothing is pinned without it. */
   pin?: ServerPin;
   /** Rekey and pipelining settings of the encrypted session. */
@@ -96,7 +104,10 @@ export interface ClientStats {
   traffic: ClientAppTraffic[];
 }
 
-/** The client stopped for good: retrying cannot help (e.g. the server key changed). */
+/**
+ * The client stopped for good: retrying cannot help (e.g. the pin cannot be
+ * read, or the server key changed and `exitOnMismatch` is set).
+ */
 export class ClientFatalError extends Error {
   /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
@@ -233,9 +244,9 @@ export class WormholeClient {
   async #connection(link: ClientWebSocketLink): Promise<string> {
     const log = this.#log;
     const identity = this.#options.identity;
-    let pinned: string | undefined;
+    let pinned: string | readonly string[] | undefined;
     try {
-      pinned = this.#options.serverFingerprint ?? await this.#options.pin?.read();
+      pinned = this.#options.serverFingerprints ?? await this.#options.pin?.read();
     } catch (error) {
       link.close("cannot read the server pin");
       this.#fatal = new ClientFatalError(
@@ -275,19 +286,7 @@ export class WormholeClient {
     } catch (error) {
       link.close("handshake failed");
       if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
-        this.#fatal = new ClientFatalError(
-          `The server's key ${error.actual} is not the expected ${error.expected}. ` +
-            `If the server's key was rotated on purpose, check the new fingerprint with its ` +
-            `operator (wormhole keys fingerprint --key server), then pass it with ` +
-            `--server-fingerprint or delete ${this.#options.pin?.path ?? "the pin file"}.`,
-          { cause: error },
-        );
-        log.error("server key mismatch: stopping", {
-          expected: error.expected,
-          actual: error.actual,
-          error: this.#fatal.message,
-        });
-        return "server key mismatch";
+        return this.#keyMismatch(error);
       }
       if (error instanceof HandshakeError && error.code === "rejected") {
         log.warn("the server refused this client", { reason: error.message });
@@ -323,6 +322,37 @@ export class WormholeClient {
     return await this.#session(
       new SealedLink(link, result.keys, "client", this.#options.session),
     );
+  }
+
+  /**
+   * The server's key is not the expected one: logs both fingerprints and how
+   * to re-pin, once per attempt; stops for good only with `exitOnMismatch`.
+   */
+  #keyMismatch(error: HandshakeError): string {
+    const pin = this.#options.pin?.path ?? "the pin file";
+    const byFlag = this.#options.serverFingerprints !== undefined;
+    const fix = `If the server's key was changed on purpose, check the new fingerprint with its ` +
+      `operator (wormhole keys fingerprint --key server), then ` +
+      (byFlag
+        ? `put it in --server-fingerprint (a comma list accepts the old and the new key)`
+        : `delete ${pin} (the next connection pins the server's key again) or pass it with ` +
+          `--server-fingerprint`);
+    const fields = {
+      expected: error.expected,
+      actual: error.actual,
+      expectedFrom: byFlag ? "--server-fingerprint" : pin,
+      fix,
+    };
+    if (this.#options.exitOnMismatch) {
+      this.#fatal = new ClientFatalError(
+        `The server's key ${error.actual} is not the expected ${error.expected}. ${fix}.`,
+        { cause: error },
+      );
+      this.#log.error("server key mismatch: stopping (--exit-on-mismatch)", fields);
+    } else {
+      this.#log.error("server key mismatch: retrying", fields);
+    }
+    return "server key mismatch";
   }
 
   /** Runs one multiplexed session until it ends; resolves with why it ended. */

@@ -26,7 +26,7 @@ export type HandshakeErrorCode =
 
 /** Extra fields of a {@linkcode HandshakeError}. */
 export interface HandshakeErrorOptions extends ErrorOptions {
-  /** For `server-key-mismatch`: the pinned fingerprint. */
+  /** For `server-key-mismatch`: the pinned fingerprint (several: comma-separated). */
   expected?: string;
   /** For `server-key-mismatch`: the fingerprint the server presented. */
   actual?: string;
@@ -36,7 +36,7 @@ export interface HandshakeErrorOptions extends ErrorOptions {
 export class HandshakeError extends Error {
   /** Machine-readable reason. */
   readonly code: HandshakeErrorCode;
-  /** For `server-key-mismatch`: the pinned (expected) server fingerprint. */
+  /** For `server-key-mismatch`: the pinned (expected) server fingerprint (several: comma-separated). */
   readonly expected?: string;
   /** For `server-key-mismatch`: the fingerprint the server presented. */
   readonly actual?: string;

@@ -108,8 +108,12 @@ export interface ClientHandshakeOptions {
   identity: Identity;
   /** The client's name. */
   name: string;
-  /** Expected server fingerprint (pinned or --server-fingerprint); undefined = accept and report (trust on first use). */
-  serverFingerprint?: string;
+  /**
+   * Expected server fingerprint (pinned or --server-fingerprint), or several
+   * during a key rotation: any of them is accepted. Undefined = accept and
+   * report (trust on first use).
+   */
+  serverFingerprint?: string | readonly string[];
   /** Called each time the server says approval is pending (with its message). */
   onPending?: (message: string) => void;
   /** Aborts the handshake; it then rejects with the signal's reason. */
@@ -174,7 +178,7 @@ export async function clientHandshake(
   const { identity, name, onPending, signal, timeoutMs } = options;
   const expected = options.serverFingerprint === undefined
     ? undefined
-    : parseFingerprint(options.serverFingerprint);
+    : [options.serverFingerprint].flat().map(parseFingerprint);
   signal?.throwIfAborted();
   const inbox = new Inbox(ch);
   const ephemeral = await generateShare();
@@ -203,11 +207,13 @@ export async function clientHandshake(
 
   // 1. Is it the server we expect?
   const actual = await fingerprintOf(serverHello.spki);
-  if (expected !== undefined && actual !== expected) {
+  if (expected !== undefined && !expected.includes(actual)) {
     throw new HandshakeError(
       "server-key-mismatch",
-      `Cannot trust server "${serverHello.name}": its key fingerprint is ${actual}, expected ${expected}`,
-      { expected, actual },
+      `Cannot trust server "${serverHello.name}": its key fingerprint is ${actual}, expected ${
+        expected.join(" or ")
+      }`,
+      { expected: expected.join(","), actual },
     );
   }
   // 2. Does it hold that key, and did it see our hello?

@@ -82,6 +82,26 @@ Deno.test("handshake: a different pinned server key fails with server-key-mismat
   assert.equal(codeOf(server), "closed");
 });
 
+Deno.test("handshake: with several expected server keys any of them passes, none fails naming all", async () => {
+  const ids = await identities();
+  const rotating = await runHandshake({
+    client: { serverFingerprint: [ids.other.fingerprint, ids.server.fingerprint.toUpperCase()] },
+  });
+  assert.ok(rotating.client.ok && rotating.server.ok);
+  assert.equal(rotating.client.value.serverFingerprint, ids.server.fingerprint);
+  const { client } = await runHandshake({
+    client: { serverFingerprint: [ids.other.fingerprint, ids.client.fingerprint] },
+  });
+  assert.ok(!client.ok && client.error instanceof HandshakeError);
+  assert.equal(client.error.code, "server-key-mismatch");
+  assert.equal(client.error.expected, `${ids.other.fingerprint},${ids.client.fingerprint}`);
+  assert.equal(client.error.actual, ids.server.fingerprint);
+  assert.match(
+    client.error.message,
+    new RegExp(`${ids.other.fingerprint} or ${ids.client.fingerprint}`),
+  );
+});
+
 Deno.test("handshake: a server that signs with another key fails with bad-signature", async () => {
   const ids = await identities();
   // The server presents `other`'s SPKI but holds only its own private key.
