@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Command, CommanderError } from "commander";
 import { clientCommand } from "./client_command.ts";
+import { buildProgram } from "./main.ts";
 import { serverCommand } from "./server_command.ts";
 
 /** The server and client commands, each with args that satisfy their checks. */
@@ -36,14 +37,24 @@ async function parse(
   }
 }
 
-/** Every boolean flag of `command`: its option key and its variable. */
+/** Every boolean flag of `command` that has a variable: its option key and its variable. */
 function booleanFlags(command: Command): { key: string; variable: string; flags: string }[] {
-  return command.options.filter((option) => option.isBoolean()).map((option) => ({
+  return command.options.filter((option) => option.isBoolean() && option.envVar).map((option) => ({
     key: option.attributeName(),
     variable: option.envVar!,
     flags: option.flags,
   }));
 }
+
+Deno.test("options: only server and client have boolean flags (the tests below cover them all)", () => {
+  const withBooleans: string[] = [];
+  const walk = (command: Command, path: string) => {
+    if (booleanFlags(command).length > 0) withBooleans.push(path);
+    for (const sub of command.commands) walk(sub, `${path} ${sub.name()}`.trim());
+  };
+  walk(buildProgram(), "");
+  assert.deepEqual(withBooleans, COMMANDS.map(([name]) => name));
+});
 
 Deno.test("options: every boolean flag's variable says on or off; false really is off", async () => {
   const cases: [string, boolean][] = [
