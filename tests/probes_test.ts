@@ -10,15 +10,27 @@
 import assert from "node:assert/strict";
 import { startFakeKube } from "./fake_kube/mod.ts";
 import { renderKubeconfig } from "./fake_kube/kubeconfig.ts";
-import { unusedPort } from "./harness/net.ts";
+import { connect, readAll, unusedPort, writeAll } from "./harness/net.ts";
 import { startClient, startServer, tempDir } from "./harness/process.ts";
 
 const TOKEN = "s3cr3t-probe-token";
 
-/** GET without any header, as the kubelet probes; returns the status and the body. */
+/**
+ * GET `url` with no header at all (HTTP/1.0 needs none): the kubelet adds
+ * only its User-Agent and Accept, never a token. Returns the status and body.
+ */
 async function probe(url: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(url);
-  return { status: response.status, body: await response.text() };
+  const { port, pathname } = new URL(url);
+  const conn = await connect(Number(port));
+  try {
+    await writeAll(conn, new TextEncoder().encode(`GET ${pathname} HTTP/1.0\r\n\r\n`));
+    const response = new TextDecoder().decode(await readAll(conn));
+    const status = /^HTTP\/1\.[01] (\d{3}) /.exec(response);
+    assert.ok(status, `not an HTTP response: ${JSON.stringify(response)}`);
+    return { status: Number(status[1]), body: response.slice(response.indexOf("\r\n\r\n") + 4) };
+  } finally {
+    conn.close();
+  }
 }
 
 Deno.test("probes: /healthz and /readyz answer without the token; every other route needs it", async () => {
