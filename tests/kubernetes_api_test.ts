@@ -17,29 +17,14 @@ import {
   Reflector,
   SERVICES,
 } from "../src/k8s/mod.ts";
-import { type FakeKube, startFakeKube } from "./fake_kube/mod.ts";
-
-/**
- * Sanitizers off for these tests only: undici (the HTTP client under kubernetes-fluent-client)
- * arms a module-global "fast timer" (undici/lib/util/timers.js) on every new connection that
- * ticks on for about a second after its last use, with no API to stop it; Deno reports it under
- * both the op and the resource sanitizer. Connections do not leak: every request closes its
- * undici Agent, and the fake's `close()` awaits all connections closed.
- */
-const UNDICI_TIMER = { sanitizeOps: false, sanitizeResources: false } as const;
+import { type FakeKube, startFakeKube, UNDICI_TIMER, usingKubeconfig } from "./fake_kube/mod.ts";
 
 const api: KubeApi = await loadKubeApi();
 
 async function withKube(fn: (kube: FakeKube) => Promise<void>): Promise<void> {
   await using kube = await startFakeKube();
-  const previous = Deno.env.get("KUBECONFIG");
-  Deno.env.set("KUBECONFIG", kube.kubeconfigPath);
-  try {
-    await fn(kube);
-  } finally {
-    if (previous === undefined) Deno.env.delete("KUBECONFIG");
-    else Deno.env.set("KUBECONFIG", previous);
-  }
+  using _config = usingKubeconfig(kube.kubeconfigPath);
+  await fn(kube);
 }
 
 const OWNED = { "app.kubernetes.io/managed-by": "wormhole" };

@@ -3,6 +3,7 @@ import type { KubeApi, KubeRequest } from "./api.ts";
 import { KubernetesApiError, KubernetesWatchError } from "./errors.ts";
 import { type KubeObject, SERVICES } from "./objects.ts";
 import { type FeedEvents, Reflector } from "./reflector.ts";
+import { until } from "./testing.ts";
 
 type Script = (query: Record<string, string>, signal: AbortSignal) => AsyncIterable<unknown>;
 
@@ -53,14 +54,6 @@ function recorder(): FeedEvents & { log: string[] } {
     upsert: (item) => log.push(`upsert ${item.metadata.name}`),
     remove: (item) => log.push(`remove ${item.metadata.name}`),
   };
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 /** Resolves when `signal` aborts. */

@@ -3,6 +3,7 @@ import type { AppSpec } from "../client/apps.ts";
 import { KubernetesWatchError } from "./errors.ts";
 import { ANNOTATION_EXPOSED, ANNOTATION_PORTS, type Service } from "./objects.ts";
 import { AnnotatedServiceSource, MemoryServiceFeed } from "./source.ts";
+import { until } from "./testing.ts";
 
 function svc(
   namespace: string,
@@ -11,15 +12,6 @@ function svc(
   ports = [{ name: "http", port: 80 }],
 ): Service {
   return { metadata: { namespace, name, annotations }, spec: { clusterIP: "10.0.0.1", ports } };
-}
-
-/** Polls `predicate` (bounded), yielding to timers in between. */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 function names(apps: AppSpec[]): string[] {

@@ -8,27 +8,11 @@
 
 import assert from "node:assert/strict";
 import { K8s, kind, WatchEvent } from "kubernetes-fluent-client";
-import { type FakeKube, startFakeKube } from "./mod.ts";
-
-/**
- * Sanitizers off for these tests only: undici (the HTTP client under kubernetes-fluent-client)
- * arms a module-global "fast timer" (undici/lib/util/timers.js, a ~500 ms tick backing its
- * connect timeouts) on every new connection; it keeps ticking after the connect timeout is
- * cleared and stops by itself up to about a second later, and no API closes it. Deno 2.9
- * reports that timer under both the op and the resource sanitizer. Sockets do not leak: the
- * fake server's `close()` awaits `server.finished`, which needs every connection closed.
- */
-const UNDICI_TIMER = { sanitizeOps: false, sanitizeResources: false } as const;
+import { type FakeKube, startFakeKube, UNDICI_TIMER, usingKubeconfig } from "./mod.ts";
 
 async function withKubeconfig<T>(kube: FakeKube, fn: () => Promise<T>): Promise<T> {
-  const previous = Deno.env.get("KUBECONFIG");
-  Deno.env.set("KUBECONFIG", kube.kubeconfigPath);
-  try {
-    return await fn();
-  } finally {
-    if (previous === undefined) Deno.env.delete("KUBECONFIG");
-    else Deno.env.set("KUBECONFIG", previous);
-  }
+  using _config = usingKubeconfig(kube.kubeconfigPath);
+  return await fn();
 }
 
 Deno.test("fluent client: Apply, Get, Delete", UNDICI_TIMER, async () => {

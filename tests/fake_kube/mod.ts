@@ -45,6 +45,7 @@ export type { ResourceKind } from "./resources.ts";
 export type { Status, StatusReason } from "./status.ts";
 export type { BookmarkObject, WatchEvent, WatchEventType } from "./watch.ts";
 export { WatchEventReader } from "./watch_reader.ts";
+export { UNDICI_TIMER, usingKubeconfig } from "./client_env.ts";
 
 /** Options of {@linkcode startFakeKube}. */
 export interface FakeKubeOptions {
