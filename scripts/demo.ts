@@ -6,7 +6,7 @@
  * @module
  */
 
-import { runWormhole, WormholeProcess } from "./lib/wormhole_process.ts";
+import { loopbackServerArgs, runWormhole, WormholeProcess } from "./lib/wormhole_process.ts";
 
 const once = Deno.args.includes("--once");
 const bold = (text: string) => Deno.noColor ? text : `\x1b[1m${text}\x1b[22m`;
@@ -52,19 +52,7 @@ try {
   console.log(`      upstream at ${upstreamUrl}`);
 
   step(2, "Starting the server (the central side); clients need the operator's approval");
-  const server = start([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--admin-port",
-    "0",
-    "--acceptor",
-    "server",
-    "--state-dir",
-    `${dir}/server`,
-  ]);
+  const server = start(loopbackServerArgs(`${dir}/server`, ["--acceptor", "server"]));
   const tunnelUrl = String((await server.waitForLog("tunnel listening")).url);
   const admin = String((await server.waitForLog("admin listening")).url);
   const serverKey = await server.waitForLog("created server key");

@@ -30,6 +30,28 @@ export const PERMISSIONS = [
   "--allow-sys",
 ];
 
+/**
+ * The arguments of `wormhole server` on loopback with OS-chosen tunnel and
+ * admin ports, JSON logs and its own state directory: what tests, the demo
+ * and the bench start. `extra` comes last, so it may add to or repeat any.
+ */
+export function loopbackServerArgs(stateDir: string, extra: string[] = []): string[] {
+  const port = extra.includes("--port") ? [] : ["--port", "0"];
+  return [
+    "server",
+    "--host",
+    "127.0.0.1",
+    ...port,
+    "--admin-port",
+    "0",
+    "--log-format",
+    "json",
+    "--state-dir",
+    stateDir,
+    ...extra,
+  ];
+}
+
 /** One JSON log line. */
 export type LogLine = Record<string, unknown> & { msg: string; level: string };
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { WormholeProcess } from "../../scripts/lib/wormhole_process.ts";
+import { loopbackServerArgs, WormholeProcess } from "../../scripts/lib/wormhole_process.ts";
 
 export { type LogLine, runWormhole, WormholeProcess } from "../../scripts/lib/wormhole_process.ts";
 
@@ -34,24 +34,10 @@ export async function startServer(
   env?: Record<string, string>,
   entry?: string,
 ): Promise<ServerProcess> {
-  const hasPort = extra.includes("--port");
   // Tests that are not about pairing use the dummy acceptor.
   const acceptor = extra.includes("--acceptor") ? [] : ["--acceptor", "dummy"];
   const proc = new WormholeProcess(
-    [
-      "server",
-      "--host",
-      "127.0.0.1",
-      ...(hasPort ? [] : ["--port", "0"]),
-      "--admin-port",
-      "0",
-      "--log-format",
-      "json",
-      "--state-dir",
-      stateDir,
-      ...acceptor,
-      ...extra,
-    ],
+    loopbackServerArgs(stateDir, [...acceptor, ...extra]),
     env,
     entry,
   );

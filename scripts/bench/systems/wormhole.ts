@@ -20,7 +20,7 @@ import {
   treeRssKiB,
 } from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
-import { PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
+import { loopbackServerArgs, PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
 // BENCH_WORMHOLE_MOD: benchmark another checkout's mod.ts (default: this repository's).
@@ -107,21 +107,12 @@ export const wormhole: BenchSystem = {
         "run",
         ...RUN_FLAGS,
         MOD,
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--admin-port",
-        "0",
-        "--listen-host",
-        "127.0.0.1",
-        "--acceptor",
-        "dummy",
-        "--log-format",
-        "json",
-        "--state-dir",
-        `${dir}/server`,
+        ...loopbackServerArgs(`${dir}/server`, [
+          "--listen-host",
+          "127.0.0.1",
+          "--acceptor",
+          "dummy",
+        ]),
       ]);
       procs.push(server);
       const [wsUrl, adminUrl] = await Promise.all([
