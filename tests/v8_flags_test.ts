@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { V8_FLAGS } from "../scripts/lib/wormhole_process.ts";
+import { PERMISSIONS, V8_FLAGS } from "../scripts/lib/wormhole_process.ts";
 
 Deno.test("V8 flags: the deno task, the Dockerfile and the README use V8_FLAGS", () => {
   const root = new URL("../", import.meta.url);
@@ -17,4 +17,14 @@ Deno.test("V8 flags: the deno task, the Dockerfile and the README use V8_FLAGS",
   for (const flag of used) assert.equal(flag, V8_FLAGS);
   const dockerfile = Deno.readTextFileSync(new URL("deploy/docker/Dockerfile", root));
   assert.ok(dockerfile.split(/\s+/).includes(V8_FLAGS), "deno compile in the Dockerfile");
+});
+
+Deno.test("run flags: deno task wormhole (which ./wormhole runs) and the Dockerfile use PERMISSIONS", () => {
+  const root = new URL("../", import.meta.url);
+  const tasks = JSON.parse(Deno.readTextFileSync(new URL("deno.json", root))).tasks;
+  assert.equal(tasks.wormhole, `deno run ${PERMISSIONS.join(" ")} mod.ts`);
+  const launcher = Deno.readTextFileSync(new URL("wormhole", root));
+  assert.match(launcher, /"wormhole": "deno run/, "./wormhole reads the deno task");
+  const dockerfile = Deno.readTextFileSync(new URL("deploy/docker/Dockerfile", root)).split(/\s+/);
+  for (const flag of PERMISSIONS) assert.ok(dockerfile.includes(flag), `Dockerfile: ${flag}`);
 });
