@@ -103,7 +103,10 @@ Deno.test("acceptor: regression: one address cycling fresh keys expires its own 
       reason: "expired: more than 2 requests from 198.51.100.1",
     }, `squatter ${i}`);
   }
-  assert.deepEqual(acceptor.pending().map((p) => p.fingerprint).sort(), [FP_A, keys[3], keys[4]].sort());
+  assert.deepEqual(
+    acceptor.pending().map((p) => p.fingerprint).sort(),
+    [FP_A, keys[3], keys[4]].sort(),
+  );
   // Enrollment stays open for everyone else.
   const other = acceptor.decide(from("203.0.113.9:1", "core", FP_B));
   assert.deepEqual(acceptor.pending().length, 4);
