@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { startFakeKube } from "./fake_kube/mod.ts";
 import { renderKubeconfig } from "./fake_kube/kubeconfig.ts";
-import { connect, readAll, unusedPort, writeAll } from "./harness/net.ts";
+import { connect, readAll, TcpUpstream, writeAll } from "./harness/net.ts";
 import { startClient, startServer, tempDir } from "./harness/process.ts";
 
 const TOKEN = "s3cr3t-probe-token";
@@ -95,8 +95,10 @@ Deno.test("probes: /healthz and /readyz answer without the token; every other ro
 
 Deno.test("probes: in Kubernetes mode the server is ready only once it has synced with the API server", async () => {
   await using dir = await tempDir();
-  // The API server starts later on this port: until then every list fails.
-  const port = unusedPort();
+  // Until the API server starts on its port, a listener that hangs up on every connection holds
+  // the port (so nothing else takes it meanwhile): every list fails.
+  await using hangUp = new TcpUpstream(() => Promise.resolve());
+  const port = hangUp.port;
   const kubeconfig = `${dir.path}/kubeconfig`;
   await Deno.writeTextFile(
     kubeconfig,
@@ -126,6 +128,7 @@ Deno.test("probes: in Kubernetes mode the server is ready only once it has synce
   });
   assert.equal((await probe(`${server.admin}/healthz`)).status, 200, "alive all the same");
 
+  await hangUp.close();
   await using _kube = await startFakeKube({ port });
   await server.proc.waitForLog("proxy Services synced with the API server: ready");
   assert.deepEqual(await probe(`${server.admin}/readyz`), {
