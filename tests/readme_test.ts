@@ -1,0 +1,137 @@
+/**
+ * README.md's "Local usage", run as a newcomer runs it: every command of its
+ * `sh` blocks, as written, through `./wormhole` (and curl), against real
+ * processes. What a command prints must match the comments beside it.
+ *
+ * The commands stay as documented; only the environment isolates the run
+ * (`WORMHOLE_PORT=0`, `WORMHOLE_ADMIN_PORT=0`, a temporary state directory),
+ * and the addresses that can only be known at run time are replaced: the
+ * tunnel and admin ports, the upstream on port 3000, `<FINGERPRINT>`, and the
+ * app's endpoint that `apps list` prints.
+ */
+
+import assert from "node:assert/strict";
+import { tempDir } from "./harness/process.ts";
+import { sleep } from "./harness/net.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const LAUNCHER = new URL("wormhole", ROOT).pathname;
+
+/** One documented command and the output lines its comments promise. */
+interface Step {
+  command: string;
+  expect: string[];
+}
+
+/** The `sh` blocks of the README section `title`, as steps. */
+function steps(title: string): Step[][] {
+  const readme = Deno.readTextFileSync(new URL("README.md", ROOT));
+  const start = readme.indexOf(`\n## ${title}\n`);
+  assert.ok(start >= 0, `README has a "${title}" section`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map(([, block]) => {
+    const out: Step[] = [];
+    for (const line of block.split("\n")) {
+      const hash = line.indexOf("#");
+      const code = (hash < 0 ? line : line.slice(0, hash)).trim();
+      const comment = hash < 0 ? "" : line.slice(hash + 1).trim();
+      if (code) out.push({ command: code, expect: comment ? [comment] : [] });
+      else if (comment && out.length > 0) out[out.length - 1].expect.push(comment);
+    }
+    return out;
+  });
+}
+
+/** A long-running documented command whose stderr lines are kept. */
+class Running implements AsyncDisposable {
+  readonly lines: string[] = [];
+  #child: Deno.ChildProcess;
+  #done: Promise<unknown>;
+
+  constructor(args: string[], env: Record<string, string>, cwd: string) {
+    this.#child = new Deno.Command(LAUNCHER, { args, env, cwd, stdout: "null", stderr: "piped" })
+      .spawn();
+    this.#done = this.#child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write: (chunk) => void this.lines.push(...chunk.split("\n").filter(Boolean)),
+      }),
+    );
+  }
+
+  /** The first stderr line matching `pattern` (bounded wait). */
+  async line(pattern: RegExp): Promise<RegExpExecArray> {
+    for (let i = 0; i < 600; i++) {
+      for (const line of this.lines) {
+        const match = pattern.exec(line);
+        if (match) return match;
+      }
+      await sleep(50);
+    }
+    throw new Error(`no line matching ${pattern}:\n${this.lines.join("\n")}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#child.kill("SIGTERM");
+    await this.#child.status;
+    await this.#done;
+  }
+}
+
+/** `text` as a regular expression, with run-time values as patterns. */
+function promise(text: string): RegExp {
+  const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\s+/g, "\\s+")
+    .replaceAll("<FINGERPRINT>", "[0-9a-f]{40}")
+    .replace(/127\\\.0\\\.0\\\.1:\d+/g, "127\\.0\\.0\\.1:\\d+");
+  return new RegExp(escaped);
+}
+
+Deno.test("README: the local usage section works as written", async () => {
+  const [serverBlock, clientBlock, operatorBlock] = steps("Local usage");
+  await using dir = await tempDir();
+  await using upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("hello from the upstream\n"),
+  );
+  const env = (state: string) => ({
+    WORMHOLE_PORT: "0",
+    WORMHOLE_ADMIN_PORT: "0",
+    WORMHOLE_STATE_DIR: `${dir.path}/${state}`,
+  });
+  const split = (command: string) => {
+    const [program, ...args] = command.split(/\s+/);
+    assert.equal(program, program === "curl" ? "curl" : "./wormhole", command);
+    return args;
+  };
+
+  assert.deepEqual(serverBlock.map((s) => s.command), ["./wormhole server"]);
+  await using server = new Running(split(serverBlock[0].command), env("server"), dir.path);
+  const tunnel = (await server.line(/tunnel listening url=ws:\/\/[^:]+:(\d+)/))[1];
+  const admin = (await server.line(/admin listening url=(\S+)/))[1];
+
+  assert.equal(clientBlock.length, 1);
+  const clientCommand = clientBlock[0].command
+    .replace("127.0.0.1:8080", `127.0.0.1:${tunnel}`)
+    .replace("127.0.0.1:3000", `127.0.0.1:${upstream.addr.port}`);
+  await using client = new Running(split(clientCommand), env("client"), dir.path);
+  for (const line of clientBlock[0].expect) await client.line(promise(line));
+  const fingerprint = (await client.line(/fingerprint matches: ([0-9a-f]{40})/))[1];
+
+  let endpoint = "";
+  for (const step of operatorBlock) {
+    const command = step.command.replaceAll("<FINGERPRINT>", fingerprint)
+      .replace(/127\.0\.0\.1:41234/, endpoint);
+    const [program, ...args] = command.split(/\s+/);
+    const output = await new Deno.Command(program === "curl" ? "curl" : LAUNCHER, {
+      args: program === "curl" ? ["-sS", ...args] : split(command),
+      env: { WORMHOLE_ADMIN: admin },
+      cwd: dir.path,
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, `${command}: ${new TextDecoder().decode(output.stderr)}`);
+    for (const line of step.expect) assert.match(stdout, promise(line), command);
+    endpoint = /laptop\s+web\s+(127\.0\.0\.1:\d+)/.exec(stdout)?.[1] ?? endpoint;
+    if (program === "curl") assert.equal(stdout, "hello from the upstream\n");
+  }
+  assert.notEqual(endpoint, "", "apps list printed the endpoint");
+});
