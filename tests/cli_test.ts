@@ -169,23 +169,28 @@ Deno.test("cli: testserver answers every request with the given text", async () 
   assert.equal(await response.text(), "pong");
 });
 
-Deno.test("cli: a busy tunnel port is reported and the server exits 1", async () => {
+Deno.test("cli: a busy port is reported in one line naming the flags and the address, exit 1", async () => {
   await using dir = await tempDir();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const { code, stderr } = await runWormhole([
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(listener.addr.port),
-      "--state-dir",
-      dir.path,
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const busy = String(listener.addr.port);
+  const cases: [string[], string][] = [
+    [["server", "--host", "127.0.0.1", "--port", busy], `127.0.0.1:${busy} (--host, --port)`],
+    [
+      ["server", "--host", "127.0.0.1", "--port", "0", "--admin-port", busy],
+      `127.0.0.1:${busy} (--admin-host, --admin-port)`,
+    ],
+    [
+      ["client", "--server", "ws://127.0.0.1:1/wh/tunnel", "--admin-port", busy],
+      `127.0.0.1:${busy} (--admin-host, --admin-port)`,
+    ],
+  ];
+  for (const [args, named] of cases) {
+    const { code, stderr } = await runWormhole([...args, "--state-dir", dir.path]);
+    assert.equal(code, 1, stderr);
+    const errors = stderr.split("\n").filter((line) => line.startsWith("error: "));
+    assert.deepEqual(errors, [
+      `error: Cannot listen on ${named}: the address is in use by another process`,
     ]);
-    assert.equal(code, 1);
-    assert.match(stderr, /in use/i);
-  } finally {
-    listener.close();
   }
 });
 

@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "./errors.ts";
+import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
@@ -190,7 +191,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
       });
     } catch (error) {
       await Promise.all([client.close(), watcher?.stop(), kube?.close()]);
-      throw error;
+      throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
     }
     log.info("admin listening", { url: admin.url });
   }

@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "./errors.ts";
+import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentity } from "../crypto/mod.ts";
@@ -173,23 +174,29 @@ async function runServer(flags: ServerFlags): Promise<void> {
     acceptor = new DummyAcceptor();
   }
   const kube = await startServerKubernetes(flags, log);
-  const server = await WormholeServer.start({
-    identity,
-    approvals,
-    host: flags.host,
-    port: flags.port,
-    path: flags.path,
-    listenHost: flags.listenHost,
-    portRange: flags.portRange,
-    acceptor,
-    tls,
-    keepaliveMs: flags.keepalive,
-    helloTimeoutMs: flags.helloTimeout,
-    window: flags.window,
-    maxPayload: flags.maxPayload,
-    observers: kube?.observers,
-    logger: log,
-  });
+  let server: WormholeServer;
+  try {
+    server = await WormholeServer.start({
+      identity,
+      approvals,
+      host: flags.host,
+      port: flags.port,
+      path: flags.path,
+      listenHost: flags.listenHost,
+      portRange: flags.portRange,
+      acceptor,
+      tls,
+      keepaliveMs: flags.keepalive,
+      helloTimeoutMs: flags.helloTimeout,
+      window: flags.window,
+      maxPayload: flags.maxPayload,
+      observers: kube?.observers,
+      logger: log,
+    });
+  } catch (error) {
+    await kube?.close();
+    throw listenError(error, "--host, --port", flags.host, flags.port);
+  }
   const abort = new AbortController();
   let admin;
   try {
@@ -206,7 +213,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   } catch (error) {
     await server.close();
     await kube?.close();
-    throw error;
+    throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
   log.info("admin listening", { url: admin.url });
   const signal = await untilSignal();
