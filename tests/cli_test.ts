@@ -94,6 +94,18 @@ Deno.test("cli: --version prints the version", async () => {
   assert.equal(stdout.trim(), VERSION);
 });
 
+Deno.test("cli: a missing command or sub-command prints help on stderr and exits 2, one rule", async () => {
+  for (const args of [[], ["requests"], ["peers"], ["apps"], ["keys"]]) {
+    const { code, stdout, stderr } = await runWormhole(args);
+    assert.equal(code, 2, `wormhole ${args.join(" ")}`);
+    assert.equal(stdout, "", `wormhole ${args.join(" ")}`);
+    assert.match(stderr, /^Usage: wormhole/, `wormhole ${args.join(" ")}`);
+  }
+  const asked = await runWormhole(["requests", "--help"]);
+  assert.equal(asked.code, 0);
+  assert.match(asked.stdout, /^Usage: wormhole requests/);
+});
+
 Deno.test("cli: --help lists the commands, and each command documents its env variables", async () => {
   const top = await runWormhole(["--help"]);
   assert.equal(top.code, 0);
@@ -135,6 +147,17 @@ Deno.test("cli: apps list against an unreachable admin API fails with a clear me
   const { code, stderr } = await runWormhole(["apps", "list", "--admin", "http://127.0.0.1:9"]);
   assert.equal(code, 1);
   assert.match(stderr, /Cannot reach the admin API at http:\/\/127\.0\.0\.1:9/);
+  assert.match(stderr, /--admin .*kubectl exec .*kubectl port-forward/);
+});
+
+Deno.test("cli: a refused token names the URL tried and how to give the token", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`, ["--admin-token", "s3cr3t"]);
+  await using _server = server.proc;
+  const { code, stderr } = await runWormhole(["requests", "list", "--admin", server.admin]);
+  assert.equal(code, 1);
+  assert.ok(stderr.includes(`GET ${server.admin}/v1/requests failed with 401`), stderr);
+  assert.match(stderr, /set --admin-token or WORMHOLE_ADMIN_TOKEN/);
 });
 
 Deno.test("cli: admin API answers unknown routes with a JSON 404", async () => {

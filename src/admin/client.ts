@@ -39,7 +39,10 @@ export class AdminClient {
       response = await fetch(this.#base + path, { method, headers });
     } catch (cause) {
       throw new AdminError(
-        `Cannot reach the admin API at ${this.#base}: ${(cause as Error).message}`,
+        `Cannot reach the admin API at ${this.#base}: ${(cause as Error).message}. ` +
+          `Give its URL with --admin (or WORMHOLE_ADMIN); in Kubernetes run the command in the ` +
+          `server pod (kubectl exec deploy/<server> -- wormhole …) or forward the port ` +
+          `(kubectl port-forward deploy/<server> 8081)`,
         undefined,
         { cause },
       );
@@ -52,8 +55,11 @@ export class AdminClient {
       } catch {
         // Not JSON: show the text as it is.
       }
+      const hint = response.status === 401
+        ? " (set --admin-token or WORMHOLE_ADMIN_TOKEN to the server's token)"
+        : "";
       throw new AdminError(
-        `${method} ${path} failed with ${response.status}: ${detail}`,
+        `${method} ${this.#base}${path} failed with ${response.status}: ${detail}${hint}`,
         response.status,
       );
     }
@@ -61,7 +67,13 @@ export class AdminClient {
     try {
       return JSON.parse(text);
     } catch (cause) {
-      throw new AdminError(`${method} ${path} returned invalid JSON`, response.status, { cause });
+      throw new AdminError(
+        `${method} ${this.#base}${path} returned invalid JSON`,
+        response.status,
+        {
+          cause,
+        },
+      );
     }
   }
 

@@ -51,7 +51,8 @@ export function buildProgram(): Command {
 export async function main(args: string[]): Promise<number> {
   const program = buildProgram();
   if (args.length === 0) {
-    program.outputHelp();
+    // The same rule as a command without its sub-command: help on stderr, exit 2.
+    program.outputHelp({ error: true });
     return EXIT_USAGE;
   }
   try {
@@ -67,14 +68,16 @@ export async function main(args: string[]): Promise<number> {
 }
 
 /**
- * The exit code of a run that ended with `error`, by meaning: 0 after help
- * or the version, {@linkcode EXIT_USAGE} for flags commander refused and for
- * a {@linkcode UsageError}, {@linkcode EXIT_FAILURE} for anything else,
+ * The exit code of a run that ended with `error`, by meaning: 0 after
+ * `--help` or the version, {@linkcode EXIT_USAGE} for flags commander
+ * refused, a missing command or sub-command (`wormhole`, `wormhole
+ * requests`: help on stderr) and a {@linkcode UsageError}, {@linkcode EXIT_FAILURE} for anything else,
  * whatever its type.
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
-    const done = ["commander.helpDisplayed", "commander.version", "commander.help"];
+    // "commander.help" is help shown because a sub-command was missing: a usage error.
+    const done = ["commander.helpDisplayed", "commander.version"];
     return done.includes(error.code) ? 0 : EXIT_USAGE;
   }
   return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
