@@ -150,6 +150,19 @@ Deno.test("cli: apps list against an unreachable admin API fails with a clear me
   assert.match(stderr, /--admin .*kubectl exec .*kubectl port-forward/);
 });
 
+Deno.test("cli: a client pointed at the admin port is told the likely cause", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`);
+  await using _server = server.proc;
+  const wrong = `${server.admin.replace("http://", "ws://")}/wh/tunnel`;
+  await using client = startClient(wrong, `${dir.path}/client`);
+  const line = await client.waitForLog("cannot connect to server");
+  assert.match(
+    String(line.error),
+    /answered 404 Not Found \(is --server the tunnel's port, .*admin API's 8081/,
+  );
+});
+
 Deno.test("cli: a refused token names the URL tried and how to give the token", async () => {
   await using dir = await tempDir();
   const server = await startServer(`${dir.path}/server`, ["--admin-token", "s3cr3t"]);

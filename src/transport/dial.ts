@@ -116,7 +116,11 @@ async function handshake(conn: Deno.Conn, url: URL): Promise<Uint8Array> {
   const [status, ...lines] = text.split("\r\n");
   const code = Number(/^HTTP\/1\.[01] (\d{3})/.exec(status)?.[1]);
   if (code !== 101) {
-    const hint = code === 404 ? " (is --server's path right?)" : "";
+    // The usual mistake: --server names the admin port (404, or 401 with a token).
+    const hint = code === 404 || code === 401
+      ? " (is --server the tunnel's port, 8080 by default, not the admin API's 8081, and its path" +
+        " right, /wh/tunnel by default?)"
+      : "";
     throw new DialError(`Cannot dial ${url.href}: the server answered ${status.slice(9)}${hint}`);
   }
   const headers = new Map<string, string>();
