@@ -66,9 +66,23 @@ export class WormholeProcess {
   #readers: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
 
-  constructor(readonly args: string[], env?: Record<string, string>, entry: string = ENTRY) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, entry, ...args],
+  /**
+   * @param args The program's arguments.
+   * @param env Added to this process's environment.
+   * @param entry The program: mod.ts or the bundle.
+   * @param launcher A command line the `deno run …` command line is appended to, e.g. to run
+   *   it in other namespaces as another user (tests/deploy/kubelet); it must exec it, so that
+   *   `pid` and signals reach the program.
+   */
+  constructor(
+    readonly args: string[],
+    env?: Record<string, string>,
+    entry: string = ENTRY,
+    launcher: readonly string[] = [],
+  ) {
+    const [program, ...prefix] = [...launcher, Deno.execPath()];
+    this.child = new Deno.Command(program, {
+      args: [...prefix, "run", ...PERMISSIONS, entry, ...args],
       env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "piped",
