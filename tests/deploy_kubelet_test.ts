@@ -1,0 +1,229 @@
+/**
+ * The deployment files, run as a kubelet runs them: each rendered workload
+ * (the Helm chart with its defaults and with common overrides, and the
+ * kustomize overlays) starts as a pod of the test cluster in
+ * tests/deploy/kubelet — the image's program with the pod's args and env, as
+ * uid 1337 on a read-only root with its volumes, in-cluster configuration to
+ * the fake API server. Then every probe must pass as the kubelet sends it
+ * (no token) within its bound, every containerPort must be listened on at the
+ * pod IP, every Service must route to a declared containerPort, and the
+ * client pod must reach the server pod through the tunnel Service.
+ *
+ * A server that answers its readiness probe with 401 never gets Service
+ * traffic here, as in a real cluster: this is the test of that class of bug.
+ */
+
+import assert from "node:assert/strict";
+import { loadChart, type Manifest, renderChart, type RenderOptions } from "./deploy/chart.ts";
+import { kustomize } from "./deploy/kustomize.ts";
+import { clusterUnavailable, TestCluster, type TestPod } from "./deploy/kubelet/cluster.ts";
+import { kubectlMissing } from "./fake_kube/mod.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const chart = loadChart(new URL("deploy/helm/wormhole/", ROOT));
+
+const EXPOSED = "wormhole.glothriel.github.com/exposed";
+
+const unavailable = clusterUnavailable() ?? (await kubectlMissing());
+if (unavailable) console.log(`deploy_kubelet_test: SKIPPED, ${unavailable}`);
+
+/** Where the parts of one deployment are. */
+interface Layout {
+  namespace: string;
+  server: string;
+  serverService: string;
+  adminService: string;
+  adminSecret: string;
+  client: string;
+  /** The client's peer name. */
+  peer: string;
+  /** Namespace of the client, when it differs. */
+  clientNamespace?: string;
+}
+
+function secretValue(objects: Manifest[], namespace: string, name: string, key: string): string {
+  const secret = objects.find((o) =>
+    o.kind === "Secret" && o.metadata.name === name && o.metadata.namespace === namespace
+  ) as (Manifest & { data: Record<string, string> }) | undefined;
+  assert.ok(secret, `no Secret ${namespace}/${name}`);
+  return atob(secret.data[key]);
+}
+
+function userSecret(namespace: string, name: string, value: string): Manifest {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    type: "Opaque",
+    data: { "admin-token": btoa(value) },
+  };
+}
+
+/** Both probes pass, every containerPort is listened on at the pod IP. */
+async function assertHealthy(cluster: TestCluster, pod: TestPod, readySince?: number) {
+  await cluster.waitForProbe(pod, "livenessProbe");
+  await cluster.waitForProbe(pod, "readinessProbe", readySince);
+  assert.deepEqual(
+    pod.unlistenedPorts(),
+    [],
+    `containerPorts of ${pod.name} nothing listens on at ${pod.ip}`,
+  );
+}
+
+/** What an operator does: list the pending request and accept it, through the admin Service. */
+async function approve(cluster: TestCluster, layout: Layout, token: string, fingerprint: string) {
+  const port = cluster.portForward(layout.namespace, layout.adminService, 8081);
+  const headers = { authorization: `Bearer ${token}` };
+  const pending = await fetch(`http://127.0.0.1:${port}/v1/requests`, { headers });
+  assert.equal(pending.status, 200);
+  assert.deepEqual(await pending.json(), [fingerprint]);
+  const accepted = await fetch(`http://127.0.0.1:${port}/v1/requests/${fingerprint}`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+  });
+  await accepted.body?.cancel();
+  assert.equal(accepted.status, 204);
+}
+
+async function runDeployment(objects: Manifest[], layout: Layout): Promise<void> {
+  await using cluster = await TestCluster.start({ objects });
+  const token = secretValue(objects, layout.namespace, layout.adminSecret, "admin-token");
+
+  const server = await cluster.runDeployment(layout.namespace, layout.server);
+  await assertHealthy(cluster, server);
+
+  const client = await cluster.runDeployment(
+    layout.clientNamespace ?? layout.namespace,
+    layout.client,
+  );
+  const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+  const approvedAt = performance.now();
+  await approve(cluster, layout, token, String(pending.fingerprint));
+  await assertHealthy(cluster, client, approvedAt);
+  assert.ok(
+    cluster.connectionsTo(layout.namespace, layout.serverService) > 0,
+    "the client did not connect through the tunnel Service",
+  );
+  assert.deepEqual(cluster.serviceProblems(), []);
+
+  // Both pods use their service account (in-cluster configuration): the client sees an annotated
+  // Service, the server creates its proxy Service.
+  cluster.kube.put({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web", namespace: "apps", annotations: { [EXPOSED]: "yes" } },
+    spec: { ports: [{ name: "http", port: 80 }] },
+  });
+  const proxy = `${layout.peer}-apps-web`;
+  await cluster.kube.waitFor(() =>
+    cluster.kube.get("Service", layout.namespace, proxy) !== undefined
+  );
+  const tokens = new Set(cluster.kube.requests.map((request) => request.authorization));
+  assert.deepEqual(
+    tokens,
+    new Set(
+      [server, client].map((pod) =>
+        `Bearer test-token-${pod.facts.namespace}-${pod.facts.serviceAccountName}`
+      ),
+    ),
+  );
+}
+
+const CHART_LAYOUT: Layout = {
+  namespace: "wormhole",
+  server: "wormhole-server",
+  serverService: "wormhole-server",
+  adminService: "wormhole-server-admin",
+  adminSecret: "wormhole-server-admin-token",
+  client: "wormhole-client",
+  peer: "edge-1",
+};
+
+Deno.test({
+  name: "kubelet: the chart's server and client with default values become Ready and connect",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const options: RenderOptions = {
+      release: "wormhole",
+      namespace: "wormhole",
+      set: [
+        "server.enabled=true,client.enabled=true,client.name=edge-1",
+        "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+      ],
+    };
+    await runDeployment(renderChart(chart, options).manifests, CHART_LAYOUT);
+  },
+});
+
+Deno.test({
+  name:
+    "kubelet: the chart with network policies, listed client namespaces and an existing admin Secret",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const adminSecret = userSecret("edge", "ops-admin-token", "operator-chosen-token");
+    const options: RenderOptions = {
+      release: "tunnels",
+      namespace: "edge",
+      valuesFiles: [{
+        server: {
+          enabled: true,
+          networkPolicies: true,
+          adminToken: { existingSecret: "ops-admin-token" },
+        },
+        client: {
+          enabled: true,
+          name: "edge-2",
+          serverDsn: "ws://tunnels-wormhole-server:8080/wh/tunnel",
+          kubernetes: { namespaces: ["apps", "web"] },
+        },
+      }],
+    };
+    const manifests = renderChart(chart, options).manifests;
+    assert.ok(!manifests.some((m) => m.kind === "Secret"), "the chart made a Secret of its own");
+    await runDeployment([...manifests, adminSecret], {
+      namespace: "edge",
+      server: "tunnels-wormhole-server",
+      serverService: "tunnels-wormhole-server",
+      adminService: "tunnels-wormhole-server-admin",
+      adminSecret: "ops-admin-token",
+      client: "tunnels-wormhole-client",
+      peer: "edge-2",
+    });
+  },
+});
+
+Deno.test({
+  name: "kubelet: the kustomize server and client overlays become Ready and connect",
+  ignore: unavailable !== undefined,
+  async fn() {
+    // What the overlays' comments tell the user to do: create the admin token Secret, and set
+    // the client's server URL (here in an overlay of their own, as one would for an edge cluster).
+    const server = await kustomize(new URL("deploy/kubernetes/server", ROOT));
+    const overlay = await Deno.makeTempDir({ prefix: "wormhole-overlay-" });
+    try {
+      await Deno.writeTextFile(
+        `${overlay}/kustomization.yaml`,
+        [
+          "apiVersion: kustomize.config.k8s.io/v1beta1",
+          "kind: Kustomization",
+          "resources:",
+          // kustomize takes relative paths only.
+          `  - ${"../".repeat(overlay.split("/").length - 1)}${
+            new URL("deploy/kubernetes/client", ROOT).pathname.slice(1)
+          }`,
+          "configMapGenerator:",
+          "  - name: wormhole-client",
+          "    behavior: merge",
+          "    literals:",
+          "      - WORMHOLE_SERVER=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+          "",
+        ].join("\n"),
+      );
+      const client = await kustomize(overlay);
+      const secret = userSecret("wormhole", "wormhole-server-admin-token", "kustomize-token");
+      await runDeployment([...server, ...client, secret], CHART_LAYOUT);
+    } finally {
+      await Deno.remove(overlay, { recursive: true });
+    }
+  },
+});
