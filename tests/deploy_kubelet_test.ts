@@ -127,6 +127,8 @@ async function runDeployment(objects: Manifest[], layout: Layout): Promise<void>
       ),
     ),
   );
+  // …and the rendered RBAC allows every request they made.
+  assert.deepEqual(cluster.rbacProblems(), []);
 }
 
 const CHART_LAYOUT: Layout = {

@@ -41,6 +41,7 @@ import {
   reachableOnPodIP,
   readinessBoundMs,
 } from "./probe.ts";
+import { authorized, forbidden, requestAttributes, type ServiceAccountRef } from "./rbac.ts";
 import { type Bind, sandboxScript } from "./sandbox.ts";
 
 type Obj = Record<string, unknown>;
@@ -235,6 +236,8 @@ export class TestCluster implements AsyncDisposable {
   readonly pods: TestPod[] = [];
   readonly services: ClusterService[] = [];
   readonly #forwarders: Forwarder[] = [];
+  /** Service-account tokens handed out, by bearer token. */
+  readonly #accounts = new Map<string, ServiceAccountRef>();
   #nextPodIP = 10;
   #ca = "";
 
@@ -308,8 +311,14 @@ export class TestCluster implements AsyncDisposable {
           protocol: port.protocol as string | undefined,
         })),
       });
-      // What `helm install` / `kubectl apply` would create: the client watches Services.
-      this.kube.put(structuredClone(object) as never);
+    }
+    // What `helm install` / `kubectl apply` creates, as far as the fake API server serves the kind.
+    for (const object of this.objects) {
+      try {
+        this.kube.put(structuredClone(object) as never);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+      }
     }
     for (const service of this.services) {
       for (const port of service.ports) {
@@ -404,6 +413,27 @@ export class TestCluster implements AsyncDisposable {
       }
     }
     return problems;
+  }
+
+  /**
+   * The requests the API server would have refused (403) under the rendered RBAC, as its
+   * messages; a request without a service-account token is listed too. Empty when RBAC allows
+   * everything the pods did.
+   */
+  rbacProblems(): string[] {
+    const problems = new Set<string>();
+    for (const request of this.kube.requests) {
+      const attrs = requestAttributes(request.method, request.path, request.query);
+      if (!attrs) continue;
+      const token = /^Bearer (.+)$/.exec(request.authorization ?? "")?.[1] ?? "";
+      const account = this.#accounts.get(token);
+      if (!account) {
+        problems.add(`${request.method} ${request.path} without a service-account token`);
+      } else if (!authorized(this.objects, account, attrs)) {
+        problems.add(forbidden(account, attrs));
+      }
+    }
+    return [...problems];
   }
 
   #find(kind: string, namespace: string, name: string): Manifest | undefined {
@@ -616,10 +646,9 @@ export class TestCluster implements AsyncDisposable {
     if (spec.automountServiceAccountToken !== false) {
       const path = `${podDir}/serviceaccount`;
       await Deno.mkdir(path);
-      await Deno.writeTextFile(
-        `${path}/token`,
-        `test-token-${pod.namespace}-${pod.serviceAccountName}`,
-      );
+      const token = `test-token-${pod.namespace}-${pod.serviceAccountName}`;
+      this.#accounts.set(token, { namespace: pod.namespace, name: pod.serviceAccountName });
+      await Deno.writeTextFile(`${path}/token`, token);
       await Deno.writeTextFile(`${path}/ca.crt`, this.#ca);
       await Deno.writeTextFile(`${path}/namespace`, pod.namespace);
       for (const file of ["token", "ca.crt", "namespace"]) {
