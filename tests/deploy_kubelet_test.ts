@@ -64,7 +64,7 @@ async function assertHealthy(cluster: TestCluster, pod: TestPod, readySince?: nu
   await cluster.waitForProbe(pod, "livenessProbe");
   await cluster.waitForProbe(pod, "readinessProbe", readySince);
   assert.deepEqual(
-    pod.unlistenedPorts(),
+    await pod.unlistenedPorts(),
     [],
     `containerPorts of ${pod.name} nothing listens on at ${pod.ip}`,
   );
@@ -227,5 +227,62 @@ Deno.test({
     } finally {
       await Deno.remove(overlay, { recursive: true });
     }
+  },
+});
+
+/** The chart's server and client, with `edit` applied to the container of Deployment `name`. */
+function editedChart(name: string, edit: (container: Record<string, unknown>) => void): Manifest[] {
+  const manifests = renderChart(chart, {
+    namespace: "wormhole",
+    set: [
+      "server.enabled=true,client.enabled=true,client.name=edge-1",
+      "client.serverDsn=ws://wormhole-server:8080/wh/tunnel",
+    ],
+  }).manifests;
+  const deployment = manifests.find((m) => m.kind === "Deployment" && m.metadata.name === name)!;
+  // deno-lint-ignore no-explicit-any
+  edit((deployment.spec as any).template.spec.containers[0]);
+  return manifests;
+}
+
+Deno.test({
+  name: "kubelet: a probe that needs the admin token is caught (401), and the pod gets no traffic",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = editedChart("wormhole-server", (container) => {
+      container.readinessProbe = {
+        httpGet: { path: "/v1/peers", port: "admin" },
+        periodSeconds: 1,
+        failureThreshold: 2,
+      };
+    });
+    await using cluster = await TestCluster.start({ objects });
+    const server = await cluster.runDeployment("wormhole", "wormhole-server");
+    await assert.rejects(
+      cluster.waitForProbe(server, "readinessProbe"),
+      /readinessProbe of pod wormhole-server-\S+ never passed within 2000 ms \(still running\):.*HTTP probe failed with statuscode: 401/,
+    );
+    assert.deepEqual(cluster.endpoints(cluster.service("wormhole", "wormhole-server")), []);
+  },
+});
+
+Deno.test({
+  name: "kubelet: an endpoint bound to 127.0.0.1 is not reachable at the pod IP, as in a real pod",
+  ignore: unavailable !== undefined,
+  async fn() {
+    // Without WORMHOLE_ADMIN_HOST the client serves its admin port on its default, 127.0.0.1.
+    const objects = editedChart("wormhole-client", (container) => {
+      delete container.env;
+      container.livenessProbe = {
+        httpGet: { path: "/healthz", port: "admin" },
+        periodSeconds: 1,
+        failureThreshold: 2,
+      };
+    });
+    await using cluster = await TestCluster.start({ objects });
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    await client.process.waitForLog("admin listening");
+    await assert.rejects(cluster.waitForProbe(client, "livenessProbe"), /connection refused/);
+    assert.deepEqual((await client.unlistenedPorts()).map((port) => port.containerPort), [8081]);
   },
 });

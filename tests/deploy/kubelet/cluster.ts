@@ -118,8 +118,8 @@ export class TestPod {
   }
 
   /** Container ports nothing listens on at the pod IP. */
-  unlistenedPorts(): ContainerPort[] {
-    const sockets = listeningSockets(this.process.pid);
+  async unlistenedPorts(): Promise<ContainerPort[]> {
+    const sockets = await listeningSockets(this.process.pid);
     return this.ports.filter((port) => !reachableOnPodIP(sockets, this.ip, port.containerPort));
   }
 
@@ -727,7 +727,7 @@ export class TestCluster implements AsyncDisposable {
   async probe(pod: TestPod, probe: Probe): Promise<ProbeResult> {
     if (probe.tcpSocket) {
       const port = pod.resolvePort(probe.tcpSocket.port);
-      const listening = listeningSockets(pod.process.pid);
+      const listening = await listeningSockets(pod.process.pid);
       const success = reachableOnPodIP(listening, pod.ip, port);
       return {
         success,
