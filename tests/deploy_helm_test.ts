@@ -19,6 +19,7 @@ import {
   toYamlRefs,
   valuesRefs,
 } from "./deploy/helm.ts";
+import { loadChart, type Manifest, renderChart, type RenderOptions } from "./deploy/chart.ts";
 
 const CHART = new URL("../deploy/helm/wormhole/", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, CHART));
@@ -188,7 +189,8 @@ Deno.test("helm: Chart.yaml is a v2 application chart whose appVersion is the pr
 Deno.test("helm: values.yaml keeps every value of the original chart with its default", () => {
   const component = {
     priorityClassName: "",
-    pullPolicy: "Always",
+    // Was Always, which looks for an image loaded into kind or k3d in a registry.
+    pullPolicy: "IfNotPresent",
     resources: { requests: { cpu: 0, memory: "128Mi" }, limits: { cpu: 0, memory: "128Mi" } },
     affinity: null,
     nodeSelector: null,
@@ -196,9 +198,11 @@ Deno.test("helm: values.yaml keeps every value of the original chart with its de
     pvc: { enabled: false, storage: "1Gi", storageClassName: "" },
   };
   const original: Record<string, Json> = {
-    "docker.registry": "ghcr.io",
-    "docker.image": "glothriel/wormhole",
-    "docker.version": "latest",
+    // Was ghcr.io/glothriel/wormhole:latest, the original project's image: now the image
+    // deploy/docker builds, wormhole:<appVersion> (an empty version is the appVersion).
+    "docker.registry": "",
+    "docker.image": "wormhole",
+    "docker.version": "",
     "client.enabled": false,
     "client.name": "",
     "server.enabled": false,
@@ -634,4 +638,126 @@ Deno.test("helm: with networkPolicies the server's tunnel and admin ports stay r
   const [rule] = get(policy, "spec.ingress") as { ports: { port: number }[]; from?: unknown }[];
   assert.deepEqual(rule.ports.map((p) => p.port).sort(), [8080, 8081]);
   assert.equal(rule.from, undefined, "from anywhere");
+});
+
+// ---------------------------------------------------------------------------
+// Rendered with the Go template engine (tests/deploy/chart.ts), as helm template renders
+// ---------------------------------------------------------------------------
+
+const chartOnDisk = loadChart(CHART);
+const deno = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+
+function rendered(options: RenderOptions): Manifest[] {
+  return renderChart(chartOnDisk, { namespace: "wormhole", ...options }).manifests;
+}
+
+function containerOf(manifests: Manifest[], name: string): Obj {
+  const deployment = manifests.find((m) => m.kind === "Deployment" && m.metadata.name === name);
+  assert.ok(deployment, `no Deployment ${name}`);
+  return (get(deployment, "spec.template.spec.containers") as Obj[])[0];
+}
+
+const BOTH = [
+  "server.enabled=true,client.enabled=true,client.name=edge-1",
+  "client.serverDsn=ws://wormhole-server:8080/wh/tunnel",
+];
+
+Deno.test("helm: the image is what deploy/docker builds, wormhole:<appVersion>, pulled only if missing", () => {
+  const manifests = rendered({ set: BOTH });
+  for (const name of ["wormhole-server", "wormhole-client"]) {
+    const container = containerOf(manifests, name);
+    assert.equal(container.image, `wormhole:${deno.version}`);
+    assert.equal(container.imagePullPolicy, "IfNotPresent");
+  }
+  const pushed = rendered({
+    set: [...BOTH, "docker.registry=registry.example.com/team/,docker.version=dev"],
+  });
+  assert.equal(
+    containerOf(pushed, "wormhole-server").image,
+    "registry.example.com/team/wormhole:dev",
+  );
+  // The README builds and loads exactly that tag before installing the chart.
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const kubernetes = readme.slice(readme.indexOf("## Kubernetes"));
+  assert.match(
+    kubernetes,
+    new RegExp(
+      `docker build -f deploy/docker/Dockerfile -t wormhole:${
+        deno.version.replaceAll(".", "\\.")
+      } \\.`,
+    ),
+  );
+  assert.match(kubernetes, /kind load docker-image wormhole:/);
+  assert.match(kubernetes, /k3d image import wormhole:/);
+});
+
+Deno.test("helm: the client reads Services through a Role per listed namespace, else a ClusterRole", () => {
+  const clusterWide = rendered({ set: BOTH }).filter((m) =>
+    m.metadata.name === "wormhole-wormhole-client"
+  );
+  assert.deepEqual(clusterWide.map((m) => m.kind), ["ClusterRole", "ClusterRoleBinding"]);
+
+  const listed = rendered({ set: [...BOTH, "client.kubernetes.namespaces={apps,web}"] })
+    .filter((m) => m.metadata.name === "wormhole-wormhole-client");
+  assert.deepEqual(
+    listed.map((m) => `${m.kind} ${m.metadata.namespace}`),
+    ["Role apps", "RoleBinding apps", "Role web", "RoleBinding web"],
+  );
+  for (const object of listed) {
+    if (object.kind === "Role") {
+      assert.deepEqual(object.rules, [
+        { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch"] },
+      ]);
+    } else {
+      assert.deepEqual(object.roleRef, {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: "wormhole-wormhole-client",
+      });
+      assert.deepEqual(object.subjects, [
+        { kind: "ServiceAccount", name: "wormhole-client", namespace: "wormhole" },
+      ]);
+    }
+  }
+  const args = containerOf(
+    rendered({ set: [...BOTH, "client.kubernetes.namespaces={apps,web}"] }),
+    "wormhole-client",
+  ).args as string[];
+  assert.ok(args.includes("--kubernetes-namespaces=apps,web"));
+});
+
+Deno.test("helm: the admin token — existingSecret as is; a generated one is made once and kept", () => {
+  const secretOf = (manifests: Manifest[]) =>
+    manifests.find((m) => m.kind === "Secret" && m.metadata.name === "wormhole-server-admin-token");
+  const tokenRef = (manifests: Manifest[]) =>
+    (containerOf(manifests, "wormhole-server").env as Obj[])
+      .find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
+
+  const existing = rendered({ set: ["server.enabled=true,server.adminToken.existingSecret=ops"] });
+  assert.equal(secretOf(existing), undefined, "no Secret of the chart's own");
+  assert.deepEqual(tokenRef(existing), {
+    name: "WORMHOLE_ADMIN_TOKEN",
+    valueFrom: { secretKeyRef: { name: "ops", key: "admin-token" } },
+  });
+
+  // First install: generated; helm uninstall keeps it.
+  const first = secretOf(rendered({ set: ["server.enabled=true"] }))!;
+  const token = atob((first.data as Record<string, string>)["admin-token"]);
+  assert.match(token, /^[A-Za-z0-9]{40}$/);
+  assert.equal(get(first, "metadata.annotations.helm\\.sh/resource-policy"), undefined);
+  assert.equal(
+    (first.metadata.annotations as Record<string, string>)["helm.sh/resource-policy"],
+    "keep",
+  );
+  // An upgrade (or a reinstall after uninstall) finds it in the cluster and keeps it.
+  const again = secretOf(rendered({ set: ["server.enabled=true"], cluster: [first] }))!;
+  assert.equal(atob((again.data as Record<string, string>)["admin-token"]), token);
+  // Without a cluster (helm template) every render generates a new one, as values.yaml says.
+  const other = secretOf(rendered({ set: ["server.enabled=true"] }))!;
+  assert.notEqual(atob((other.data as Record<string, string>)["admin-token"]), token);
+  // An explicit value wins over both.
+  const fixed = secretOf(
+    rendered({ set: ["server.enabled=true,server.adminToken.value=chosen"], cluster: [first] }),
+  )!;
+  assert.equal(atob((fixed.data as Record<string, string>)["admin-token"]), "chosen");
 });

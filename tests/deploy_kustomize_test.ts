@@ -17,7 +17,9 @@ import {
 } from "./deploy/flags.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const IMAGE = "ghcr.io/glothriel/wormhole:latest";
+const VERSION = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).version as string;
+/** The image deploy/docker/Dockerfile builds, tagged with the program's version. */
+const IMAGE = `wormhole:${VERSION}`;
 
 type Obj = Record<string, unknown>;
 type Side = "server" | "client";
@@ -381,10 +383,6 @@ Deno.test({
       Deno.readTextFileSync(new URL("deploy/kubernetes/base/kustomization.yaml", ROOT)),
     ) as Obj;
     assert.equal(base.namespace, undefined);
-    assert.deepEqual(base.images, [{
-      name: "wormhole",
-      newName: "ghcr.io/glothriel/wormhole",
-      newTag: "latest",
-    }]);
+    assert.deepEqual(base.images, [{ name: "wormhole", newName: "wormhole", newTag: VERSION }]);
   },
 });

@@ -59,13 +59,14 @@ Namespace of the Services the server creates.
 {{- end -}}
 
 {{/*
-Image reference.
+Image reference: what deploy/docker/Dockerfile builds, tagged with the appVersion by default.
 */}}
 {{- define "wormhole.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.docker.version -}}
 {{- if .Values.docker.registry -}}
-{{- printf "%s/%s:%s" .Values.docker.registry .Values.docker.image .Values.docker.version -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .Values.docker.registry) .Values.docker.image $tag -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.docker.image .Values.docker.version -}}
+{{- printf "%s:%s" .Values.docker.image $tag -}}
 {{- end -}}
 {{- end -}}
 
