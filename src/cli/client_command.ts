@@ -9,9 +9,11 @@ import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
-import { loadOrCreateIdentity } from "../crypto/mod.ts";
+import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { StateStore } from "../state/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
-import { KEY_FILES } from "./keys_command.ts";
+import { KEY_FILES, openState } from "./state.ts";
 import {
   type KubernetesClientFlags,
   kubernetesClientFlags,
@@ -123,8 +125,24 @@ async function runClient(flags: ClientFlags): Promise<void> {
   }
   const caCerts = flags.caFile ? [await readPem(flags.caFile, "--ca-file")] : undefined;
   await ensureStateDir(flags.stateDir);
-  const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.client);
-  if (identity.created) log.info("created client key", { fingerprint: identity.fingerprint });
+  const state = await openState(flags, "client", log);
+  try {
+    await join(flags, state, caCerts, log);
+  } finally {
+    await state.close();
+  }
+}
+
+async function join(
+  flags: ClientFlags,
+  state: StateStore,
+  caCerts: string[] | undefined,
+  log: Logger,
+): Promise<void> {
+  const identity = await loadOrCreateIdentityIn(state, KEY_FILES.client);
+  if (identity.created) {
+    log.info("created client key", { fingerprint: identity.fingerprint, state: state.name });
+  }
   const fixed = flags.expose ?? [];
   let watcher: AppsFileWatcher | null = null;
   let fromFile: AppSpec[] = [];
@@ -142,7 +160,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
     caCerts,
     serverFingerprints: flags.serverFingerprint,
     exitOnMismatch: flags.exitOnMismatch,
-    pin: new ServerPin(flags.stateDir),
+    pin: new ServerPin(state),
     keepaliveMs: flags.keepalive,
     reconnect: { minMs: flags.reconnectMin, maxMs: flags.reconnectMax },
     window: flags.window,

@@ -6,12 +6,11 @@
  */
 
 import { Command } from "commander";
-import { loadOrCreateIdentity } from "../crypto/mod.ts";
+import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
+import { silentLogger } from "../log/mod.ts";
 import { flag } from "./options.ts";
 import { defaultStateDir, oneOf } from "./parse.ts";
-
-/** File names of the keys in the state directory. */
-export const KEY_FILES = { client: "client-key.pem", server: "server-key.pem" } as const;
+import { KEY_FILES, openState } from "./state.ts";
 
 /** Builds the `keys` command group. */
 export function keysCommand(): Command {
@@ -23,8 +22,13 @@ export function keysCommand(): Command {
     default: "client",
   });
   fingerprint.action(async (flags: { stateDir: string; key: "client" | "server" }) => {
-    const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES[flags.key]);
-    console.log(identity.fingerprint);
+    const state = await openState(flags, flags.key, silentLogger);
+    try {
+      const identity = await loadOrCreateIdentityIn(state, KEY_FILES[flags.key]);
+      console.log(identity.fingerprint);
+    } finally {
+      await state.close();
+    }
   });
   return new Command("keys").description("inspect local keys").addCommand(fingerprint);
 }

@@ -8,8 +8,10 @@ import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
-import { loadOrCreateIdentity } from "../crypto/mod.ts";
+import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import { serverMetrics } from "../metrics/mod.ts";
+import type { StateStore } from "../state/mod.ts";
 import {
   type Acceptor,
   ApprovalStore,
@@ -20,7 +22,7 @@ import {
   type PortRange,
   WormholeServer,
 } from "../server/mod.ts";
-import { KEY_FILES } from "./keys_command.ts";
+import { KEY_FILES, openState } from "./state.ts";
 import {
   type KubernetesServerFlags,
   kubernetesServerFlags,
@@ -156,14 +158,29 @@ async function runServer(flags: ServerFlags): Promise<void> {
     }
     : undefined;
   await ensureStateDir(flags.stateDir);
-  const identity = await loadOrCreateIdentity(flags.stateDir, KEY_FILES.server);
+  const state = await openState(flags, "server", log);
+  try {
+    await serve(flags, state, tls, log);
+  } finally {
+    await state.close();
+  }
+}
+
+async function serve(
+  flags: ServerFlags,
+  state: StateStore,
+  tls: { cert: string; key: string } | undefined,
+  log: Logger,
+): Promise<void> {
+  const identity = await loadOrCreateIdentityIn(state, KEY_FILES.server);
   log.info(identity.created ? "created server key" : "loaded server key", {
     fingerprint: identity.fingerprint,
+    state: state.name,
   });
   let acceptor: Acceptor;
   let approvals: ApprovalStore | undefined;
   if (flags.acceptor === "server") {
-    approvals = await ApprovalStore.open(flags.stateDir);
+    approvals = ApprovalStore.open(state);
     acceptor = new ManualAcceptor(approvals, {
       maxPending: flags.maxPending,
       maxPendingPerRemote: flags.maxPendingPerRemote,

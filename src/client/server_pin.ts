@@ -1,44 +1,51 @@
 /**
- * The client's pin of the server key: trust on first use, kept in the state
- * directory.
+ * The client's pin of the server key: trust on first use, kept in the
+ * client's state (entry `server-fingerprint`).
  *
  * @module
  */
 
 import { parseFingerprint } from "../crypto/fingerprint.ts";
-import { writeFileAtomic } from "../state/mod.ts";
+import type { StateStore } from "../state/mod.ts";
 
-/** File name of the pin in the state directory. */
+/** Entry of the client's state holding the pin (a file in the state directory). */
 export const PIN_FILE = "server-fingerprint";
 
-/** A pinned server fingerprint stored in one file. */
+/** A pinned server fingerprint stored in the client's state. */
 export class ServerPin {
-  /** The pin file. */
-  readonly path: string;
+  #state: StateStore;
 
-  /** A pin stored in `<stateDir>/server-fingerprint`. */
-  constructor(stateDir: string) {
-    this.path = `${stateDir}/${PIN_FILE}`;
+  /** A pin kept in `state`. */
+  constructor(state: StateStore) {
+    this.#state = state;
+  }
+
+  /** Where the pin is kept, for messages: a file path, or a key of a Secret. */
+  get path(): string {
+    return this.#state.describe(PIN_FILE);
   }
 
   /**
    * The pinned fingerprint, or undefined when nothing is pinned yet.
    *
-   * @throws {RangeError} when the file holds something that is not a fingerprint.
+   * @throws {RangeError} naming where the pin is kept when it is not a fingerprint.
    */
   async read(): Promise<string | undefined> {
-    let text: string;
+    // Read again: deleting the pin to re-pin must work without a restart.
+    await this.#state.refresh();
+    const text = this.#state.get(PIN_FILE);
+    if (text === undefined) return undefined;
     try {
-      text = await Deno.readTextFile(this.path);
+      return parseFingerprint(text.trim());
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
+      throw new RangeError(`Cannot read ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    return parseFingerprint(text.trim());
   }
 
   /** Pins `fingerprint`. */
   async write(fingerprint: string): Promise<void> {
-    await writeFileAtomic(this.path, `${fingerprint}\n`);
+    await this.#state.update(() => ({ [PIN_FILE]: `${fingerprint}\n` }));
   }
 }

@@ -12,6 +12,7 @@ import { IdentityError } from "./errors.ts";
 import { fingerprintOf } from "./fingerprint.ts";
 import { decodePem, encodePem } from "./pem.ts";
 import { randomBytes, source, toHex } from "./bytes.ts";
+import type { StateStore } from "../state/mod.ts";
 import { rsaKeyProblem } from "./rsa_check.ts";
 
 export { MAX_RSA_BITS, MIN_RSA_BITS } from "./rsa_check.ts";
@@ -72,6 +73,27 @@ export async function loadOrCreateIdentity(
   const winner = await readKeyFile(path);
   if (winner === null) throw new IdentityError(`Cannot load identity from ${path}: file vanished`);
   return { ...await identityFromFile(winner, path), created: false };
+}
+
+/**
+ * Reads entry `key` (PKCS#8 PEM) of a state document or creates it. When
+ * two processes create it at once, both end up with the key stored first.
+ *
+ * @throws {IdentityError} naming the entry when it holds no usable key.
+ */
+export async function loadOrCreateIdentityIn(
+  store: StateStore,
+  key: string,
+): Promise<Identity & { created: boolean }> {
+  let created = false;
+  if (store.get(key) === undefined) {
+    const pkcs8 = await generatePkcs8();
+    const pem = encodePem(PEM_LABEL, pkcs8);
+    pkcs8.fill(0);
+    await store.update((entries) => entries[key] === undefined ? { [key]: pem } : undefined);
+    created = store.get(key) === pem;
+  }
+  return { ...await identityFromFile(store.get(key) ?? "", store.describe(key)), created };
 }
 
 /** Imports `text` read from `path`, naming the file on failure. */

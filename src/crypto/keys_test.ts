@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { IdentityError } from "./errors.ts";
 import { fingerprintOf } from "./fingerprint.ts";
-import { generateIdentity, importIdentity, loadOrCreateIdentity } from "./keys.ts";
+import {
+  generateIdentity,
+  importIdentity,
+  loadOrCreateIdentity,
+  loadOrCreateIdentityIn,
+} from "./keys.ts";
+import { MemoryStateBackend, StateStore } from "../state/mod.ts";
 import { encodePem } from "./pem.ts";
 
 Deno.test("generateIdentity: RSA-2048, fingerprint of its SPKI, private keys not extractable", async () => {
@@ -138,4 +144,25 @@ Deno.test("loadOrCreateIdentity names the file when it holds no usable key", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("loadOrCreateIdentityIn: created once in the state, reused; a key stored first by another writer wins", async () => {
+  const backend = new MemoryStateBackend();
+  const stale = await StateStore.open(backend);
+  const first = await loadOrCreateIdentityIn(await StateStore.open(backend), "id.pem");
+  assert.equal(first.created, true);
+  const again = await loadOrCreateIdentityIn(await StateStore.open(backend), "id.pem");
+  assert.deepEqual([again.created, again.fingerprint], [false, first.fingerprint]);
+  // Read before the key existed: its write conflicts, and the stored key is used.
+  const late = await loadOrCreateIdentityIn(stale, "id.pem");
+  assert.deepEqual([late.created, late.fingerprint], [false, first.fingerprint]);
+});
+
+Deno.test("loadOrCreateIdentityIn names the entry when it holds no usable key", async () => {
+  const backend = new MemoryStateBackend();
+  backend.external({ "id.pem": "garbage" });
+  await assert.rejects(
+    loadOrCreateIdentityIn(await StateStore.open(backend), "id.pem"),
+    /Cannot load identity from entry "id.pem" in memory/,
+  );
 });

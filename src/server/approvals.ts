@@ -1,11 +1,15 @@
 /**
- * The server's record of approved peers: which key may use which name.
- * Persisted in the state directory, so a restart needs no re-approval.
+ * The server's record of approved peers: which key may use which name. Kept
+ * in the server's state (entry `approved-peers.json`), so a restart needs no
+ * re-approval.
  *
  * @module
  */
 
-import { writeFileAtomic } from "../state/mod.ts";
+import { StateStore } from "../state/mod.ts";
+
+/** Entry of the server's state holding the approvals. */
+export const APPROVALS_ENTRY = "approved-peers.json";
 
 /** One approved peer. */
 export interface ApprovedPeer {
@@ -19,7 +23,7 @@ export interface ApprovedPeer {
   lastSeen: string;
 }
 
-/** The approvals file is not what this version writes. */
+/** The approvals entry is not what this version writes. */
 export class ApprovalsFileError extends SyntaxError {
   /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
@@ -30,103 +34,136 @@ export class ApprovalsFileError extends SyntaxError {
 
 /** Approved peers, by fingerprint and by name; every change is written through. */
 export class ApprovalStore {
-  #path: string | null;
-  #byFingerprint = new Map<string, ApprovedPeer>();
-  #writes: Promise<void> = Promise.resolve();
+  #state: StateStore;
+  #parsed: { text: string | undefined; peers: Map<string, ApprovedPeer> } | null = null;
 
-  private constructor(path: string | null) {
-    this.#path = path;
+  private constructor(state: StateStore) {
+    this.#state = state;
   }
 
   /** An in-memory store (nothing persisted), for tests and the dummy acceptor. */
   static memory(): ApprovalStore {
-    return new ApprovalStore(null);
+    return ApprovalStore.open(StateStore.memory());
   }
 
   /**
-   * Opens `<dir>/approved-peers.json`, creating nothing until the first approval.
+   * The approvals kept in `state`.
    *
-   * @throws {ApprovalsFileError} when the file exists but cannot be understood.
+   * @throws {ApprovalsFileError} when the entry exists but cannot be understood.
    */
-  static async open(dir: string): Promise<ApprovalStore> {
-    const store = new ApprovalStore(`${dir}/approved-peers.json`);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(store.#path!);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return store;
-      throw error;
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (cause) {
-      throw new ApprovalsFileError(`Cannot read ${store.#path}: not JSON`, { cause });
-    }
-    const peers = (data as { peers?: unknown })?.peers;
-    if (!Array.isArray(peers)) {
-      throw new ApprovalsFileError(`Cannot read ${store.#path}: expected {"peers": [...]}`);
-    }
-    for (const peer of peers as ApprovedPeer[]) {
-      if (typeof peer?.fingerprint !== "string" || typeof peer?.name !== "string") {
-        throw new ApprovalsFileError(`Cannot read ${store.#path}: a peer lacks name or key`);
-      }
-      store.#byFingerprint.set(peer.fingerprint, peer);
-    }
+  static open(state: StateStore): ApprovalStore {
+    const store = new ApprovalStore(state);
+    store.#peers();
     return store;
+  }
+
+  /**
+   * The approvals as stored now. An entry changed from outside into
+   * something unreadable keeps the last good approvals in effect (the
+   * next write reports the damage).
+   */
+  #peers(): Map<string, ApprovedPeer> {
+    const text = this.#state.get(APPROVALS_ENTRY);
+    if (this.#parsed && this.#parsed.text === text) return this.#parsed.peers;
+    try {
+      this.#parsed = { text, peers: parseApprovals(text, this.#state.describe(APPROVALS_ENTRY)) };
+    } catch (error) {
+      if (!this.#parsed) throw error;
+    }
+    return this.#parsed!.peers;
   }
 
   /** The approval of `fingerprint`, if any. */
   get(fingerprint: string): ApprovedPeer | undefined {
-    return this.#byFingerprint.get(fingerprint);
+    return this.#peers().get(fingerprint);
   }
 
   /** The approval that owns `name`, if any. */
   byName(name: string): ApprovedPeer | undefined {
-    for (const peer of this.#byFingerprint.values()) if (peer.name === name) return peer;
+    for (const peer of this.#peers().values()) if (peer.name === name) return peer;
     return undefined;
   }
 
   /** Every approval, sorted by name. */
   list(): ApprovedPeer[] {
-    return [...this.#byFingerprint.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return sorted(this.#peers());
   }
 
   /** Approves `fingerprint` for `name` (replacing an approval of the same key). */
   async approve(fingerprint: string, name: string): Promise<ApprovedPeer> {
     const now = new Date().toISOString();
-    const previous = this.#byFingerprint.get(fingerprint);
-    const peer = { fingerprint, name, firstSeen: previous?.firstSeen ?? now, lastSeen: now };
-    this.#byFingerprint.set(fingerprint, peer);
-    await this.#save();
+    let peer!: ApprovedPeer;
+    await this.#change((peers) => {
+      peer = {
+        fingerprint,
+        name,
+        firstSeen: peers.get(fingerprint)?.firstSeen ?? now,
+        lastSeen: now,
+      };
+      peers.set(fingerprint, peer);
+      return true;
+    });
     return peer;
   }
 
   /** Records a connection of an approved key. */
   async seen(fingerprint: string): Promise<void> {
-    const peer = this.#byFingerprint.get(fingerprint);
-    if (!peer) return;
-    peer.lastSeen = new Date().toISOString();
-    await this.#save();
+    const now = new Date().toISOString();
+    await this.#change((peers) => {
+      const peer = peers.get(fingerprint);
+      if (!peer) return false;
+      peers.set(fingerprint, { ...peer, lastSeen: now });
+      return true;
+    });
   }
 
   /** Removes the approval of `name`; returns it, or undefined when there was none. */
   async revoke(name: string): Promise<ApprovedPeer | undefined> {
-    const peer = this.byName(name);
-    if (!peer) return undefined;
-    this.#byFingerprint.delete(peer.fingerprint);
-    await this.#save();
-    return peer;
+    let removed: ApprovedPeer | undefined;
+    await this.#change((peers) => {
+      removed = [...peers.values()].find((peer) => peer.name === name);
+      if (removed) peers.delete(removed.fingerprint);
+      return removed !== undefined;
+    });
+    return removed;
   }
 
-  /** Writes are serialized so the file always holds the latest state. */
-  #save(): Promise<void> {
-    if (!this.#path) return Promise.resolve();
-    const path = this.#path;
-    const write = this.#writes.then(() =>
-      writeFileAtomic(path, JSON.stringify({ version: 1, peers: this.list() }, null, 2) + "\n")
-    );
-    this.#writes = write.catch(() => {});
-    return write;
+  /** Applies `edit` to the latest stored approvals (again after a conflict). */
+  async #change(edit: (peers: Map<string, ApprovedPeer>) => boolean): Promise<void> {
+    const where = this.#state.describe(APPROVALS_ENTRY);
+    await this.#state.update((entries) => {
+      const peers = parseApprovals(entries[APPROVALS_ENTRY], where);
+      if (!edit(peers)) return undefined;
+      return {
+        [APPROVALS_ENTRY]: JSON.stringify({ version: 1, peers: sorted(peers) }, null, 2) + "\n",
+      };
+    });
   }
+}
+
+function sorted(peers: Map<string, ApprovedPeer>): ApprovedPeer[] {
+  return [...peers.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Parses the approvals entry; absent means none. */
+function parseApprovals(text: string | undefined, where: string): Map<string, ApprovedPeer> {
+  const out = new Map<string, ApprovedPeer>();
+  if (text === undefined) return out;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new ApprovalsFileError(`Cannot read ${where}: not JSON`, { cause });
+  }
+  const peers = (data as { peers?: unknown })?.peers;
+  if (!Array.isArray(peers)) {
+    throw new ApprovalsFileError(`Cannot read ${where}: expected {"peers": [...]}`);
+  }
+  for (const peer of peers as ApprovedPeer[]) {
+    if (typeof peer?.fingerprint !== "string" || typeof peer?.name !== "string") {
+      throw new ApprovalsFileError(`Cannot read ${where}: a peer lacks name or key`);
+    }
+    out.set(peer.fingerprint, { ...peer });
+  }
+  return out;
 }

@@ -37,3 +37,42 @@ export async function writeFileAtomic(
     throw error;
   }
 }
+
+/**
+ * Creates `path` with `data` unless it exists: a private temporary file is
+ * written, synced and hard-linked into place (falling back to a rename where
+ * links are unsupported). Returns false, leaving `path` alone, when it
+ * already existed. No temporary file is left behind.
+ */
+export async function createFileExclusive(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+): Promise<boolean> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash > 0 ? path.slice(0, slash) : ".";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  try {
+    const file = await Deno.open(temp, { write: true, createNew: true, mode });
+    try {
+      let at = 0;
+      while (at < bytes.length) at += await file.write(bytes.subarray(at));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.chmod(temp, mode);
+    try {
+      await Deno.link(temp, path);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) return false;
+      await Deno.rename(temp, path);
+      return true;
+    }
+  } finally {
+    await Deno.remove(temp).catch(() => {});
+  }
+}
