@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_PENDING_PER_REMOTE,
   DummyAcceptor,
   ManualAcceptor,
+  PortAssignments,
   type PortRange,
   WormholeServer,
 } from "../server/mod.ts";
@@ -201,6 +202,7 @@ async function serve(
       path: flags.path,
       listenHost: flags.listenHost,
       portRange: flags.portRange,
+      ports: new PortAssignments(state, { logger: log }),
       acceptor,
       tls,
       keepaliveMs: flags.keepalive,

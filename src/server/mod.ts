@@ -6,6 +6,7 @@
 
 export * from "./acceptor.ts";
 export * from "./port_allocator.ts";
+export * from "./port_assignments.ts";
 export * from "./app_listener.ts";
 export * from "./server.ts";
 export * from "./approvals.ts";

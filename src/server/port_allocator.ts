@@ -1,9 +1,24 @@
 /**
  * Binds the TCP listener of each (peer, app), preferring the port that pair
- * had before so a reconnecting client keeps its endpoint.
+ * had before so a reconnecting client keeps its endpoint. The ports a pair
+ * had are kept in a {@linkcode PortBook}: in memory, or in the server's state
+ * ({@linkcode PortAssignments}) so that they survive a restart.
  *
  * @module
  */
+
+/** The port each pair had last, by pair key. A `Map` is one (nothing kept across restarts). */
+export interface PortBook {
+  /** The port `key` had last. */
+  get(key: string): number | undefined;
+  /** Records that `key` now has `port`. */
+  set(key: string, port: number): unknown;
+  /** Every pair's port. */
+  entries(): Iterable<[string, number]>;
+}
+
+/** OS-chosen ports that land on another pair's remembered port are drawn again, this often. */
+const OS_PORT_DRAWS = 8;
 
 /** An inclusive range of ports. */
 export interface PortRange {
@@ -26,13 +41,14 @@ export class PortsExhaustedError extends Error {
 export class PortAllocator {
   #hostname: string;
   #range: PortRange | undefined;
-  #remembered = new Map<string, number>();
+  #remembered: PortBook;
   #next: number;
 
-  /** Creates an allocator binding `hostname`. */
-  constructor(hostname: string, range?: PortRange) {
+  /** Creates an allocator binding `hostname`, remembering ports in `book`. */
+  constructor(hostname: string, range?: PortRange, book: PortBook = new Map()) {
     this.#hostname = hostname;
     this.#range = range;
+    this.#remembered = book;
     this.#next = range?.from ?? 0;
   }
 
@@ -50,7 +66,7 @@ export class PortAllocator {
     }
     let listener: Deno.TcpListener | null = null;
     if (!this.#range) {
-      listener = Deno.listen({ hostname: this.#hostname, port: 0 });
+      listener = this.#listenAnywhere(key);
     } else {
       const { from, to } = this.#range;
       const size = to - from + 1;
@@ -70,9 +86,24 @@ export class PortAllocator {
     return listener;
   }
 
+  /** An OS-chosen port, not one another pair had if the OS offers others. */
+  #listenAnywhere(key: string): Deno.TcpListener {
+    const held: Deno.TcpListener[] = [];
+    try {
+      for (let draw = 1;; draw++) {
+        const listener = Deno.listen({ hostname: this.#hostname, port: 0 });
+        if (draw === OS_PORT_DRAWS || !this.#isReserved(listener.addr.port, key)) return listener;
+        // Held open until the end, so the next draw gets another port.
+        held.push(listener);
+      }
+    } finally {
+      for (const listener of held) listener.close();
+    }
+  }
+
   /** True when `port` was last used by another pair. */
   #isReserved(port: number, key: string): boolean {
-    for (const [other, remembered] of this.#remembered) {
+    for (const [other, remembered] of this.#remembered.entries()) {
       if (remembered === port && other !== key) return true;
     }
     return false;

@@ -38,6 +38,7 @@ import { type Acceptor, ManualAcceptor, type PendingRequest } from "./acceptor.t
 import type { ApprovalStore } from "./approvals.ts";
 import { AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
+import { pairKey, type PortAssignments } from "./port_assignments.ts";
 import { VERSION } from "../version.ts";
 
 /** Configuration of {@linkcode WormholeServer}. */
@@ -52,6 +53,8 @@ export interface ServerOptions {
   listenHost?: string;
   /** Ports for app listeners; OS-chosen when absent. */
   portRange?: PortRange;
+  /** Where the port of each (peer, app) is kept across restarts; in memory when absent. */
+  ports?: PortAssignments;
   /** Decides who may join. */
   acceptor: Acceptor;
   /** Approved peers (for listing and revoking); the manual acceptor's store. */
@@ -202,7 +205,11 @@ export class WormholeServer {
   private constructor(options: ServerOptions) {
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
-    this.#ports = new PortAllocator(options.listenHost ?? "127.0.0.1", options.portRange);
+    this.#ports = new PortAllocator(
+      options.listenHost ?? "127.0.0.1",
+      options.portRange,
+      options.ports,
+    );
   }
 
   /** Starts listening; resolves once the tunnel endpoint is bound. */
@@ -365,6 +372,7 @@ export class WormholeServer {
    */
   async revoke(name: string): Promise<boolean> {
     const approval = await this.#options.approvals?.revoke(name);
+    this.#options.ports?.forgetPeer(name);
     const peer = this.#peers.get(name);
     if (peer) {
       peer.mux.goAway(GoAwayCode.Rejected, "revoked by the operator");
@@ -571,7 +579,7 @@ export class WormholeServer {
     if (peer.apps.has(app.name)) return;
     let listener: Deno.TcpListener;
     try {
-      listener = this.#ports.listen(`${peer.name}\0${app.name}`);
+      listener = this.#ports.listen(pairKey(peer.name, app.name));
     } catch (error) {
       log.error("cannot expose app", { peer: peer.name, app: app.name, error });
       return;
@@ -627,6 +635,7 @@ export class WormholeServer {
       await Promise.all(
         [...this.#peers.values()].map((peer) => this.#removePeer(peer, "shutdown")),
       );
+      await this.#options.ports?.flush();
       // Peers that never answer a close are dropped by the WebSocket idle
       // timeout; shutdown does not wait for them longer than a few seconds.
       const drained = (async () => {

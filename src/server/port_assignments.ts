@@ -1,0 +1,135 @@
+/**
+ * The listener port each (peer, app) had, kept in the server's state (entry
+ * `ports.json`), so that after a server restart a pair gets its port back
+ * when it is free.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../log/mod.ts";
+import type { StateStore } from "../state/mod.ts";
+import type { PortBook } from "./port_allocator.ts";
+
+/** Entry of the server's state holding the port assignments. */
+export const PORTS_ENTRY = "ports.json";
+
+/** One stored assignment. */
+interface Assignment {
+  peer: string;
+  app: string;
+  port: number;
+}
+
+/** The pair key the allocator uses: peer and app, joined by a NUL. */
+export function pairKey(peer: string, app: string): string {
+  return `${peer}\0${app}`;
+}
+
+/** Port assignments in the server's state; an unreadable entry counts as empty (logged). */
+export class PortAssignments implements PortBook {
+  #state: StateStore;
+  #log: Logger;
+  #parsed: { text: string | undefined; ports: Map<string, number> } | null = null;
+  #writes = new Set<Promise<unknown>>();
+
+  /** Assignments kept in `state`. */
+  constructor(state: StateStore, options?: { logger?: Logger }) {
+    this.#state = state;
+    this.#log = options?.logger ?? silentLogger;
+  }
+
+  #ports(): Map<string, number> {
+    const text = this.#state.get(PORTS_ENTRY);
+    if (this.#parsed && this.#parsed.text === text) return this.#parsed.ports;
+    let ports = new Map<string, number>();
+    try {
+      ports = parsePorts(text, this.#state.describe(PORTS_ENTRY));
+    } catch (error) {
+      // Ports are a convenience: a damaged entry must not keep the server from exposing apps.
+      this.#log.warn("ignoring the stored port assignments", { error });
+    }
+    this.#parsed = { text, ports };
+    return ports;
+  }
+
+  /** @inheritdoc */
+  get(key: string): number | undefined {
+    return this.#ports().get(key);
+  }
+
+  /** @inheritdoc */
+  entries(): Iterable<[string, number]> {
+    return this.#ports().entries();
+  }
+
+  /** Records `port` for `key` in the state (in the background; failures are logged). */
+  set(key: string, port: number): void {
+    if (this.get(key) === port) return;
+    this.#change((ports) => {
+      if (ports.get(key) === port) return false;
+      ports.set(key, port);
+      return true;
+    });
+  }
+
+  /** Forgets every port of `peer` (it was revoked). */
+  forgetPeer(peer: string): void {
+    this.#change((ports) => {
+      let changed = false;
+      for (const key of [...ports.keys()]) {
+        if (key.startsWith(`${peer}\0`)) changed = ports.delete(key) || changed;
+      }
+      return changed;
+    });
+  }
+
+  /** Waits for the writes started so far. */
+  async flush(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
+  }
+
+  #change(edit: (ports: Map<string, number>) => boolean): void {
+    const where = this.#state.describe(PORTS_ENTRY);
+    const write = this.#state.update((entries) => {
+      let ports: Map<string, number>;
+      try {
+        ports = parsePorts(entries[PORTS_ENTRY], where);
+      } catch {
+        ports = new Map();
+      }
+      if (!edit(ports)) return undefined;
+      const list: Assignment[] = [...ports].map(([key, port]) => {
+        const [peer, app] = key.split("\0");
+        return { peer, app, port };
+      }).sort((a, b) => a.peer.localeCompare(b.peer) || a.app.localeCompare(b.app));
+      return { [PORTS_ENTRY]: JSON.stringify({ version: 1, ports: list }, null, 2) + "\n" };
+    }).catch((error) => this.#log.warn("cannot store the port assignments", { error }))
+      .finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
+  }
+}
+
+function parsePorts(text: string | undefined, where: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (text === undefined) return out;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new SyntaxError(`Cannot read ${where}: not JSON`, { cause });
+  }
+  const ports = (data as { ports?: unknown })?.ports;
+  if (!Array.isArray(ports)) {
+    throw new SyntaxError(`Cannot read ${where}: expected {"ports": [...]}`);
+  }
+  for (const entry of ports as Assignment[]) {
+    if (
+      typeof entry?.peer !== "string" || typeof entry.app !== "string" ||
+      !Number.isInteger(entry.port) || entry.port < 1 || entry.port > 65535
+    ) {
+      throw new SyntaxError(`Cannot read ${where}: an assignment lacks peer, app or port`);
+    }
+    out.set(pairKey(entry.peer, entry.app), entry.port);
+  }
+  return out;
+}

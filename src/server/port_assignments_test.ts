@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { MemoryStateBackend, StateStore } from "../state/mod.ts";
+import { PortAllocator } from "./port_allocator.ts";
+import { pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
+
+async function restartedAllocator(
+  backend: MemoryStateBackend,
+  range?: { from: number; to: number },
+) {
+  const ports = new PortAssignments(await StateStore.open(backend));
+  return { ports, allocator: new PortAllocator("127.0.0.1", range, ports) };
+}
+
+Deno.test("port assignments: a pair gets its port back from the state after a restart, while it is free", async () => {
+  const backend = new MemoryStateBackend();
+  const first = await restartedAllocator(backend);
+  const web = first.allocator.listen(pairKey("edge", "web"));
+  const db = first.allocator.listen(pairKey("edge", "db"));
+  const [webPort, dbPort] = [web.addr.port, db.addr.port];
+  web.close();
+  db.close();
+  await first.ports.flush();
+  assert.deepEqual(JSON.parse((await backend.read()).entries[PORTS_ENTRY]).ports, [
+    { peer: "edge", app: "db", port: dbPort },
+    { peer: "edge", app: "web", port: webPort },
+  ]);
+
+  const second = await restartedAllocator(backend);
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: dbPort });
+  const webAgain = second.allocator.listen(pairKey("edge", "web"));
+  const dbMoved = second.allocator.listen(pairKey("edge", "db"));
+  assert.equal(webAgain.addr.port, webPort);
+  assert.notEqual(dbMoved.addr.port, dbPort, "taken by someone else: another port");
+  await second.ports.flush();
+  assert.equal(second.ports.get(pairKey("edge", "db")), dbMoved.addr.port);
+  for (const listener of [squatter, webAgain, dbMoved]) listener.close();
+
+  second.ports.forgetPeer("edge");
+  await second.ports.flush();
+  assert.deepEqual([...second.ports.entries()], []);
+});
+
+/** A range of two neighbouring ports that are both free now. */
+function twoFreePorts(): { from: number; to: number } {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const from = probe.addr.port;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port: from + 1 }).close();
+      return { from, to: from + 1 };
+    } catch {
+      // Its neighbour is taken: draw again.
+    } finally {
+      probe.close();
+    }
+  }
+  throw new Error("Cannot find two neighbouring free ports");
+}
+
+Deno.test("port assignments: in a range, a free port another pair had is not handed out first", async () => {
+  const backend = new MemoryStateBackend();
+  const range = twoFreePorts();
+  const first = await restartedAllocator(backend, range);
+  const a = first.allocator.listen(pairKey("p", "a"));
+  a.close();
+  await first.ports.flush();
+  const second = await restartedAllocator(backend, range);
+  const b = second.allocator.listen(pairKey("p", "b"));
+  assert.notEqual(b.addr.port, a.addr.port);
+  const aAgain = second.allocator.listen(pairKey("p", "a"));
+  assert.equal(aAgain.addr.port, a.addr.port);
+  b.close();
+  aAgain.close();
+  await second.ports.flush();
+});
+
+Deno.test("port assignments: a damaged entry is ignored (ports are a convenience) and rewritten", async () => {
+  const backend = new MemoryStateBackend();
+  backend.external({ [PORTS_ENTRY]: "{oops" });
+  const { ports, allocator } = await restartedAllocator(backend);
+  const listener = allocator.listen(pairKey("edge", "web"));
+  await ports.flush();
+  assert.equal(
+    JSON.parse((await backend.read()).entries[PORTS_ENTRY]).ports[0].port,
+    listener.addr.port,
+  );
+  listener.close();
+});
