@@ -22,6 +22,8 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["server", "--acceptor", "maybe"], {}, /--acceptor .* argument 'maybe' is invalid/],
   [["server", "--path", "tunnel"], {}, /--path .* argument 'tunnel' is invalid/],
   [["server", "--window", "1KiB"], {}, /--window .* argument '1KiB' is invalid/],
+  [["server", "--deny-for", "forever"], {}, /--deny-for .* argument 'forever' is invalid/],
+  [["denied", "remove", "xyz"], {}, /value 'xyz' is invalid for argument 'fingerprint'/],
   [["client", "--server", "http://example.test"], {}, /--server .* 'http:\/\/example.test'/],
   [["client", "--expose", "web=localhost"], {}, /--expose .* argument 'web=localhost' is invalid/],
   [["client", "--expose", "bad name=127.0.0.1:80"], {}, /--expose .* is invalid/],

@@ -78,7 +78,7 @@ Deno.test("pairing: pending → accept through the CLI → data flows, and survi
   }
 });
 
-Deno.test("pairing: a declined client says so and waits instead of spinning", async () => {
+Deno.test("pairing: a declined client says so, waits the longest delay, and is refused again", async () => {
   await using dir = await tempDir();
   const server = await startServer(`${dir.path}/server`, MANUAL);
   await using _server = server.proc;
@@ -89,11 +89,16 @@ Deno.test("pairing: a declined client says so and waits instead of spinning", as
   assert.equal(decline.code, 0, decline.stderr);
   const refused = await client.waitForLog("the server refused this client");
   assert.match(String(refused.reason), /declined by the operator/);
-  // It backs off, comes back once, and then waits for the operator again.
+  // The harness's --reconnect-max is 1s: a refused client waits exactly that.
   const retry = await client.waitForLog("reconnecting");
-  assert.ok(Number(retry.attempt) >= 1);
-  await waitForRequests(server.admin, (fps) => fps.includes(fingerprint));
-  await sleep(500);
+  assert.equal(retry.inMs, 1000);
+  // Back once: refused by the deny list, before any approval request.
+  const again = await client.waitForLog(
+    (l) => l.msg === "the server refused this client" && /denied/.test(String(l.reason)),
+  );
+  assert.match(String(again.reason), /this key was declined by the operator and is denied until/);
+  await server.proc.waitForLog("refused a denied key");
+  assert.deepEqual(await (await fetch(`${server.admin}/v1/requests`)).json(), []);
   const attempts = client.logs.filter((l) => l.msg.startsWith("Sending public key")).length;
   assert.equal(attempts, 2);
 });
@@ -305,7 +310,7 @@ Deno.test("pairing: after the server key changed the client retries and connects
   }
 });
 
-Deno.test("pairing: revoking a peer disconnects it and its key needs approval again", async () => {
+Deno.test("pairing: revoking a peer disconnects it and denies its key until the denial is lifted", async () => {
   await using dir = await tempDir();
   const server = await startServer(`${dir.path}/server`, MANUAL);
   await using _server = server.proc;
@@ -322,6 +327,22 @@ Deno.test("pairing: revoking a peer disconnects it and its key needs approval ag
   const revoke = await runWormhole(["peers", "revoke", "edge", "--admin", server.admin]);
   assert.equal(revoke.code, 0, revoke.stderr);
   await waitForApps(server.admin, (apps) => apps.length === 0);
+  // Denied: it comes back, is refused, and never shows up as a request.
+  const denied = await runWormhole(["denied", "list", "--admin", server.admin, "-o", "json"]);
+  assert.deepEqual(
+    JSON.parse(denied.stdout).map((d: { fingerprint: string; reason: string }) => [
+      d.fingerprint,
+      d.reason,
+    ]),
+    [[fingerprint, "revoked"]],
+  );
+  await client.waitForLog(
+    (l) => l.msg === "the server refused this client" && /revoked/.test(String(l.reason)),
+  );
+  assert.deepEqual(await (await fetch(`${server.admin}/v1/requests`)).json(), []);
+  // Lifted: its key needs approval again.
+  const lift = await runWormhole(["denied", "remove", fingerprint, "--admin", server.admin]);
+  assert.equal(lift.code, 0, lift.stderr);
   await waitForRequests(server.admin, (fps) => fps.includes(fingerprint));
   const missing = await runWormhole(["peers", "revoke", "nobody", "--admin", server.admin]);
   assert.equal(missing.code, 1);

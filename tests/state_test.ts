@@ -4,8 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, echoUpstream, exchangeText } from "./harness/net.ts";
+import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
+import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
+
+const TOKEN = ["--admin-token", "s3cr3t"];
+const AUTH = { authorization: "Bearer s3cr3t" };
+
+async function requests(admin: string): Promise<string[]> {
+  return await (await fetch(`${admin}/v1/requests`, { headers: AUTH })).json();
+}
 
 Deno.test("ports: a restarted server gives each (peer, app) the port it had, from its state", async () => {
   await using dir = await tempDir();
@@ -36,6 +43,80 @@ Deno.test("ports: a restarted server gives each (peer, app) the port it had, fro
     const after = [await appPort(second.admin, "echo"), await appPort(second.admin, "again")];
     assert.deepEqual(after, before);
     assert.equal(await exchangeText(after[0], "same port"), "same port");
+  } finally {
+    await client.stop();
+    await second.proc.stop();
+  }
+});
+
+Deno.test("declines last: a declined key is refused before approval, across a restart, until lifted", async () => {
+  await using dir = await tempDir();
+  const serverArgs = ["--acceptor", "server", "--deny-for", "0", ...TOKEN];
+  const first = await startServer(`${dir.path}/server`, serverArgs);
+  const client = startClient(first.url, `${dir.path}/client`, ["--name", "edge"]);
+  let fingerprint: string;
+  try {
+    fingerprint = String((await client.waitForLog((l) => l.msg.startsWith("Sending"))).fingerprint);
+    await client.waitForLog("waiting for the operator to approve this key");
+    const decline = await runWormhole([
+      "requests",
+      "decline",
+      fingerprint,
+      "--admin",
+      first.admin,
+      ...TOKEN,
+    ]);
+    assert.equal(decline.code, 0, decline.stderr);
+    const unauthorized = await fetch(`${first.admin}/v1/denied`);
+    await unauthorized.body?.cancel();
+    assert.equal(unauthorized.status, 401, "needs the token");
+    const denied = await (await fetch(`${first.admin}/v1/denied`, { headers: AUTH })).json();
+    assert.deepEqual(denied.map((d: { name: string; until: unknown }) => [d.name, d.until]), [
+      ["edge", null],
+    ]);
+  } finally {
+    await first.proc.stop();
+  }
+  const stored = JSON.parse(await Deno.readTextFile(`${dir.path}/server/denied.json`));
+  assert.equal(stored.denied[0].fingerprint, fingerprint);
+
+  // A new process with the same state: the reconnecting client is refused at once.
+  const second = await startServer(`${dir.path}/server`, [
+    ...serverArgs,
+    "--port",
+    new URL(first.url).port,
+  ]);
+  try {
+    const refused = await second.proc.waitForLog("refused a denied key");
+    assert.match(String(refused.error), new RegExp(fingerprint));
+    await client.waitForLog((l) => /denied for good/.test(String(l.reason ?? "")));
+    assert.deepEqual(await requests(second.admin), []);
+    const list = await runWormhole(["denied", "list", "--admin", second.admin, ...TOKEN]);
+    assert.match(list.stdout, new RegExp(`${fingerprint}\\s+edge\\s+declined\\s+\\S+\\s+forever`));
+
+    const lift = await runWormhole([
+      "denied",
+      "remove",
+      fingerprint,
+      "--admin",
+      second.admin,
+      ...TOKEN,
+    ]);
+    assert.equal(lift.code, 0, lift.stderr);
+    const again = await runWormhole([
+      "denied",
+      "remove",
+      fingerprint,
+      "--admin",
+      second.admin,
+      ...TOKEN,
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /404.*is not denied/);
+    for (let i = 0; i < 200 && !(await requests(second.admin)).includes(fingerprint); i++) {
+      await sleep(50);
+    }
+    assert.deepEqual(await requests(second.admin), [fingerprint]);
   } finally {
     await client.stop();
     await second.proc.stop();

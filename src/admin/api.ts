@@ -8,9 +8,11 @@
  * | `GET /v1/apps` | exposed apps |
  * | `GET /v1/requests` | fingerprints waiting for approval |
  * | `POST /v1/requests/{fp}` | accept → 204; unknown → 404 |
- * | `DELETE /v1/requests/{fp}` | decline → 204; unknown → 404 |
+ * | `DELETE /v1/requests/{fp}` | decline (and deny the key) → 204; unknown → 404 |
  * | `GET /v1/peers` | approved and connected peers |
- * | `DELETE /v1/peers/{name}` | revoke → 204; unknown → 404 |
+ * | `DELETE /v1/peers/{name}` | revoke (and deny the key) → 204; unknown → 404 |
+ * | `GET /v1/denied` | keys denied now |
+ * | `DELETE /v1/denied/{fp}` | lift a denial → 204; not denied → 404 |
  *
  * The probes answer without the token because the kubelet sends no headers,
  * and so they say nothing but `ok`, `ready` or `not ready`: no names, keys
@@ -63,6 +65,20 @@ export interface RequestEntry {
   since: string;
 }
 
+/** A key the server refuses, as `GET /v1/denied` lists it. */
+export interface DeniedEntry {
+  /** Key fingerprint. */
+  fingerprint: string;
+  /** The peer name it used. */
+  name: string;
+  /** `declined` or `revoked`. */
+  reason: string;
+  /** ISO time it was denied. */
+  since: string;
+  /** ISO time the denial ends; null: never. */
+  until: string | null;
+}
+
 /**
  * What the admin API reads from and does to the running process. A client
  * has no requests or peers: routes whose methods are missing answer 404.
@@ -79,12 +95,16 @@ export interface AdminState {
   requests?(): RequestEntry[];
   /** Accepts a pending request; false when unknown. */
   accept?(fingerprint: string): Promise<boolean>;
-  /** Declines a pending request; false when unknown. */
-  decline?(fingerprint: string): boolean;
+  /** Declines a pending request (and denies its key); false when unknown. */
+  decline?(fingerprint: string): boolean | Promise<boolean>;
   /** Known peers. */
   peers?(): PeerEntry[];
   /** Revokes a peer's approval and disconnects it; false when unknown. */
   revoke?(name: string): Promise<boolean>;
+  /** Keys denied now. */
+  denied?(): DeniedEntry[];
+  /** Lifts a denial; false when the key is not denied. */
+  removeDenied?(fingerprint: string): Promise<boolean>;
 }
 
 /** Options of {@linkcode adminHandler}. */
@@ -195,6 +215,18 @@ async function route(
     case "/v1/peers":
       if (!state.peers) return missing();
       return method === "GET" ? json(200, state.peers()) : notAllowed();
+    case "/v1/denied":
+      if (!state.denied) return missing();
+      return method === "GET" ? json(200, state.denied()) : notAllowed();
+  }
+  const denied = /^\/v1\/denied\/([^/]+)$/.exec(pathname);
+  if (denied) {
+    if (!state.removeDenied) return missing();
+    if (method !== "DELETE") return notAllowed();
+    const fingerprint = parseFingerprint(decodeURIComponent(denied[1]));
+    return await state.removeDenied(fingerprint)
+      ? noContent()
+      : json(404, { error: `${fingerprint} is not denied` });
   }
   const request = /^\/v1\/requests\/([^/]+)$/.exec(pathname);
   if (request) {
@@ -206,7 +238,7 @@ async function route(
         : json(404, { error: `No pending request for ${fingerprint}` });
     }
     if (method === "DELETE") {
-      return state.decline(fingerprint)
+      return await state.decline(fingerprint)
         ? noContent()
         : json(404, { error: `No pending request for ${fingerprint}` });
     }

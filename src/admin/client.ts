@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AppEntry, PeerEntry } from "./api.ts";
+import type { AppEntry, DeniedEntry, PeerEntry } from "./api.ts";
 
 /** The admin API could not be reached or answered with an error. */
 export class AdminError extends Error {
@@ -105,5 +105,15 @@ export class AdminClient {
   /** `DELETE /v1/peers/{name}`: revoke. */
   async revoke(name: string): Promise<void> {
     await this.#request("DELETE", `/v1/peers/${encodeURIComponent(name)}`);
+  }
+
+  /** `GET /v1/denied`: keys the server refuses now. */
+  async denied(): Promise<DeniedEntry[]> {
+    return await this.#request("GET", "/v1/denied") as DeniedEntry[];
+  }
+
+  /** `DELETE /v1/denied/{fp}`: lift a denial. */
+  async removeDenied(fingerprint: string): Promise<void> {
+    await this.#request("DELETE", `/v1/denied/${encodeURIComponent(fingerprint)}`);
   }
 }

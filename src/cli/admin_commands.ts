@@ -1,6 +1,6 @@
 /**
- * Operator commands that talk to a server's admin API: `apps`, `requests`
- * and `peers`.
+ * Operator commands that talk to a server's admin API: `apps`, `requests`,
+ * `peers` and `denied`.
  *
  * @module
  */
@@ -82,7 +82,7 @@ export function requestsCommand(): Command {
     console.log(`Accepted ${fingerprint}`);
   });
   const decline = adminFlags(
-    new Command("decline").description("refuse a waiting key").argument(
+    new Command("decline").description("refuse a waiting key and deny it (--deny-for)").argument(
       "<fingerprint>",
       "the fingerprint the client logged",
       fingerprintArgument,
@@ -116,7 +116,7 @@ export function peersCommand(): Command {
     );
   });
   const revoke = adminFlags(
-    new Command("revoke").description("disconnect a peer and forget its approval")
+    new Command("revoke").description("disconnect a peer, forget its approval, deny its key")
       .argument("<name>", "peer name"),
     false,
   ).action(async (name: string, flags: AdminFlags) => {
@@ -125,4 +125,29 @@ export function peersCommand(): Command {
   });
   return new Command("peers").description("inspect and revoke peers").addCommand(list)
     .addCommand(revoke);
+}
+
+/** Builds `denied list|remove`. */
+export function deniedCommand(): Command {
+  const list = adminFlags(
+    new Command("list").alias("ls").description("list keys the server refuses"),
+  ).action(async (flags: AdminFlags) => {
+    const denied = await client(flags).denied();
+    print(
+      flags,
+      denied,
+      ["FINGERPRINT", "NAME", "REASON", "SINCE", "UNTIL"],
+      denied.map((d) => [d.fingerprint, d.name || "-", d.reason, d.since, d.until ?? "forever"]),
+    );
+  });
+  const remove = adminFlags(
+    new Command("remove").alias("rm").description("lift a denial: the key may ask again")
+      .argument("<fingerprint>", "the denied fingerprint", fingerprintArgument),
+    false,
+  ).action(async (fingerprint: string, flags: AdminFlags) => {
+    await client(flags).removeDenied(fingerprint);
+    console.log(`Removed ${fingerprint} from the deny list`);
+  });
+  return new Command("denied").description("inspect and lift denials of declined and revoked keys")
+    .addCommand(list).addCommand(remove);
 }

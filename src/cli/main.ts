@@ -7,7 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./errors.ts";
-import { appsCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
+import { appsCommand, deniedCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
 import { keysCommand } from "./keys_command.ts";
 import { clientCommand } from "./client_command.ts";
 import { serverCommand } from "./server_command.ts";
@@ -32,6 +32,7 @@ export function buildProgram(): Command {
       appsCommand(),
       requestsCommand(),
       peersCommand(),
+      deniedCommand(),
       keysCommand(),
       testServerCommand(),
     ]

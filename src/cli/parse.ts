@@ -56,6 +56,17 @@ export function parseDuration(value: string): number {
   return Math.round(ms);
 }
 
+/** How long a denial lasts: `0` (for good), or `30m`, `24h`, `7d`, up to 3650 days. Returns ms. */
+export function parseDenyFor(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) {
+    throw new InvalidArgumentError(`Expected 0 (for good) or a duration such as 24h or 7d.`);
+  }
+  const ms = Number(match[1]) * (match[2] === "d" ? 86_400_000 : DURATION_UNITS[match[2] ?? "s"]);
+  if (ms > 3650 * 86_400_000) throw new InvalidArgumentError(`Duration must be at most 3650d.`);
+  return Math.round(ms);
+}
+
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,

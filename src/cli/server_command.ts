@@ -17,6 +17,7 @@ import {
   ApprovalStore,
   DEFAULT_MAX_PENDING,
   DEFAULT_MAX_PENDING_PER_REMOTE,
+  DenyList,
   DummyAcceptor,
   ManualAcceptor,
   PortAssignments,
@@ -43,6 +44,7 @@ import {
 import {
   oneOf,
   parseCount,
+  parseDenyFor,
   parseDuration,
   parseHost,
   parseHostNames,
@@ -65,6 +67,7 @@ interface ServerFlags extends LogFlags, TunnelFlags, KubernetesServerFlags {
   acceptor: "server" | "dummy";
   maxPending: number;
   maxPendingPerRemote: number;
+  denyFor: number;
   tlsCert?: string;
   tlsKey?: string;
   helloTimeout: number;
@@ -124,6 +127,16 @@ export function serverCommand(): Command {
     parse: parseCount(1, 10_000),
     default: DEFAULT_MAX_PENDING_PER_REMOTE,
   });
+  flag(
+    command,
+    "--deny-for <duration>",
+    "how long declined and revoked keys are refused (0: for good)",
+    {
+      parse: parseDenyFor,
+      default: 86_400_000,
+      defaultText: "24h",
+    },
+  );
   flag(command, "--hello-timeout <duration>", "time a new connection has to say hello", {
     parse: parseDuration,
     default: 10_000,
@@ -203,6 +216,8 @@ async function serve(
       listenHost: flags.listenHost,
       portRange: flags.portRange,
       ports: new PortAssignments(state, { logger: log }),
+      denied: DenyList.open(state),
+      denyForMs: flags.denyFor,
       acceptor,
       tls,
       keepaliveMs: flags.keepalive,

@@ -8,7 +8,7 @@
 
 import { PIN_FILE } from "../client/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { APPROVALS_ENTRY, PORTS_ENTRY } from "../server/mod.ts";
+import { APPROVALS_ENTRY, DENIED_ENTRY, PORTS_ENTRY } from "../server/mod.ts";
 import { FileStateBackend, StateStore } from "../state/mod.ts";
 
 /** Entries (file names in the state directory) of the identity keys. */
@@ -19,7 +19,7 @@ export type StateRole = "server" | "client";
 
 /** The entries of each role's state document (files in `--state-dir`). */
 export const STATE_ENTRIES: Record<StateRole, readonly string[]> = {
-  server: [KEY_FILES.server, APPROVALS_ENTRY, PORTS_ENTRY],
+  server: [KEY_FILES.server, APPROVALS_ENTRY, PORTS_ENTRY, DENIED_ENTRY],
   client: [KEY_FILES.client, PIN_FILE],
 };
 

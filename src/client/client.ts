@@ -133,6 +133,8 @@ export class WormholeClient {
   #state: ClientState = "connecting";
   #fatal: ClientFatalError | null = null;
   #dials = 0;
+  /** The server refused the last attempt: wait the longest delay before the next. */
+  #refused = false;
   #traffic = new Map<string, { streamsTotal: number; done: PipeResult; live: Set<PipeResult> }>();
 
   /** Creates a client; {@linkcode start} connects it. */
@@ -226,7 +228,8 @@ export class WormholeClient {
         this.#log.warn("disconnected from server", { reason: ended });
       }
       this.#state = "waiting";
-      const delay = this.#backoff.next();
+      const delay = this.#refused ? this.#options.reconnect?.maxMs ?? 30_000 : this.#backoff.next();
+      this.#refused = false;
       this.#log.info("reconnecting", { inMs: delay, attempt: this.#backoff.attempt });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -289,7 +292,12 @@ export class WormholeClient {
         return this.#keyMismatch(error);
       }
       if (error instanceof HandshakeError && error.code === "rejected") {
-        log.warn("the server refused this client", { reason: error.message });
+        // Asking again soon will not change the operator's mind.
+        this.#refused = true;
+        log.warn("the server refused this client", {
+          reason: error.message,
+          retryInMs: this.#options.reconnect?.maxMs ?? 30_000,
+        });
         return `refused: ${error.message}`;
       }
       return (error as Error).message;

@@ -11,6 +11,8 @@ export type HandshakeErrorCode =
   | "timeout"
   /** The server (its operator) refused the client. */
   | "rejected"
+  /** The server refused a key on its deny list before any key exchange (server side). */
+  | "denied"
   /** The server's key is not the one the client expected. */
   | "server-key-mismatch"
   /** The server's signature over the transcript does not verify. */

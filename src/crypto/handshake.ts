@@ -36,6 +36,9 @@
  * - The server acts on nothing before the ClientHello decodes (and its SPKI
  *   imports as a usable RSA key of 2048..4096 bits), answers nothing to a message
  *   that does not, and accepts no other message type at any step.
+ * - A key the server's `screen` refuses (its deny list) gets a Rejected right
+ *   after the ClientHello decodes, before the SPKI is imported or any RSA or
+ *   X25519 work is done: only its SHA-256 fingerprint was computed.
  * - ServerHello: the server draws a 32-byte session `secret`, wraps it with
  *   RSA-OAEP/SHA-256 to the client's SPKI, and signs with RSA-PSS/SHA-256
  *   (salt 32) the bytes `"wormhole/1 server signature\0" ‖ SHA-256(ClientHello
@@ -146,6 +149,12 @@ export interface ServerHandshakeOptions {
   pendingDelayMs?: number;
   /** Text of the Pending messages; default says the operator must approve the client. */
   pendingMessage?: string | ((hello: PeerHello) => string);
+  /**
+   * Checked as soon as the ClientHello decodes and its fingerprint is known,
+   * before any RSA work: a reason refuses the client at once (a Rejected,
+   * error code `denied`), `undefined` goes on to `decide`.
+   */
+  screen?: (hello: { name: string; fingerprint: string }) => string | undefined;
   /**
    * Approves or rejects the client; may take minutes (operator approval).
    * Its signal aborts when the client goes away or the handshake is aborted.
@@ -305,6 +314,14 @@ export async function serverHandshake(
   const hello = decodeMessage(clientHello);
   if (hello.type !== MessageType.ClientHello) throw unexpected(hello, "ClientHello");
   const fingerprint = await fingerprintOf(hello.spki);
+  const refusal = options.screen?.({ name: hello.name, fingerprint });
+  if (refusal !== undefined) {
+    ch.send(encodeRejected(refusal));
+    throw new HandshakeError(
+      "denied",
+      `Refused client "${hello.name}" (${fingerprint}) before the key exchange: ${refusal}`,
+    );
+  }
   const clientKey = await importRsaPublic(hello.spki, OAEP, "encrypt", "client");
   const ephemeral = await generateShare();
   const shared = await exchange(ephemeral.privateKey, hello.share, "client");

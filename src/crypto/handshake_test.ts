@@ -415,3 +415,44 @@ Deno.test("handshake: an aborted handshake rejects with the signal's reason", as
   assert.ok(!server.ok && server.error === reason);
   assert.equal(codeOf(client), "closed");
 });
+
+Deno.test("handshake: a screened key is refused before its SPKI is imported or decide() runs", async () => {
+  const ids = await identities();
+  // Not an RSA key: importing it would fail with `malformed`; the screen comes first.
+  const spki = new Uint8Array(300).fill(48);
+  const { fingerprintOf } = await import("./fingerprint.ts");
+  const expected = await fingerprintOf(spki);
+  const [clientLink, serverLink] = memoryLinkPair();
+  const screened: string[] = [];
+  const result = serverHandshake(linkChannel(serverLink), {
+    identity: ids.server,
+    name: "gateway",
+    helloTimeoutMs: 60_000,
+    pendingIntervalMs: 60_000,
+    screen: (hello) => {
+      screened.push(`${hello.name} ${hello.fingerprint}`);
+      return "denied by the operator";
+    },
+    decide: () => Promise.reject(new Error("must not be asked")),
+  });
+  const answer = nextRecord(clientLink);
+  clientLink.send(encodeClientHello({
+    name: "laptop",
+    spki,
+    nonce: new Uint8Array(32),
+    share: new Uint8Array(32),
+  }));
+  await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.code === "denied");
+  assert.deepEqual(screened, [`laptop ${expected}`]);
+  const { decodeMessage } = await import("./messages.ts");
+  assert.deepEqual(decodeMessage(await answer), {
+    type: MessageType.Rejected,
+    reason: "denied by the operator",
+  });
+  clientLink.close();
+});
+
+Deno.test("handshake: a key the screen lets through goes on to decide()", async () => {
+  const { client, server } = await runHandshake({ server: { screen: () => undefined } });
+  assert.ok(client.ok && server.ok);
+});

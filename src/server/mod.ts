@@ -10,3 +10,4 @@ export * from "./port_assignments.ts";
 export * from "./app_listener.ts";
 export * from "./server.ts";
 export * from "./approvals.ts";
+export * from "./deny_list.ts";

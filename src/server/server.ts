@@ -36,6 +36,7 @@ import {
 } from "../transport/mod.ts";
 import { type Acceptor, ManualAcceptor, type PendingRequest } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
+import { DEFAULT_DENY_FOR_MS, type DeniedKey, DenyList } from "./deny_list.ts";
 import { AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
 import { pairKey, type PortAssignments } from "./port_assignments.ts";
@@ -59,6 +60,10 @@ export interface ServerOptions {
   acceptor: Acceptor;
   /** Approved peers (for listing and revoking); the manual acceptor's store. */
   approvals?: ApprovalStore;
+  /** Keys refused by the operator, checked before any RSA work; in memory when absent. */
+  denied?: DenyList;
+  /** How long `decline` and `revoke` deny a key, in ms; 0 = for good (default 24 h). */
+  denyForMs?: number;
   /** The server's long-term key: clients pin its fingerprint. */
   identity: Identity;
   /** Rekey and pipelining settings of the encrypted session. */
@@ -201,9 +206,11 @@ export class WormholeServer {
   #history = new Map<string, AppTraffic>();
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
+  #denied: DenyList;
 
   private constructor(options: ServerOptions) {
     this.#options = options;
+    this.#denied = options.denied ?? DenyList.memory();
     this.#log = options.logger ?? silentLogger;
     this.#ports = new PortAllocator(
       options.listenHost ?? "127.0.0.1",
@@ -336,10 +343,46 @@ export class WormholeServer {
       : Promise.resolve(false);
   }
 
-  /** Declines a waiting request; false when there is none for `fingerprint`. */
-  decline(fingerprint: string): boolean {
+  /**
+   * Declines a waiting request and denies its key for `denyForMs`; false
+   * when there is no request for `fingerprint`.
+   */
+  async decline(fingerprint: string): Promise<boolean> {
     const acceptor = this.#options.acceptor;
-    return acceptor instanceof ManualAcceptor ? acceptor.decline(fingerprint) : false;
+    const request = this.requests().find((r) => r.fingerprint === fingerprint);
+    if (!request || !(acceptor instanceof ManualAcceptor)) return false;
+    // Denied first: the refused client must not slip back in as a new request.
+    await this.#deny(fingerprint, request.name, "declined");
+    acceptor.decline(fingerprint);
+    return true;
+  }
+
+  /** Keys denied now, oldest first. */
+  denied(): DeniedKey[] {
+    return this.#denied.list();
+  }
+
+  /** Lifts the denial of `fingerprint`; false when it is not denied. */
+  async removeDenied(fingerprint: string): Promise<boolean> {
+    const removed = await this.#denied.remove(fingerprint);
+    if (removed) this.#log.info("key no longer denied", { fingerprint });
+    return removed;
+  }
+
+  async #deny(fingerprint: string, name: string, reason: string): Promise<void> {
+    const denial = await this.#denied.deny(
+      fingerprint,
+      name,
+      reason,
+      this.#options.denyForMs ?? DEFAULT_DENY_FOR_MS,
+    );
+    this.#log.info("key denied", {
+      peer: name,
+      fingerprint,
+      reason,
+      until: denial.until ?? "forever",
+      hint: `wormhole denied remove ${fingerprint}`,
+    });
   }
 
   /** Approved and connected peers, by name. */
@@ -367,13 +410,16 @@ export class WormholeServer {
   }
 
   /**
-   * Forgets a peer's approval and disconnects it; its key must be approved
-   * again. False when no peer has that name.
+   * Forgets a peer's approval, denies its key for `denyForMs` and
+   * disconnects it. False when no peer has that name.
    */
   async revoke(name: string): Promise<boolean> {
+    const peer = this.#peers.get(name);
+    const fingerprint = this.#options.approvals?.byName(name)?.fingerprint ?? peer?.fingerprint;
+    // Denied first: the disconnected peer must not come back as a new request.
+    if (fingerprint) await this.#deny(fingerprint, name, "revoked");
     const approval = await this.#options.approvals?.revoke(name);
     this.#options.ports?.forgetPeer(name);
-    const peer = this.#peers.get(name);
     if (peer) {
       peer.mux.goAway(GoAwayCode.Rejected, "revoked by the operator");
       await this.#removePeer(peer, "revoked");
@@ -426,6 +472,7 @@ export class WormholeServer {
           name: "server",
           helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
           pendingIntervalMs: options.keepaliveMs ?? 15_000,
+          screen: (hello) => this.#screen(hello.fingerprint),
           decide: (hello, signal) =>
             this.#decide(hello, remote, AbortSignal.any([signal, gone.signal]), log),
           signal: gone.signal,
@@ -439,6 +486,7 @@ export class WormholeServer {
           ? "closed"
           : "internal";
         if (code === "closed") log.debug("peer left during the handshake");
+        else if (code === "denied") log.info("refused a denied key", { error });
         else log.warn("handshake failed", { code, error });
         this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
         link.close(`handshake failed: ${(error as Error).message}`);
@@ -454,6 +502,14 @@ export class WormholeServer {
       );
       await link.finished;
     })());
+  }
+
+  /** The refusal of a denied key, shown to its client; undefined for other keys. */
+  #screen(fingerprint: string): string | undefined {
+    const denial = this.#denied.check(fingerprint);
+    if (!denial) return undefined;
+    const until = denial.until ? `until ${denial.until}` : "for good";
+    return `this key was ${denial.reason} by the operator and is denied ${until}`;
   }
 
   async #decide(hello: PeerHello, remote: string, signal: AbortSignal, log: Logger) {
