@@ -618,3 +618,120 @@ Deno.test("status subresource, dry run and bad watch parameters", async () => {
   const tooNew = await call(`${kube.url}/api/v1/services?resourceVersion=${Number(rv) + 10}`);
   assert.equal(tooNew.status, 504);
 });
+
+Deno.test("secrets: stringData folds into base64 data, type defaults to Opaque, stale writes get a 409 Status", async () => {
+  await using kube = await startFakeKube();
+  const base = `${kube.url}/api/v1/namespaces/wh/secrets`;
+  const created = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "state" },
+      data: { "a.json": btoa("{}") },
+      stringData: { "b.pem": "key text", "a.json": "[]" },
+    }),
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.type, "Opaque");
+  assert.equal(created.body.stringData, undefined);
+  assert.deepEqual(created.body.data, { "a.json": btoa("[]"), "b.pem": btoa("key text") });
+  const meta = created.body.metadata as KubeObject["metadata"];
+
+  const stale = { ...created.body, data: { "a.json": btoa("1") } };
+  const first = await call(`${base}/state`, {
+    method: "PUT",
+    headers: JSON_HEADERS,
+    body: JSON.stringify(stale),
+  });
+  assert.equal(first.status, 200);
+  assert.notEqual(
+    (first.body.metadata as KubeObject["metadata"]).resourceVersion,
+    meta.resourceVersion,
+  );
+  const second = await call(`${base}/state`, {
+    method: "PUT",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ ...stale, data: { "a.json": btoa("2") } }),
+  });
+  assert.equal(second.status, 409);
+  assert.deepEqual(
+    second.body,
+    {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message:
+        'Operation cannot be fulfilled on secrets "state": the object has been modified; please apply your changes to the latest version and try again',
+      reason: "Conflict",
+      details: { name: "state", kind: "secrets" },
+      code: 409,
+    } satisfies Status,
+  );
+
+  const again = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ metadata: { name: "state" } }),
+  });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.reason, "AlreadyExists");
+
+  const badBase64 = await call(`${base}/other`, {
+    method: "PATCH",
+    headers: { "content-type": "application/merge-patch+json" },
+    body: JSON.stringify({ data: { k: "not base64!" } }),
+  });
+  assert.equal(badBase64.status, 404, "merge patch of a missing object");
+  const bad = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ metadata: { name: "other" }, data: { k: "not base64!" } }),
+  });
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.body.message), /illegal base64 data/);
+  const typeChange = await call(`${base}/state`, {
+    method: "PATCH",
+    headers: { "content-type": "application/merge-patch+json" },
+    body: JSON.stringify({ type: "kubernetes.io/tls" }),
+  });
+  assert.equal(typeChange.status, 422);
+});
+
+Deno.test("secrets: a watch on one Secret by field selector sees each write", async () => {
+  await using kube = await startFakeKube();
+  const created = kube.put({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "state", namespace: "wh" },
+    stringData: { a: "1" },
+  });
+  kube.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "other", namespace: "wh" } });
+  const reader = new WatchEventReader(
+    await fetch(
+      `${kube.url}/api/v1/namespaces/wh/secrets?watch=1&fieldSelector=metadata.name%3Dstate&resourceVersion=${created.metadata.resourceVersion}`,
+    ),
+  );
+  kube.put({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "other", namespace: "wh" },
+    stringData: { x: "y" },
+  });
+  kube.put({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "state", namespace: "wh" },
+    stringData: { a: "2" },
+  });
+  try {
+    const event = await reader.next();
+    assert.equal(event?.type, "MODIFIED");
+    assert.equal((event?.object as KubeObject).metadata.name, "state");
+    assert.deepEqual((event?.object as KubeObject).data, { a: btoa("2") });
+  } finally {
+    await reader.cancel();
+  }
+});

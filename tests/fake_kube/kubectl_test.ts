@@ -136,3 +136,48 @@ Deno.test({
     assert.ok(kube.requests.some((r) => r.path === "/apis/networking.k8s.io/v1"));
   },
 });
+
+Deno.test({
+  name: "kubectl: apply a Secret with stringData, get secret, patch stringData, edit",
+  ignore: missing !== undefined,
+  async fn() {
+    await using kube = await startFakeKube();
+    // (`kubectl create secret generic` sends protobuf, which the fake does not speak.)
+    const manifest = `${kube.tempDir}/secret.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: state, namespace: wh}\n" +
+        "stringData: {a.json: '{}'}\n",
+    );
+    const created = await kubectl(kube.env, "apply", "-f", manifest);
+    assert.match(created, /secret\/state created/);
+    const table = await kubectl(kube.env, "get", "secret", "-n", "wh");
+    assert.match(table, /^NAME\s+TYPE\s+DATA\s+AGE\n/);
+    assert.match(table, /\nstate\s+Opaque\s+1\s+\d+s\n/);
+    await kubectl(
+      kube.env,
+      ...["patch", "secret", "state", "-n", "wh", "--type", "merge", "-p"],
+      JSON.stringify({ stringData: { "b.txt": "from a patch" } }),
+    );
+    const value = await kubectl(
+      kube.env,
+      ...["get", "secret", "state", "-n", "wh", "-o", "jsonpath={.data.b\\.txt}"],
+    );
+    assert.equal(atob(value.trim()), "from a patch");
+    // kubectl edit, with an "editor" that replaces one value in the YAML it is given.
+    const editor = `${kube.tempDir}/editor.sh`;
+    await Deno.writeTextFile(
+      editor,
+      `#!/bin/sh\nsed -i 's/a.json: .*/a.json: ${btoa("[1]")}/' "$1"\n`,
+    );
+    await Deno.chmod(editor, 0o755);
+    const edited = await kubectl(
+      { ...kube.env, KUBE_EDITOR: editor },
+      ...["edit", "secret", "state", "-n", "wh"],
+    );
+    assert.match(edited, /secret\/state edited/);
+    const stored = kube.get("Secret", "wh", "state")!;
+    assert.deepEqual(stored.data, { "a.json": btoa("[1]"), "b.txt": btoa("from a patch") });
+    assert.equal(stored.type, "Opaque");
+  },
+});

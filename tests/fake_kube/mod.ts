@@ -2,7 +2,8 @@
  * A wire-level fake Kubernetes API server for tests: real HTTP on 127.0.0.1, served to kubectl,
  * kubernetes-fluent-client or plain `fetch` through a generated kubeconfig.
  *
- * It serves discovery (legacy and aggregated v2), a minimal OpenAPI v3 index, core/v1 Services
+ * It serves discovery (legacy and aggregated v2), a minimal OpenAPI v3 index, core/v1 Services,
+ * Secrets (base64 `data`, `stringData` folded into it on write, `type` defaulting to `Opaque`)
  * and Namespaces and networking.k8s.io/v1 NetworkPolicies with list (label/field selectors,
  * limit/continue), watch (resourceVersion replay, bookmarks, `timeoutSeconds`, ERROR 410 on
  * compacted versions), create, replace, JSON/merge/strategic patch, server-side apply, delete
@@ -17,7 +18,9 @@
  * Known simplifications: writing into a missing namespace creates it (the real server says
  * 404); in server-side apply, lists are owned and replaced whole and only leaf fields are
  * tracked; strategic merge patch replaces lists instead of merging them by key; apply bodies
- * must be JSON (what kubectl and kubernetes-fluent-client send); an abort injected with
+ * must be JSON (what kubectl and kubernetes-fluent-client send), and so must every body (kubectl's
+ * typed commands such as `create secret generic` send protobuf); objects get a
+ * `metadata.generation` even where the real server sets none (Secrets); an abort injected with
  * `failWatches()` makes Deno print one line ("fake kube: injected watch failure").
  *
  * @example

@@ -6,7 +6,7 @@
  */
 
 import type { KubeObject } from "./object.ts";
-import { invalid } from "./status.ts";
+import { badRequest, invalid } from "./status.ts";
 
 /** Static description of one served resource type. */
 export interface ResourceType {
@@ -117,6 +117,58 @@ function defaultNamespace(obj: KubeObject, previous: KubeObject | undefined): vo
   obj.status = record(previous?.status) ?? { phase: "Active" };
 }
 
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Secrets as the API server stores them: `data` holds base64 text (the real server decodes it
+ * into bytes, so malformed base64 is a 400 at decode time), `stringData` is a write-only
+ * convenience folded into `data` (winning over the same key there) and never stored, `type`
+ * defaults to `Opaque` and cannot change.
+ */
+function defaultSecret(obj: KubeObject, previous: KubeObject | undefined): void {
+  const ref = { group: "", plural: "secrets", kind: "Secret" };
+  const name = obj.metadata.name;
+  obj.type ??= previous?.type ?? "Opaque";
+  if (previous !== undefined && obj.type !== previous.type) {
+    throw invalid(ref, name, "type", `"${obj.type}": field is immutable`);
+  }
+  const data: Record<string, string> = {};
+  for (const [field, entries] of [["data", obj.data], ["stringData", obj.stringData]] as const) {
+    if (entries === undefined || entries === null) continue;
+    const map = record(entries);
+    if (map === undefined) {
+      throw badRequest(
+        `Secret in version "v1" cannot be handled as a Secret: ${field} must be an object`,
+      );
+    }
+    for (const [key, value] of Object.entries(map)) {
+      if (!SECRET_KEY.test(key)) {
+        throw invalid(
+          ref,
+          name,
+          `${field}[${key}]`,
+          `"${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`,
+        );
+      }
+      if (typeof value !== "string") {
+        throw badRequest(
+          `Secret in version "v1" cannot be handled as a Secret: ${field}[${key}] must be a string`,
+        );
+      }
+      if (field === "data" && !BASE64.test(value)) {
+        throw badRequest(
+          `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0`,
+        );
+      }
+      data[key] = field === "data" ? value : new TextEncoder().encode(value).toBase64();
+    }
+  }
+  delete obj.stringData;
+  if (Object.keys(data).length > 0) obj.data = data;
+  else delete obj.data;
+}
+
 /** Core v1 Services. */
 export const SERVICES: ResourceType = {
   group: "",
@@ -165,17 +217,40 @@ export const NETWORK_POLICIES: ResourceType = {
   applyDefaults: defaultNetworkPolicy,
 };
 
+/** Core v1 Secrets. */
+export const SECRETS: ResourceType = {
+  group: "",
+  version: "v1",
+  apiVersion: "v1",
+  kind: "Secret",
+  listKind: "SecretList",
+  plural: "secrets",
+  singular: "secret",
+  namespaced: true,
+  shortNames: [],
+  categories: [],
+  hasStatus: false,
+  applyDefaults: defaultSecret,
+};
+
 /** Every served resource type. */
-export const RESOURCE_TYPES: readonly ResourceType[] = [SERVICES, NAMESPACES, NETWORK_POLICIES];
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  SERVICES,
+  NAMESPACES,
+  NETWORK_POLICIES,
+  SECRETS,
+];
 
 /** What {@linkcode ResourceKind} names: a kind, or a plural resource name. */
 export type ResourceKind =
   | "Service"
   | "Namespace"
   | "NetworkPolicy"
+  | "Secret"
   | "services"
   | "namespaces"
-  | "networkpolicies";
+  | "networkpolicies"
+  | "secrets";
 
 /**
  * Looks up a served resource type by kind (`Service`) or plural (`services`).

@@ -7,7 +7,7 @@
  */
 
 import type { KubeObject } from "./object.ts";
-import { NAMESPACES, NETWORK_POLICIES, type ResourceType, SERVICES } from "./resources.ts";
+import { NAMESPACES, NETWORK_POLICIES, type ResourceType, SECRETS, SERVICES } from "./resources.ts";
 
 /**
  * Whether an `Accept` header asks for a `Table`.
@@ -104,6 +104,12 @@ const COLUMNS = new Map<ResourceType, Column[]>([
   [NAMESPACES, [
     NAME,
     column("Status", (o) => String((o.status as { phase?: string })?.phase ?? "")),
+    AGE,
+  ]],
+  [SECRETS, [
+    NAME,
+    column("Type", (o) => String(o.type ?? "")),
+    { ...column("Data", (o) => String(Object.keys(o.data ?? {}).length)), type: "string" },
     AGE,
   ]],
   [NETWORK_POLICIES, [
