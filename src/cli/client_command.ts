@@ -13,14 +13,13 @@ import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
-import { KEY_FILES, openState } from "./state.ts";
+import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
 import {
   type KubernetesClientFlags,
   kubernetesClientFlags,
   startClientKubernetes,
 } from "./kubernetes.ts";
 import {
-  ensureStateDir,
   flag,
   type LogFlags,
   logFlags,
@@ -41,7 +40,7 @@ import {
   parseTunnelUrl,
 } from "./parse.ts";
 
-interface ClientFlags extends LogFlags, TunnelFlags, KubernetesClientFlags {
+interface ClientFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesClientFlags {
   server: string;
   serverFingerprint?: string[];
   exitOnMismatch?: boolean;
@@ -107,8 +106,9 @@ export function clientCommand(): Command {
     },
   );
   kubernetesClientFlags(command);
+  stateFlags(command, "client");
   tunnelFlags(command, {
-    stateDir: "where the key and server pin live",
+    stateDir: "where the key and server pin live (--state file)",
     keepalive: "ping interval; 3 silent intervals reconnect",
   });
   logFlags(command);
@@ -124,7 +124,6 @@ async function runClient(flags: ClientFlags): Promise<void> {
     );
   }
   const caCerts = flags.caFile ? [await readPem(flags.caFile, "--ca-file")] : undefined;
-  await ensureStateDir(flags.stateDir);
   const state = await openState(flags, "client", log);
   try {
     await join(flags, state, caCerts, log);

@@ -10,18 +10,21 @@ import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { flag } from "./options.ts";
 import { defaultStateDir, oneOf } from "./parse.ts";
-import { KEY_FILES, openState } from "./state.ts";
+import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
 
 /** Builds the `keys` command group. */
 export function keysCommand(): Command {
   const fingerprint = new Command("fingerprint")
     .description("print the fingerprint of this machine's key (created if missing)");
-  flag(fingerprint, "--state-dir <dir>", "where the key lives", { default: defaultStateDir() });
+  flag(fingerprint, "--state-dir <dir>", "where the key lives (--state file)", {
+    default: defaultStateDir(),
+  });
+  stateFlags(fingerprint);
   flag(fingerprint, "--key <which>", "client (the default) or server", {
     parse: oneOf(["client", "server"] as const),
     default: "client",
   });
-  fingerprint.action(async (flags: { stateDir: string; key: "client" | "server" }) => {
+  fingerprint.action(async (flags: StateFlags & { key: "client" | "server" }) => {
     const state = await openState(flags, flags.key, silentLogger);
     try {
       const identity = await loadOrCreateIdentityIn(state, KEY_FILES[flags.key]);

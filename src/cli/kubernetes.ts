@@ -83,7 +83,7 @@ export function kubernetesServerFlags(command: Command): Command {
   flag(
     command,
     "--kubernetes-namespace <ns>",
-    "namespace of the proxy Services (default: the pod's)",
+    "namespace of the proxy Services and the state Secret (default: the pod's)",
     {
       parse: parseNamespace,
     },

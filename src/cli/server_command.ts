@@ -24,14 +24,13 @@ import {
   type PortRange,
   WormholeServer,
 } from "../server/mod.ts";
-import { KEY_FILES, openState } from "./state.ts";
+import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
 import {
   type KubernetesServerFlags,
   kubernetesServerFlags,
   startServerKubernetes,
 } from "./kubernetes.ts";
 import {
-  ensureStateDir,
   flag,
   type LogFlags,
   logFlags,
@@ -53,7 +52,7 @@ import {
   parsePortRange,
 } from "./parse.ts";
 
-interface ServerFlags extends LogFlags, TunnelFlags, KubernetesServerFlags {
+interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags {
   host: string;
   port: number;
   path: string;
@@ -145,8 +144,9 @@ export function serverCommand(): Command {
   flag(command, "--tls-cert <file>", "PEM certificate chain: serve wss:// (needs --tls-key)");
   flag(command, "--tls-key <file>", "PEM private key of --tls-cert");
   kubernetesServerFlags(command);
+  stateFlags(command, "server");
   tunnelFlags(command, {
-    stateDir: "where keys and approvals live",
+    stateDir: "where keys, approvals, ports and denials live (--state file)",
     keepalive: "ping interval; 3 silent intervals close",
   });
   logFlags(command);
@@ -171,7 +171,6 @@ async function runServer(flags: ServerFlags): Promise<void> {
       key: await readPem(flags.tlsKey, "--tls-key"),
     }
     : undefined;
-  await ensureStateDir(flags.stateDir);
   const state = await openState(flags, "server", log);
   try {
     await serve(flags, state, tls, log);

@@ -96,6 +96,8 @@ export interface ListOptions {
   namespace?: string;
   /** Label selector, e.g. `app.kubernetes.io/managed-by=wormhole`. */
   labelSelector?: string;
+  /** Field selector, e.g. `metadata.name=x` (what RBAC `resourceNames` needs for list and watch). */
+  fieldSelector?: string;
   /** Page size (default 500). */
   limit?: number;
 }
@@ -115,6 +117,7 @@ export async function listObjects<T extends KubeObject = KubeObject>(
   do {
     const query: Record<string, string> = { limit: String(options.limit ?? 500) };
     if (options.labelSelector) query.labelSelector = options.labelSelector;
+    if (options.fieldSelector) query.fieldSelector = options.fieldSelector;
     if (token) query.continue = token;
     const page = await api.request<KubeList<T>>({
       method: "GET",

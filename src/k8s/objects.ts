@@ -115,6 +115,22 @@ export const SERVICES: ResourceType = {
   kind: "Service",
 };
 
+/** core/v1 Secrets. */
+export const SECRETS: ResourceType = {
+  base: "/api/v1",
+  plural: "secrets",
+  apiVersion: "v1",
+  kind: "Secret",
+};
+
+/** A core/v1 Secret, as far as wormhole uses it. */
+export interface Secret extends KubeObject {
+  /** `Opaque` for wormhole's. */
+  type?: string;
+  /** Key → base64 of the value. */
+  data?: Record<string, string>;
+}
+
 /** networking.k8s.io/v1 NetworkPolicies. */
 export const NETWORK_POLICIES: ResourceType = {
   base: "/apis/networking.k8s.io/v1",

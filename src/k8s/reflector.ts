@@ -67,6 +67,7 @@ export class Reflector implements ObjectFeed {
   #api: KubeApi;
   #type: ResourceType;
   #namespace: string | undefined;
+  #fieldSelector: string | undefined;
   #policy: Required<WatchPolicy>;
   #log: Logger;
 
@@ -74,11 +75,17 @@ export class Reflector implements ObjectFeed {
   constructor(
     api: KubeApi,
     type: ResourceType,
-    options: { namespace?: string; policy?: WatchPolicy; logger?: Logger } = {},
+    options: {
+      namespace?: string;
+      fieldSelector?: string;
+      policy?: WatchPolicy;
+      logger?: Logger;
+    } = {},
   ) {
     this.#api = api;
     this.#type = type;
     this.#namespace = options.namespace;
+    this.#fieldSelector = options.fieldSelector;
     this.#policy = {
       maxFailures: 5,
       failureWindowMs: 30_000,
@@ -103,7 +110,10 @@ export class Reflector implements ObjectFeed {
     while (!signal.aborted) {
       try {
         if (resourceVersion === undefined) {
-          const list = await listObjects(this.#api, this.#type, { namespace: this.#namespace });
+          const list = await listObjects(this.#api, this.#type, {
+            namespace: this.#namespace,
+            fieldSelector: this.#fieldSelector,
+          });
           if (signal.aborted) break;
           events.replace(list.items);
           resourceVersion = list.resourceVersion;
@@ -161,6 +171,7 @@ export class Reflector implements ObjectFeed {
         timeoutSeconds: String(timeout),
       };
       if (resourceVersion) query.resourceVersion = resourceVersion;
+      if (this.#fieldSelector) query.fieldSelector = this.#fieldSelector;
       let body;
       try {
         body = await this.#api.stream(
