@@ -1,11 +1,16 @@
 /**
- * State that outlives the server process, end to end with real processes:
- * ports that stay across a restart, declines that last.
+ * State that outlives the processes, end to end with real processes: ports
+ * that stay across a restart, declines that last, and all of it (keys,
+ * approvals, ports, pins) kept in Kubernetes Secrets of the fake API server.
  */
 
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
+import { type FakeKube, startFakeKube } from "./fake_kube/mod.ts";
+
+const SERVER_SECRET = "wormhole-server-state";
+const CLIENT_SECRET = "wormhole-client-state";
 
 const TOKEN = ["--admin-token", "s3cr3t"];
 const AUTH = { authorization: "Bearer s3cr3t" };
@@ -122,3 +127,86 @@ Deno.test("declines last: a declined key is refused before approval, across a re
     await second.proc.stop();
   }
 });
+
+Deno.test("kubernetes state: server and client keep keys, approvals, ports and the pin in Secrets through a restart with empty disks", async () => {
+  await using kube = await startFakeKube();
+  await using dir = await tempDir();
+  await using upstream = echoUpstream();
+  const serverEnv = { ...kube.env, POD_NAMESPACE: "central" };
+  const clientEnv = { ...kube.env, POD_NAMESPACE: "edge" };
+  const serverArgs = ["--acceptor", "server", "--state", "kubernetes"];
+  const clientArgs = [
+    "--name",
+    "edge",
+    "--state",
+    "kubernetes",
+    "--expose",
+    `echo=${upstream.address}`,
+  ];
+  const emptyDir = async (name: string) => {
+    await Deno.mkdir(`${dir.path}/${name}`);
+    return `${dir.path}/${name}`;
+  };
+
+  const first = await startServer(await emptyDir("server-1"), serverArgs, serverEnv);
+  const firstClient = startClient(first.url, await emptyDir("client-1"), clientArgs, clientEnv);
+  let before: { server: unknown; client: unknown; port: number };
+  try {
+    const server = (await first.proc.waitForLog("created server key")).fingerprint;
+    const client = (await firstClient.waitForLog((l) => l.msg.startsWith("Sending"))).fingerprint;
+    await firstClient.waitForLog("waiting for the operator to approve this key");
+    const accept = await runWormhole([
+      "requests",
+      "accept",
+      String(client),
+      "--admin",
+      first.admin,
+    ]);
+    assert.equal(accept.code, 0, accept.stderr);
+    await firstClient.waitForLog("pinned the server's key (trust on first use)");
+    const port = await appPort(first.admin, "echo");
+    before = { server, client, port };
+    await waitForEntries(kube, "central", SERVER_SECRET, [
+      "approved-peers.json",
+      "ports.json",
+      "server-key.pem",
+    ]);
+    await waitForEntries(kube, "edge", CLIENT_SECRET, ["client-key.pem", "server-fingerprint"]);
+  } finally {
+    await firstClient.stop();
+    await first.proc.stop();
+  }
+
+  // New processes, new empty state directories: everything comes from the Secrets.
+  const second = await startServer(await emptyDir("server-2"), serverArgs, serverEnv);
+  const secondClient = startClient(second.url, await emptyDir("client-2"), clientArgs, clientEnv);
+  try {
+    assert.equal((await second.proc.waitForLog("loaded server key")).fingerprint, before.server);
+    const sent = await secondClient.waitForLog((l) => l.msg.startsWith("Sending"));
+    assert.equal(sent.fingerprint, before.client);
+    // Approved and on the same port without an operator; the pin was kept, not made again.
+    const port = await appPort(second.admin, "echo");
+    assert.equal(port, before.port);
+    assert.equal(await exchangeText(port, "from the Secrets"), "from the Secrets");
+    assert.ok(!secondClient.logs.some((l) => l.msg.startsWith("pinned the server's key")));
+    assert.ok(!secondClient.logs.some((l) => l.msg.startsWith("waiting for the operator")));
+  } finally {
+    await secondClient.stop();
+    await second.proc.stop();
+  }
+  for (const name of ["server-1", "client-1", "server-2", "client-2"]) {
+    assert.deepEqual([...Deno.readDirSync(`${dir.path}/${name}`)], [], `${name} stays empty`);
+  }
+});
+
+async function waitForEntries(
+  kube: FakeKube,
+  namespace: string,
+  name: string,
+  keys: string[],
+): Promise<void> {
+  await kube.waitFor(() => {
+    const data = kube.get("Secret", namespace, name)?.data as Record<string, string> | undefined;
+    return JSON.stringify(Object.keys(data ?? {}).sort()) === JSON.stringify(keys);
+  });
+}
