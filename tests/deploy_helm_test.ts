@@ -761,3 +761,41 @@ Deno.test("helm: the admin token — existingSecret as is; a generated one is ma
   )!;
   assert.equal(atob((fixed.data as Record<string, string>)["admin-token"]), "chosen");
 });
+
+Deno.test("helm: state lives in a Secret by default (no PVC needed), RBAC limited to that Secret's name", () => {
+  for (const side of ["server", "client"] as const) {
+    assert.equal(get(values, `${side}.state.backend`), "kubernetes");
+    const { container: c, tokens } = container(side);
+    const env = new Map((c.env as Obj[]).map((e) => [e.name, tokenAction(e.value, tokens)]));
+    assert.equal(env.get("WORMHOLE_STATE"), `.Values.${side}.state.backend | quote`);
+    assert.equal(
+      env.get("WORMHOLE_STATE_SECRET"),
+      `include "wormhole.${side}.stateSecret" . | quote`,
+    );
+    const name = `${side}-state-rbac.yaml`;
+    assert.match(
+      templates.get(name)!,
+      new RegExp(
+        `\\{\\{- if and \\.Values\\.${side}\\.enabled \\(eq \\.Values\\.${side}\\.state\\.backend "kubernetes"\\) \\}\\}`,
+      ),
+    );
+    const role = docOf(name, "Role");
+    assert.deepEqual(
+      (role.rules as Obj[]).map((rule) => [
+        rule.resources,
+        rule.verbs,
+        (rule.resourceNames as unknown[] | undefined)?.length,
+      ]),
+      [[["secrets"], ["get", "list", "watch", "update"], 1], [["secrets"], ["create"], undefined]],
+    );
+    const binding = docOf(name, "RoleBinding");
+    assert.equal(
+      tokenAction((binding.subjects as Obj[])[0].name, parsed(name).tokens),
+      `include "wormhole.${side}.fullname" .`,
+    );
+  }
+  assert.equal(
+    helpers.get("wormhole.server.stateSecret"),
+    '{{- default (include "wormhole.server.pvcName" .) .Values.server.state.secretName -}}',
+  );
+});

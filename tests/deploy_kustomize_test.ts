@@ -124,9 +124,10 @@ Deno.test({
     const docs = await render("server");
     assert.deepEqual(kinds(docs), [
       "Deployment/wormhole-server",
-      "PersistentVolumeClaim/wormhole-server-state",
       "Role/wormhole-server",
+      "Role/wormhole-server-state",
       "RoleBinding/wormhole-server",
+      "RoleBinding/wormhole-server-state",
       "Service/wormhole-server",
       "Service/wormhole-server-admin",
       "ServiceAccount/wormhole-server",
@@ -150,7 +151,8 @@ Deno.test({
         "ClusterRoleBinding/wormhole-client",
         "ConfigMap/wormhole-client-<hash>",
         "Deployment/wormhole-client",
-        "PersistentVolumeClaim/wormhole-client-state",
+        "Role/wormhole-client-state",
+        "RoleBinding/wormhole-client-state",
         "ServiceAccount/wormhole-client",
       ],
     );
@@ -207,23 +209,36 @@ for (const side of ["server", "client"] as const) {
   });
 
   Deno.test({
-    name: `kustomize: ${side} keeps its state on its PVC, mounted at --state-dir`,
+    name: `kustomize: ${side} keeps its state in its Secret, RBAC limited to that name`,
     ignore,
     async fn() {
       const docs = await render(side);
       const { pod, container } = deployment(docs);
       const { flags } = commandLine(docs, side);
+      const env = container.env as Obj[];
+      assert.equal(env.find((e) => e.name === "WORMHOLE_STATE")?.value, "kubernetes");
+      const role = only(docs, "Role", `wormhole-${side}-state`);
+      assert.deepEqual(role.rules, [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          resourceNames: [`wormhole-${side}-state`],
+          verbs: ["get", "list", "watch", "update"],
+        },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      ]);
+      const binding = only(docs, "RoleBinding", `wormhole-${side}-state`);
+      assert.deepEqual(binding.subjects, [{
+        kind: "ServiceAccount",
+        name: `wormhole-${side}`,
+        namespace: "wormhole",
+      }]);
+      // --state-dir (for WORMHOLE_STATE=file) stays a writable volume.
       assert.deepEqual(flags.get("state-dir"), [STATE_DIR]);
       const mounts = (container.volumeMounts as Obj[]).filter((mount) =>
         mount.mountPath === STATE_DIR
       );
       assert.equal(mounts.length, 1, `nothing is mounted at ${STATE_DIR}`);
-      assert.notEqual(mounts[0].readOnly, true);
-      const volume = (pod.volumes as Obj[]).find((v) => v.name === mounts[0].name);
-      const claim = get(volume, "persistentVolumeClaim.claimName");
-      assert.equal(claim, `wormhole-${side}-state`);
-      const pvc = only(docs, "PersistentVolumeClaim", String(claim));
-      assert.deepEqual(get(pvc, "spec.accessModes"), ["ReadWriteOnce"]);
       // Nothing else is writable but an emptyDir for /tmp.
       const others = (container.volumeMounts as Obj[]).filter((mount) => mount !== mounts[0]);
       for (const mount of others) {

@@ -41,6 +41,17 @@ Persistent volume claims: one per component, named after it.
 {{- end -}}
 
 {{/*
+Secrets of --state kubernetes: one per component, named like the PVCs unless set.
+*/}}
+{{- define "wormhole.server.stateSecret" -}}
+{{- default (include "wormhole.server.pvcName" .) .Values.server.state.secretName -}}
+{{- end -}}
+
+{{- define "wormhole.client.stateSecret" -}}
+{{- default (include "wormhole.client.pvcName" .) .Values.client.state.secretName -}}
+{{- end -}}
+
+{{/*
 Secret with the admin token of the server (key admin-token).
 */}}
 {{- define "wormhole.server.adminTokenSecret" -}}
