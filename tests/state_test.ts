@@ -210,3 +210,42 @@ async function waitForEntries(
     return JSON.stringify(Object.keys(data ?? {}).sort()) === JSON.stringify(keys);
   });
 }
+
+Deno.test("kubernetes state: a damaged state Secret stops the server with one line naming Secret and key", async () => {
+  await using kube = await startFakeKube();
+  kube.put({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: SERVER_SECRET, namespace: "central" },
+    stringData: { "approved-peers.json": "{not json" },
+  });
+  const { code, stderr } = await runWormhole(
+    ["server", "--port", "0", "--admin-port", "0", "--state", "kubernetes"],
+    { ...kube.env, POD_NAMESPACE: "central" },
+  );
+  assert.notEqual(code, 0);
+  const errors = stderr.trim().split("\n").filter((line) => line.startsWith("error:"));
+  assert.deepEqual(errors, [
+    'error: Cannot read key "approved-peers.json" of Secret central/wormhole-server-state: not JSON',
+  ]);
+  // The key was made and stored before the approvals were read: the next start uses it.
+  assert.ok(
+    (kube.get("Secret", "central", SERVER_SECRET)?.data as Record<string, string>)[
+      "server-key.pem"
+    ],
+  );
+  // `keys fingerprint` reads the same Secret.
+  const keys = await runWormhole([
+    "keys",
+    "fingerprint",
+    "--key",
+    "server",
+    "--state",
+    "kubernetes",
+  ], {
+    ...kube.env,
+    POD_NAMESPACE: "central",
+  });
+  assert.equal(keys.code, 0, keys.stderr);
+  assert.match(keys.stdout.trim(), /^[0-9a-f]{40}$/);
+});
