@@ -11,15 +11,14 @@ import assert from "node:assert/strict";
 import { type KubeApi, loadKubeApi, SecretStateBackend } from "../src/k8s/mod.ts";
 import { APPROVALS_ENTRY, ApprovalStore } from "../src/server/mod.ts";
 import { StateStore } from "../src/state/mod.ts";
-import { type FakeKube, kubectl, kubectlMissing, startFakeKube } from "./fake_kube/mod.ts";
-
-/**
- * Sanitizers off for these tests only: undici (under kubernetes-fluent-client) arms a
- * module-global timer on every new connection that ticks on for about a second after its last
- * use, with no API to stop it (see tests/kubernetes_api_test.ts). Connections do not leak: the
- * fake's `close()` awaits all connections closed.
- */
-const UNDICI_TIMER = { sanitizeOps: false, sanitizeResources: false } as const;
+import {
+  type FakeKube,
+  kubectl,
+  kubectlMissing,
+  startFakeKube,
+  UNDICI_TIMER,
+  usingKubeconfig,
+} from "./fake_kube/mod.ts";
 
 const api: KubeApi = await loadKubeApi();
 const missingKubectl = await kubectlMissing();
@@ -27,14 +26,8 @@ const SECRET = "wormhole-server-state";
 
 async function withKube(fn: (kube: FakeKube) => Promise<void>): Promise<void> {
   await using kube = await startFakeKube();
-  const previous = Deno.env.get("KUBECONFIG");
-  Deno.env.set("KUBECONFIG", kube.kubeconfigPath);
-  try {
-    await fn(kube);
-  } finally {
-    if (previous === undefined) Deno.env.delete("KUBECONFIG");
-    else Deno.env.set("KUBECONFIG", previous);
-  }
+  using _config = usingKubeconfig(kube.kubeconfigPath);
+  await fn(kube);
 }
 
 function open(): Promise<StateStore> {
