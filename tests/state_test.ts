@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
 import { type FakeKube, startFakeKube } from "./fake_kube/mod.ts";
+import { proxyServiceName } from "../src/k8s/mod.ts";
 
 const SERVER_SECRET = "wormhole-server-state";
 const CLIENT_SECRET = "wormhole-client-state";
@@ -196,6 +197,58 @@ Deno.test("kubernetes state: server and client keep keys, approvals, ports and t
   }
   for (const name of ["server-1", "client-1", "server-2", "client-2"]) {
     assert.deepEqual([...Deno.readDirSync(`${dir.path}/${name}`)], [], `${name} stays empty`);
+  }
+});
+
+Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-namespace, and a proxy Service's targetPort still leads to the app after a server restart", async () => {
+  await using kube = await startFakeKube();
+  await using dir = await tempDir();
+  await using upstream = echoUpstream();
+  const env = { ...kube.env, POD_NAMESPACE: "elsewhere" };
+  const serverArgs = [
+    "--state",
+    "kubernetes",
+    "--kubernetes",
+    "--kubernetes-namespace",
+    "central",
+    "--kubernetes-labels",
+    "app=wormhole-server",
+    // Kubernetes mode binds all interfaces by default; tests stay on loopback.
+    "--listen-host",
+    "127.0.0.1",
+  ];
+  const first = await startServer(`${dir.path}/server-1`, serverArgs, env);
+  const client = startClient(first.url, `${dir.path}/client`, [
+    "--name",
+    "edge",
+    "--expose",
+    `echo=${upstream.address}`,
+  ]);
+  let targetPort: number;
+  try {
+    const service = await proxyServiceName("edge", "echo");
+    await kube.waitFor(() => kube.get("Service", "central", service) !== undefined, 20_000);
+    const spec = kube.get("Service", "central", service)!.spec as {
+      ports: { targetPort: number }[];
+    };
+    targetPort = spec.ports[0].targetPort;
+    assert.ok(kube.get("Secret", "central", SERVER_SECRET), "the state Secret is in central");
+    assert.equal(kube.list("Secret", { namespace: "elsewhere" }).length, 0);
+  } finally {
+    await first.proc.stop();
+  }
+  const second = await startServer(`${dir.path}/server-2`, [
+    ...serverArgs,
+    "--port",
+    new URL(first.url).port,
+  ], env);
+  try {
+    const exposed = await second.proc.waitForLog("app exposed");
+    assert.equal(exposed.endpoint, `127.0.0.1:${targetPort}`);
+    assert.equal(await exchangeText(targetPort, "same target port"), "same target port");
+  } finally {
+    await client.stop();
+    await second.proc.stop();
   }
 });
 
