@@ -25,7 +25,7 @@ export function keysCommand(): Command {
     default: "client",
   });
   fingerprint.action(async (flags: StateFlags & { key: "client" | "server" }) => {
-    const state = await openState(flags, flags.key, silentLogger);
+    const state = await openState(flags, flags.key, silentLogger, { follow: false });
     try {
       const identity = await loadOrCreateIdentityIn(state, KEY_FILES[flags.key]);
       console.log(identity.fingerprint);

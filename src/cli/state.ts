@@ -83,11 +83,15 @@ export function stateFlags(command: Command, role?: StateRole): Command {
   return command;
 }
 
-/** Opens the state of `role` as the flags say, and follows edits made by others. */
+/**
+ * Opens the state of `role` as the flags say and, unless `follow` is false
+ * (one-shot commands), follows edits made by others.
+ */
 export async function openState(
   flags: StateFlags,
   role: StateRole,
   log: Logger,
+  options: { follow?: boolean } = {},
 ): Promise<StateStore> {
   let backend: StateBackend;
   if (flags.state === "kubernetes") {
@@ -104,6 +108,6 @@ export async function openState(
     backend = new FileStateBackend(flags.stateDir, STATE_ENTRIES[role]);
   }
   const store = await StateStore.open(backend, { logger: log });
-  store.follow();
+  if (options.follow ?? true) store.follow();
   return store;
 }
