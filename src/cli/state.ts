@@ -105,7 +105,7 @@ export async function openState(
     });
   } else {
     await ensureStateDir(flags.stateDir);
-    backend = new FileStateBackend(flags.stateDir, STATE_ENTRIES[role]);
+    backend = new FileStateBackend(flags.stateDir, STATE_ENTRIES[role], { logger: log });
   }
   const store = await StateStore.open(backend, { logger: log });
   if (options.follow ?? true) store.follow();

@@ -6,13 +6,14 @@
  * Versioning is per entry: a write checks that each entry it changes still
  * holds what was read, and a new entry is created only if no other process
  * created it first (so two processes creating a key at once end up with the
- * same key). Files are not watched: edits made while the process runs are
- * seen at the next conflict or restart.
+ * same key). The directory is watched, so an entry edited by hand while the
+ * process runs (a declined key removed from `denied.json`) takes effect.
  *
  * @module
  */
 
 import { createFileExclusive, writeFileAtomic } from "./atomic_write.ts";
+import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   type StateBackend,
   StateConflictError,
@@ -25,12 +26,14 @@ export class FileStateBackend implements StateBackend {
   /** The directory. */
   readonly dir: string;
   #keys: readonly string[];
+  #log: Logger;
   #reads = 0;
 
   /** Keeps entries `keys` (file names) in `dir`. */
-  constructor(dir: string, keys: readonly string[]) {
+  constructor(dir: string, keys: readonly string[], options?: { logger?: Logger }) {
     this.dir = dir.replace(/\/+$/, "") || "/";
     this.#keys = keys;
+    this.#log = options?.logger ?? silentLogger;
   }
 
   /** @inheritdoc */
@@ -103,11 +106,31 @@ export class FileStateBackend implements StateBackend {
     return { entries: { ...entries }, version: `write-${++this.#reads}` };
   }
 
-  /** Files are not watched: resolves when `signal` aborts. */
-  watch(_onChange: (snapshot: StateSnapshot) => void, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+  /**
+   * Reads the entries again whenever one of their files changes, until
+   * `signal` aborts. A file that cannot be read then is logged and skipped:
+   * the state in memory stays as it was.
+   */
+  async watch(onChange: (snapshot: StateSnapshot) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const watcher = Deno.watchFs(this.dir, { recursive: false });
+    const stop = () => watcher.close();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const event of watcher) {
+        // Temporary files of atomic writes are named `<entry>.<random>.tmp`: not entries.
+        const touched = event.paths.some((path) =>
+          this.#keys.includes(path.slice(path.lastIndexOf("/") + 1))
+        );
+        if (!touched) continue;
+        try {
+          onChange(await this.read());
+        } catch (error) {
+          this.#log.error("cannot read the edited state: keeping the state I have", { error });
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
   }
 }

@@ -124,3 +124,26 @@ Deno.test("file state: an entry that is not UTF-8 is an error naming the file", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file state: an entry edited by hand while the store follows is seen", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await StateStore.open(new FileStateBackend(dir, ["a.json", "b.json"]));
+    await store.update(() => ({ "a.json": "1" }));
+    store.follow();
+    const changes: string[][] = [];
+    store.onChange((keys) => changes.push(keys));
+    await Deno.writeTextFile(`${dir}/b.json`, "by hand");
+    await Deno.writeTextFile(`${dir}/other`, "not an entry");
+    for (let i = 0; i < 500 && store.get("b.json") !== "by hand"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(store.get("b.json"), "by hand");
+    assert.deepEqual(changes[0], ["b.json"]);
+    await store.update(() => ({ "a.json": "2" }));
+    assert.equal(await Deno.readTextFile(`${dir}/a.json`), "2");
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
