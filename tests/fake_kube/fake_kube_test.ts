@@ -636,6 +636,7 @@ Deno.test("secrets: stringData folds into base64 data, type defaults to Opaque, 
   assert.equal(created.status, 201);
   assert.equal(created.body.type, "Opaque");
   assert.equal(created.body.stringData, undefined);
+  assert.equal((created.body.metadata as KubeObject["metadata"]).generation, undefined);
   assert.deepEqual(created.body.data, { "a.json": btoa("[]"), "b.pem": btoa("key text") });
   const meta = created.body.metadata as KubeObject["metadata"];
 

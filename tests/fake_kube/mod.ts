@@ -19,8 +19,7 @@
  * 404); in server-side apply, lists are owned and replaced whole and only leaf fields are
  * tracked; strategic merge patch replaces lists instead of merging them by key; apply bodies
  * must be JSON (what kubectl and kubernetes-fluent-client send), and so must every body (kubectl's
- * typed commands such as `create secret generic` send protobuf); objects get a
- * `metadata.generation` even where the real server sets none (Secrets); an abort injected with
+ * typed commands such as `create secret generic` send protobuf); an abort injected with
  * `failWatches()` makes Deno print one line ("fake kube: injected watch failure").
  *
  * @example

@@ -228,9 +228,13 @@ export class Registry {
       else next.status = written;
     }
     const generation = existing?.metadata.generation ?? 0;
-    meta.generation = existing === undefined || !jsonEqual(specPart(existing), specPart(next))
-      ? generation + 1
-      : generation;
+    if (type.generation === false) {
+      delete meta.generation;
+    } else {
+      meta.generation = existing === undefined || !jsonEqual(specPart(existing), specPart(next))
+        ? generation + 1
+        : generation;
+    }
     if (existing !== undefined && jsonEqual(withoutTimes(existing), withoutTimes(next))) {
       return { object: existing, created: false };
     }

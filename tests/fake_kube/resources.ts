@@ -32,6 +32,8 @@ export interface ResourceType {
   categories: string[];
   /** Whether the type has a `status` subresource (status is then ignored on main writes). */
   hasStatus: boolean;
+  /** False for types whose objects carry no `metadata.generation` (Secrets); default true. */
+  generation?: boolean;
   /**
    * Fills in server-side defaults on a new or replaced object; throws a `KubeStatusError` for
    * invalid input.
@@ -230,6 +232,7 @@ export const SECRETS: ResourceType = {
   shortNames: [],
   categories: [],
   hasStatus: false,
+  generation: false,
   applyDefaults: defaultSecret,
 };
 
