@@ -23,6 +23,8 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["server", "--path", "tunnel"], {}, /--path .* argument 'tunnel' is invalid/],
   [["server", "--window", "1KiB"], {}, /--window .* argument '1KiB' is invalid/],
   [["server", "--deny-for", "forever"], {}, /--deny-for .* argument 'forever' is invalid/],
+  [["server", "--state", "etcd"], {}, /--state .* argument 'etcd' is invalid/],
+  [["client", "--state-secret", "Bad_Name"], {}, /--state-secret .* 'Bad_Name' is invalid/],
   [["denied", "remove", "xyz"], {}, /value 'xyz' is invalid for argument 'fingerprint'/],
   [["client", "--server", "http://example.test"], {}, /--server .* 'http:\/\/example.test'/],
   [["client", "--expose", "web=localhost"], {}, /--expose .* argument 'web=localhost' is invalid/],

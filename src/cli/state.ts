@@ -70,15 +70,14 @@ export function stateFlags(command: Command, role?: StateRole): Command {
     parse: oneOf(["file", "kubernetes"] as const),
     default: "file",
   });
+  const which = role
+    ? ""
+    : ` (default: ${CLIENT_STATE_SECRET}, with --key server ${SERVER_STATE_SECRET})`;
   flag(
     command,
     "--state-secret <name>",
-    "the Secret of --state kubernetes, in this process's namespace",
-    {
-      parse: parseSecretName,
-      default: role ? STATE_SECRETS[role] : undefined,
-      defaultText: role ? undefined : `${SERVER_STATE_SECRET} or ${CLIENT_STATE_SECRET}`,
-    },
+    `the Secret of --state kubernetes, in this process's namespace${which}`,
+    { parse: parseSecretName, default: role ? STATE_SECRETS[role] : undefined },
   );
   return command;
 }
