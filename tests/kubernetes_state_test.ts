@@ -81,7 +81,7 @@ Deno.test(
 );
 
 Deno.test({
-  name: "kubernetes state: an outside edit with kubectl is seen through the watch",
+  name: "kubernetes state: outside edits with kubectl patch and kubectl edit are seen through the watch",
   ignore: missingKubectl !== undefined,
   ...UNDICI_TIMER,
   async fn() {
@@ -99,6 +99,16 @@ Deno.test({
       );
       await kube.waitFor(() => store.get("denied.json") === "edited");
       assert.deepEqual(changes, [["denied.json"]]);
+      // kubectl edit, with an "editor" that rewrites one value of the YAML it is handed.
+      const editor = `${kube.tempDir}/editor.sh`;
+      await Deno.writeTextFile(
+        editor,
+        `#!/bin/sh\nsed -i 's/ports.json: .*/ports.json: ${btoa("by hand")}/' "$1"\n`,
+      );
+      await Deno.chmod(editor, 0o755);
+      await kubectl({ ...kube.env, KUBE_EDITOR: editor }, "edit", "secret", SECRET, "-n", "wh");
+      await kube.waitFor(() => store.get("ports.json") === "by hand");
+      assert.deepEqual(changes, [["denied.json"], ["ports.json"]]);
       // The next write starts from the edited Secret: nothing is lost.
       await store.update(() => ({ "ports.json": "2" }));
       const data = kube.get("Secret", "wh", SECRET)!.data as Record<string, string>;
