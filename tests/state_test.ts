@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
-import { type FakeKube, startFakeKube } from "./fake_kube/mod.ts";
+import { type FakeKube, kubectl, kubectlMissing, startFakeKube } from "./fake_kube/mod.ts";
 import { proxyServiceName } from "../src/k8s/mod.ts";
 
 const SERVER_SECRET = "wormhole-server-state";
+const missingKubectl = await kubectlMissing();
 const CLIENT_SECRET = "wormhole-client-state";
 
 const TOKEN = ["--admin-token", "s3cr3t"];
@@ -250,6 +251,48 @@ Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-nam
     await client.stop();
     await second.proc.stop();
   }
+});
+
+Deno.test({
+  name:
+    "kubernetes state: removing a denial with kubectl lets the key ask again, without a restart",
+  ignore: missingKubectl !== undefined,
+  async fn() {
+    await using kube = await startFakeKube();
+    await using dir = await tempDir();
+    const env = { ...kube.env, POD_NAMESPACE: "central" };
+    const server = await startServer(
+      `${dir.path}/server`,
+      ["--acceptor", "server", "--state", "kubernetes"],
+      env,
+    );
+    await using _server = server.proc;
+    await using client = startClient(server.url, `${dir.path}/client`, ["--name", "edge"]);
+    const fingerprint = String(
+      (await client.waitForLog((l) => l.msg.startsWith("Sending"))).fingerprint,
+    );
+    await client.waitForLog("waiting for the operator to approve this key");
+    const decline = await runWormhole([
+      "requests",
+      "decline",
+      fingerprint,
+      "--admin",
+      server.admin,
+    ]);
+    assert.equal(decline.code, 0, decline.stderr);
+    await waitForEntries(kube, "central", SERVER_SECRET, ["denied.json", "server-key.pem"]);
+    await client.waitForLog((l) => /denied until/.test(String(l.reason ?? "")));
+    await kubectl(
+      kube.env,
+      ...["patch", "secret", SERVER_SECRET, "-n", "central", "--type", "json", "-p"],
+      JSON.stringify([{ op: "remove", path: "/data/denied.json" }]),
+    );
+    await server.proc.waitForLog("state changed outside this process");
+    for (let i = 0; i < 200 && !(await requests(server.admin)).includes(fingerprint); i++) {
+      await sleep(50);
+    }
+    assert.deepEqual(await requests(server.admin), [fingerprint]);
+  },
 });
 
 async function waitForEntries(
