@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, echoUpstream, exchangeText, sleep } from "./harness/net.ts";
+import { appPort, echoUpstream, exchangeText, sleep, unusedPort } from "./harness/net.ts";
 import { type FakeKube, kubectl, kubectlMissing, startFakeKube } from "./fake_kube/mod.ts";
 import { proxyServiceName } from "../src/k8s/mod.ts";
 
@@ -206,6 +206,7 @@ Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-nam
   await using dir = await tempDir();
   await using upstream = echoUpstream();
   const env = { ...kube.env, POD_NAMESPACE: "elsewhere" };
+  const from = unusedPort();
   const serverArgs = [
     "--state",
     "kubernetes",
@@ -217,6 +218,9 @@ Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-nam
     // Kubernetes mode binds all interfaces by default; tests stay on loopback.
     "--listen-host",
     "127.0.0.1",
+    // Not the mode's default 30000-30499, which other tests on this machine start from too.
+    "--port-range",
+    `${from}-${from + 20}`,
   ];
   const first = await startServer(`${dir.path}/server-1`, serverArgs, env);
   const client = startClient(first.url, `${dir.path}/client`, [
