@@ -32,7 +32,7 @@ const EMPTY: StateSnapshot = { entries: {}, version: "" };
 
 /** A {@linkcode StateBackend} on one Secret. */
 export class SecretStateBackend implements StateBackend {
-  /** @inheritdoc */
+  /** What and where, for logs and errors. */
   readonly name: string;
   #api: KubeApi;
   #namespace: string;
@@ -60,12 +60,12 @@ export class SecretStateBackend implements StateBackend {
     this.#policy = { maxFailures: Number.MAX_SAFE_INTEGER, ...options?.policy };
   }
 
-  /** @inheritdoc */
+  /** Names one entry for errors. */
   describe(key: string): string {
     return `key "${key}" of ${this.name}`;
   }
 
-  /** @inheritdoc */
+  /** Reads the stored document; see {@linkcode StateBackend.read}. */
   async read(): Promise<StateSnapshot> {
     let secret: Secret | undefined;
     try {
@@ -76,7 +76,7 @@ export class SecretStateBackend implements StateBackend {
     return secret ? this.#decode(secret) : EMPTY;
   }
 
-  /** @inheritdoc */
+  /** Stores the document if unchanged since `base`; see {@linkcode StateBackend.write}. */
   async write(
     entries: Readonly<Record<string, string>>,
     base: StateSnapshot,
@@ -125,7 +125,7 @@ export class SecretStateBackend implements StateBackend {
     return this.#decode(stored);
   }
 
-  /** @inheritdoc */
+  /** Reports documents written by others until `signal` aborts. */
   async watch(onChange: (snapshot: StateSnapshot) => void, signal: AbortSignal): Promise<void> {
     const emit = (secret: Secret, deleted = false) => {
       const version = numeric(secret.metadata.resourceVersion);

@@ -52,12 +52,12 @@ export class PortAssignments implements PortBook {
     return ports;
   }
 
-  /** @inheritdoc */
+  /** The port `key` had last. */
   get(key: string): number | undefined {
     return this.#ports().get(key);
   }
 
-  /** @inheritdoc */
+  /** Every pair's port. */
   entries(): Iterable<[string, number]> {
     return this.#ports().entries();
   }

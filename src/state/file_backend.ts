@@ -36,12 +36,12 @@ export class FileStateBackend implements StateBackend {
     this.#log = options?.logger ?? silentLogger;
   }
 
-  /** @inheritdoc */
+  /** What and where, for logs and errors. */
   get name(): string {
     return `directory ${this.dir}`;
   }
 
-  /** @inheritdoc */
+  /** Names one entry for errors. */
   describe(key: string): string {
     return `${this.dir}/${key}`;
   }
@@ -61,7 +61,7 @@ export class FileStateBackend implements StateBackend {
     }
   }
 
-  /** @inheritdoc */
+  /** Reads the stored document; see {@linkcode StateBackend.read}. */
   async read(): Promise<StateSnapshot> {
     const entries: Record<string, string> = {};
     for (const key of this.#keys) {
@@ -71,7 +71,7 @@ export class FileStateBackend implements StateBackend {
     return { entries, version: `read-${++this.#reads}` };
   }
 
-  /** @inheritdoc */
+  /** Stores the document if unchanged since `base`; see {@linkcode StateBackend.write}. */
   async write(
     entries: Readonly<Record<string, string>>,
     base: StateSnapshot,

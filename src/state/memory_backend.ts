@@ -9,23 +9,23 @@ import { type StateBackend, StateConflictError, type StateSnapshot } from "./bac
 
 /** A {@linkcode StateBackend} in memory; {@linkcode external} plays another writer. */
 export class MemoryStateBackend implements StateBackend {
-  /** @inheritdoc */
+  /** What and where, for logs and errors. */
   readonly name = "memory";
   #snapshot: StateSnapshot = { entries: {}, version: "" };
   #counter = 0;
   #watchers = new Set<(snapshot: StateSnapshot) => void>();
 
-  /** @inheritdoc */
+  /** Names one entry for errors. */
   describe(key: string): string {
     return `entry "${key}" in memory`;
   }
 
-  /** @inheritdoc */
+  /** Reads the stored document; see {@linkcode StateBackend.read}. */
   read(): Promise<StateSnapshot> {
     return Promise.resolve(this.#snapshot);
   }
 
-  /** @inheritdoc */
+  /** Stores the document if unchanged since `base`; see {@linkcode StateBackend.write}. */
   write(entries: Readonly<Record<string, string>>, base: StateSnapshot): Promise<StateSnapshot> {
     if (base.version !== this.#snapshot.version) {
       return Promise.reject(
@@ -50,7 +50,7 @@ export class MemoryStateBackend implements StateBackend {
     return this.#snapshot;
   }
 
-  /** @inheritdoc */
+  /** Reports documents written by others until `signal` aborts. */
   watch(onChange: (snapshot: StateSnapshot) => void, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
