@@ -286,3 +286,60 @@ Deno.test({
     assert.deepEqual((await client.unlistenedPorts()).map((port) => port.containerPort), [8081]);
   },
 });
+
+Deno.test({
+  name:
+    "kubelet: the chart's pods, rescheduled with empty volumes, keep keys, approval, ports and pin in their Secrets",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = renderChart(chart, {
+      release: "wormhole",
+      namespace: "wormhole",
+      set: [
+        "server.enabled=true,client.enabled=true,client.name=edge-1",
+        "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+      ],
+    }).manifests;
+    await using cluster = await TestCluster.start({ objects });
+    const token = secretValue(objects, "wormhole", "wormhole-server-admin-token", "admin-token");
+    const server = await cluster.runDeployment("wormhole", "wormhole-server");
+    await assertHealthy(cluster, server);
+    const serverKey = (await server.process.waitForLog("created server key")).fingerprint;
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    await approve(cluster, CHART_LAYOUT, token, String(pending.fingerprint));
+    await client.process.waitForLog("pinned the server's key (trust on first use)");
+    cluster.kube.put({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web", namespace: "apps", annotations: { [EXPOSED]: "yes" } },
+      spec: { ports: [{ name: "http", port: 80 }] },
+    });
+    const proxy = () => cluster.kube.get("Service", "wormhole", "edge-1-apps-web");
+    await cluster.kube.waitFor(() => proxy() !== undefined);
+    const targetPort = (proxy()!.spec as { ports: { targetPort: number }[] }).ports[0].targetPort;
+    const secrets = cluster.kube.list("Secret", { namespace: "wormhole" }).map((s) =>
+      s.metadata.name
+    );
+    assert.ok(
+      secrets.includes("wormhole-server-state") && secrets.includes("wormhole-client-state"),
+    );
+
+    // Both pods go away; their replacements get new, empty volumes.
+    await client.stop();
+    await server.stop();
+    const newServer = await cluster.runDeployment("wormhole", "wormhole-server");
+    assert.equal((await newServer.process.waitForLog("loaded server key")).fingerprint, serverKey);
+    await assertHealthy(cluster, newServer);
+    const newClient = await cluster.runDeployment("wormhole", "wormhole-client");
+    const sent = await newClient.process.waitForLog((l) => l.msg.startsWith("Sending public key"));
+    assert.equal(sent.fingerprint, pending.fingerprint, "the client kept its key");
+    await assertHealthy(cluster, newClient);
+    // Approved and pinned already; its app got the same listener port, the Service's targetPort.
+    assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("waiting for the operator")));
+    assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("pinned the server's key")));
+    const exposed = await newServer.process.waitForLog("app exposed");
+    assert.equal(Number(String(exposed.endpoint).split(":").pop()), targetPort);
+    assert.deepEqual(cluster.rbacProblems(), []);
+  },
+});

@@ -125,6 +125,8 @@ export class TestPod {
 
   /** Stops the container (SIGTERM, as on deletion), then the pod's network. */
   async stop(): Promise<void> {
+    // A deleted pod leaves the Services' endpoints first, as the endpoints controller does.
+    this.ready = false;
     await this.process.stop();
     try {
       this.network.kill("SIGTERM");
