@@ -81,7 +81,8 @@ Deno.test(
 );
 
 Deno.test({
-  name: "kubernetes state: outside edits with kubectl patch and kubectl edit are seen through the watch",
+  name:
+    "kubernetes state: outside edits with kubectl patch and kubectl edit are seen through the watch",
   ignore: missingKubectl !== undefined,
   ...UNDICI_TIMER,
   async fn() {
