@@ -198,37 +198,44 @@ Deno.test({
   name: "kubelet: the kustomize server and client overlays become Ready and connect",
   ignore: unavailable !== undefined,
   async fn() {
-    // What the overlays' comments tell the user to do: create the admin token Secret, and set
-    // the client's server URL (here in an overlay of their own, as one would for an edge cluster).
-    const server = await kustomize(new URL("deploy/kubernetes/server", ROOT));
-    const overlay = await Deno.makeTempDir({ prefix: "wormhole-overlay-" });
-    try {
-      await Deno.writeTextFile(
-        `${overlay}/kustomization.yaml`,
-        [
-          "apiVersion: kustomize.config.k8s.io/v1beta1",
-          "kind: Kustomization",
-          "resources:",
-          // kustomize takes relative paths only.
-          `  - ${"../".repeat(overlay.split("/").length - 1)}${
-            new URL("deploy/kubernetes/client", ROOT).pathname.slice(1)
-          }`,
-          "configMapGenerator:",
-          "  - name: wormhole-client",
-          "    behavior: merge",
-          "    literals:",
-          "      - WORMHOLE_SERVER=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
-          "",
-        ].join("\n"),
-      );
-      const client = await kustomize(overlay);
-      const secret = userSecret("wormhole", "wormhole-server-admin-token", "kustomize-token");
-      await runDeployment([...server, ...client, secret], CHART_LAYOUT);
-    } finally {
-      await Deno.remove(overlay, { recursive: true });
-    }
+    await runDeployment(await kustomizeObjects(), CHART_LAYOUT);
   },
 });
+
+/**
+ * The kustomize overlays as their comments tell the user to deploy them: with the admin token
+ * Secret, and the client's server URL set (in an overlay of their own, as one would for an edge
+ * cluster).
+ */
+async function kustomizeObjects(): Promise<Manifest[]> {
+  const server = await kustomize(new URL("deploy/kubernetes/server", ROOT));
+  const overlay = await Deno.makeTempDir({ prefix: "wormhole-overlay-" });
+  try {
+    await Deno.writeTextFile(
+      `${overlay}/kustomization.yaml`,
+      [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "resources:",
+        // kustomize takes relative paths only.
+        `  - ${"../".repeat(overlay.split("/").length - 1)}${
+          new URL("deploy/kubernetes/client", ROOT).pathname.slice(1)
+        }`,
+        "configMapGenerator:",
+        "  - name: wormhole-client",
+        "    behavior: merge",
+        "    literals:",
+        "      - WORMHOLE_SERVER=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+        "",
+      ].join("\n"),
+    );
+    const client = await kustomize(overlay);
+    const secret = userSecret("wormhole", "wormhole-server-admin-token", "kustomize-token");
+    return [...server, ...client, secret];
+  } finally {
+    await Deno.remove(overlay, { recursive: true });
+  }
+}
 
 /** The chart's server and client, with `edit` applied to the container of Deployment `name`. */
 function editedChart(name: string, edit: (container: Record<string, unknown>) => void): Manifest[] {
@@ -287,59 +294,75 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "kubelet: the chart's pods, rescheduled with empty volumes, keep keys, approval, ports and pin in their Secrets",
-  ignore: unavailable !== undefined,
-  async fn() {
-    const objects = renderChart(chart, {
-      release: "wormhole",
-      namespace: "wormhole",
-      set: [
-        "server.enabled=true,client.enabled=true,client.name=edge-1",
-        "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
-      ],
-    }).manifests;
-    await using cluster = await TestCluster.start({ objects });
-    const token = secretValue(objects, "wormhole", "wormhole-server-admin-token", "admin-token");
-    const server = await cluster.runDeployment("wormhole", "wormhole-server");
-    await assertHealthy(cluster, server);
-    const serverKey = (await server.process.waitForLog("created server key")).fingerprint;
-    const client = await cluster.runDeployment("wormhole", "wormhole-client");
-    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
-    await approve(cluster, CHART_LAYOUT, token, String(pending.fingerprint));
-    await client.process.waitForLog("pinned the server's key (trust on first use)");
-    cluster.kube.put({
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: "web", namespace: "apps", annotations: { [EXPOSED]: "yes" } },
-      spec: { ports: [{ name: "http", port: 80 }] },
-    });
-    const proxy = () => cluster.kube.get("Service", "wormhole", "edge-1-apps-web");
-    await cluster.kube.waitFor(() => proxy() !== undefined);
-    const targetPort = (proxy()!.spec as { ports: { targetPort: number }[] }).ports[0].targetPort;
-    const secrets = cluster.kube.list("Secret", { namespace: "wormhole" }).map((s) =>
-      s.metadata.name
-    );
-    assert.ok(
-      secrets.includes("wormhole-server-state") && secrets.includes("wormhole-client-state"),
-    );
+for (
+  const [what, objects] of [
+    ["chart's", () =>
+      Promise.resolve(
+        renderChart(chart, {
+          release: "wormhole",
+          namespace: "wormhole",
+          set: [
+            "server.enabled=true,client.enabled=true,client.name=edge-1",
+            "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+          ],
+        }).manifests,
+      )],
+    ["kustomize overlays'", kustomizeObjects],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `kubelet: the ${what} pods, rescheduled with empty volumes, keep keys, approval, ports and pin in their Secrets`,
+    ignore: unavailable !== undefined,
+    fn: () => rescheduled(objects),
+  });
+}
 
-    // Both pods go away; their replacements get new, empty volumes.
-    await client.stop();
-    await server.stop();
-    const newServer = await cluster.runDeployment("wormhole", "wormhole-server");
-    assert.equal((await newServer.process.waitForLog("loaded server key")).fingerprint, serverKey);
-    await assertHealthy(cluster, newServer);
-    const newClient = await cluster.runDeployment("wormhole", "wormhole-client");
-    const sent = await newClient.process.waitForLog((l) => l.msg.startsWith("Sending public key"));
-    assert.equal(sent.fingerprint, pending.fingerprint, "the client kept its key");
-    await assertHealthy(cluster, newClient);
-    // Approved and pinned already; its app got the same listener port, the Service's targetPort.
-    assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("waiting for the operator")));
-    assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("pinned the server's key")));
-    const exposed = await newServer.process.waitForLog("app exposed");
-    assert.equal(Number(String(exposed.endpoint).split(":").pop()), targetPort);
-    assert.deepEqual(cluster.rbacProblems(), []);
-  },
-});
+/**
+ * Deploys, approves the client and exposes a Service; then replaces both pods (new, empty
+ * volumes) and checks that nothing needs doing again: the state is in the Secrets.
+ */
+async function rescheduled(render: () => Promise<Manifest[]>): Promise<void> {
+  const objects = await render();
+  await using cluster = await TestCluster.start({ objects });
+  const token = secretValue(objects, "wormhole", CHART_LAYOUT.adminSecret, "admin-token");
+  const server = await cluster.runDeployment("wormhole", "wormhole-server");
+  await assertHealthy(cluster, server);
+  const serverKey = (await server.process.waitForLog("created server key")).fingerprint;
+  const client = await cluster.runDeployment("wormhole", "wormhole-client");
+  const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+  await approve(cluster, CHART_LAYOUT, token, String(pending.fingerprint));
+  await client.process.waitForLog("pinned the server's key (trust on first use)");
+  cluster.kube.put({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web", namespace: "apps", annotations: { [EXPOSED]: "yes" } },
+    spec: { ports: [{ name: "http", port: 80 }] },
+  });
+  const proxy = () => cluster.kube.get("Service", "wormhole", "edge-1-apps-web");
+  await cluster.kube.waitFor(() => proxy() !== undefined);
+  const targetPort = (proxy()!.spec as { ports: { targetPort: number }[] }).ports[0].targetPort;
+  const secrets = cluster.kube.list("Secret", { namespace: "wormhole" }).map((s) =>
+    s.metadata.name
+  );
+  assert.ok(
+    secrets.includes("wormhole-server-state") && secrets.includes("wormhole-client-state"),
+  );
+
+  // Both pods go away; their replacements get new, empty volumes.
+  await client.stop();
+  await server.stop();
+  const newServer = await cluster.runDeployment("wormhole", "wormhole-server");
+  assert.equal((await newServer.process.waitForLog("loaded server key")).fingerprint, serverKey);
+  await assertHealthy(cluster, newServer);
+  const newClient = await cluster.runDeployment("wormhole", "wormhole-client");
+  const sent = await newClient.process.waitForLog((l) => l.msg.startsWith("Sending public key"));
+  assert.equal(sent.fingerprint, pending.fingerprint, "the client kept its key");
+  await assertHealthy(cluster, newClient);
+  // Approved and pinned already; its app got the same listener port, the Service's targetPort.
+  assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("waiting for the operator")));
+  assert.ok(!newClient.process.logs.some((l) => l.msg.startsWith("pinned the server's key")));
+  const exposed = await newServer.process.waitForLog("app exposed");
+  assert.equal(Number(String(exposed.endpoint).split(":").pop()), targetPort);
+  assert.deepEqual(cluster.rbacProblems(), []);
+}
