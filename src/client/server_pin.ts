@@ -31,8 +31,9 @@ export class ServerPin {
    * @throws {RangeError} naming where the pin is kept when it is not a fingerprint.
    */
   async read(): Promise<string | undefined> {
-    // Read again: deleting the pin to re-pin must work without a restart.
-    await this.#state.refresh();
+    // Read again: deleting the pin to re-pin must work without a restart. If the state cannot
+    // be read right now (an API server blip), the pin read last still holds.
+    await this.#state.refresh().catch(() => {});
     const text = this.#state.get(PIN_FILE);
     if (text === undefined) return undefined;
     try {
