@@ -115,8 +115,9 @@ async function runDeployment(objects: Manifest[], layout: Layout): Promise<void>
     spec: { ports: [{ name: "http", port: 80 }] },
   });
   const proxy = `${layout.peer}-apps-web`;
-  await cluster.kube.waitFor(() =>
-    cluster.kube.get("Service", layout.namespace, proxy) !== undefined
+  await cluster.kube.waitFor(
+    () => cluster.kube.get("Service", layout.namespace, proxy) !== undefined,
+    30_000,
   );
   const tokens = new Set(cluster.kube.requests.map((request) => request.authorization));
   assert.deepEqual(
@@ -265,9 +266,11 @@ Deno.test({
     });
     await using cluster = await TestCluster.start({ objects });
     const server = await cluster.runDeployment("wormhole", "wormhole-server");
+    // The bound starts once the admin API listens: every probe in it then gets an answer.
+    await server.process.waitForLog("admin listening");
     await assert.rejects(
-      cluster.waitForProbe(server, "readinessProbe"),
-      /readinessProbe of pod wormhole-server-\S+ never passed within 2000 ms \(still running\):.*HTTP probe failed with statuscode: 401/,
+      cluster.waitForProbe(server, "readinessProbe", performance.now()),
+      /readinessProbe of pod wormhole-server-\S+ never passed within 2000 ms \(still running\): HTTP probe failed with statuscode: 401\n/,
     );
     assert.deepEqual(cluster.endpoints(cluster.service("wormhole", "wormhole-server")), []);
   },
@@ -289,7 +292,10 @@ Deno.test({
     await using cluster = await TestCluster.start({ objects });
     const client = await cluster.runDeployment("wormhole", "wormhole-client");
     await client.process.waitForLog("admin listening");
-    await assert.rejects(cluster.waitForProbe(client, "livenessProbe"), /connection refused/);
+    await assert.rejects(
+      cluster.waitForProbe(client, "livenessProbe", performance.now()),
+      /never passed within 2000 ms \(still running\): Get "http:\/\/127\.0\.0\.\d+:8081\/healthz": dial tcp 127\.0\.0\.\d+:8081: connect: connection refused\n/,
+    );
     assert.deepEqual((await client.unlistenedPorts()).map((port) => port.containerPort), [8081]);
   },
 });

@@ -42,6 +42,7 @@ import {
   readinessBoundMs,
 } from "./probe.ts";
 import { authorized, forbidden, requestAttributes, type ServiceAccountRef } from "./rbac.ts";
+import { CONNECTED } from "./pod_network.ts";
 import { type Bind, sandboxScript } from "./sandbox.ts";
 
 type Obj = Record<string, unknown>;
@@ -110,11 +111,24 @@ export class TestPod {
     return found.containerPort;
   }
 
-  /** A connection to `podIP:port`, through the pod's network. */
+  /**
+   * A connection to `podIP:port`, through the pod's network.
+   *
+   * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
+   */
   async dial(port: number): Promise<Deno.Conn> {
     const conn = await Deno.connect({ transport: "unix", path: this.inbound });
-    await conn.write(new Uint8Array([port >> 8, port & 255]));
-    return conn;
+    const answer = new Uint8Array(1);
+    try {
+      await conn.write(new Uint8Array([port >> 8, port & 255]));
+      if (await conn.read(answer) === 1 && answer[0] === CONNECTED) return conn;
+    } catch {
+      // The pod's network is gone: refused as well.
+    }
+    conn.close();
+    throw new Deno.errors.ConnectionRefused(
+      `dial tcp ${this.ip}:${port}: connect: connection refused`,
+    );
   }
 
   /** Container ports nothing listens on at the pod IP. */
@@ -742,7 +756,11 @@ export class TestCluster implements AsyncDisposable {
     try {
       conn = await pod.dial(port);
     } catch (error) {
-      return { success: false, detail: `the pod's network is gone: ${(error as Error).message}` };
+      const path = probe.httpGet.path ?? "/";
+      return {
+        success: false,
+        detail: `Get "http://${pod.ip}:${port}${path}": ${(error as Error).message}`,
+      };
     }
     return await httpProbe(conn, probe, `${pod.ip}:${port}`);
   }

@@ -9,7 +9,8 @@
  * system and so reach across network namespaces:
  *
  * - inbound (kubelet probes, kube-proxy): a connection to `inbound` starts
- *   with a 2-byte big-endian port; the rest is piped to `podIP:port`;
+ *   with a 2-byte big-endian port; the answer is one byte, {@linkcode CONNECTED}
+ *   (then everything is piped to and from `podIP:port`) or {@linkcode REFUSED};
  * - outbound (Services, the API server): a TCP listener on each
  *   `host:port` of `outbound`, piped to that entry's Unix socket, where the
  *   test's kube-proxy answers.
@@ -22,6 +23,11 @@
  */
 
 import { pipeBoth } from "./pipe.ts";
+
+/** The inbound answer: connected to the pod's port. */
+export const CONNECTED = 0;
+/** The inbound answer: nothing listens on the pod's port (connection refused). */
+export const REFUSED = 1;
 
 /** The configuration, passed as JSON in the first argument. */
 export interface PodNetworkConfig {
@@ -74,7 +80,15 @@ async function main(config: PodNetworkConfig): Promise<void> {
     serve(inbound, async (conn) => {
       const port = await readPort(conn);
       if (port === null) return;
-      const target = await Deno.connect({ hostname: config.podIP, port });
+      let target: Deno.Conn;
+      try {
+        target = await Deno.connect({ hostname: config.podIP, port });
+      } catch {
+        // Tell the dialer, who then sees what a TCP client sees: connection refused.
+        await conn.write(new Uint8Array([REFUSED]));
+        return;
+      }
+      await conn.write(new Uint8Array([CONNECTED]));
       await pipeBoth(conn, target);
     }, open),
     ...outbound.map(({ entry, listener }) =>
