@@ -4,7 +4,8 @@
  * order, then `--set`), renders every template with the Go template engine in
  * ./gotemplate and parses the manifests.
  *
- * What Helm does and this does too: partials (`_*.tpl`) only define templates;
+ * What Helm does and this does too: the merged values must pass values.schema.json (see
+ * ./schema.ts); partials (`_*.tpl`) only define templates;
  * `<no value>` is removed from the output; `.Chart` has Chart.yaml's keys
  * capitalized (`AppVersion`); `.Release.Service` is `Helm`; a `null` user value
  * deletes the chart's default; `lookup` answers from the objects given (the
@@ -16,6 +17,7 @@
 
 import yaml from "js-yaml";
 import { Executor, helmFunctions, parseTemplate, type Value } from "./gotemplate/mod.ts";
+import { type Json, type Schema, validate } from "./schema.ts";
 
 /** A Kubernetes object as rendered. */
 export type Manifest = Record<string, unknown> & {
@@ -31,6 +33,8 @@ export interface Chart {
   values: Record<string, unknown>;
   /** Template file name (under templates/) → source. */
   templates: Map<string, string>;
+  /** values.schema.json, when the chart has one. */
+  schema?: Schema;
 }
 
 /** Options of {@linkcode renderChart}, as `helm template` takes them. */
@@ -73,7 +77,13 @@ export function loadChart(dir: string | URL): Chart {
   for (const name of [...Deno.readDirSync(`${base}templates`)].map((e) => e.name).sort()) {
     templates.set(name, Deno.readTextFileSync(`${base}templates/${name}`));
   }
-  return { dir: base, metadata, values, templates };
+  let schema: Schema | undefined;
+  try {
+    schema = JSON.parse(Deno.readTextFileSync(`${base}values.schema.json`));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return { dir: base, metadata, values, templates, schema };
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> =>
@@ -236,10 +246,18 @@ function lookupIn(cluster: Manifest[]) {
 /**
  * Renders `chart` as `helm template RELEASE CHART -n NAMESPACE -f … --set …` would.
  *
- * @throws {Error} A template error (e.g. a `required` value missing), with the file and line.
+ * @throws {Error} Values the schema rejects, or a template error (e.g. a `required` value
+ *   missing) with the file and line.
  */
 export function renderChart(chart: Chart, options: RenderOptions = {}): Rendered {
   const values = mergeValues(chart, options);
+  const errors = chart.schema ? validate(chart.schema, values as Json) : [];
+  if (errors.length) {
+    throw new Error(
+      `values don't meet the specifications of the schema of chart ${chart.metadata.name}:\n` +
+        errors.map((error) => `- ${error}`).join("\n"),
+    );
+  }
   const release = options.release ?? "wormhole";
   const namespace = options.namespace ?? "default";
   const chartName = String(chart.metadata.name);

@@ -62,3 +62,13 @@ Deno.test("chart: lookup answers from the cluster objects given", () => {
   assert.equal(atob(render([secret]).data["admin-token"]), "kept");
   assert.match(atob(render([]).data["admin-token"]), /^[A-Za-z0-9]{40}$/);
 });
+
+Deno.test("chart: values the schema rejects fail the render, as with Helm", () => {
+  assert.throws(
+    () => renderChart(chart, { set: ["server.enabled=yes", "server.nosuchkey=1"] }),
+    (error: Error) =>
+      /values don't meet the specifications of the schema of chart wormhole/.test(error.message) &&
+      /\$\.server\.enabled: "yes" is not of type boolean/.test(error.message) &&
+      /\$\.server: unknown key nosuchkey/.test(error.message),
+  );
+});
