@@ -716,8 +716,20 @@ export class TestCluster implements AsyncDisposable {
         }))
       ),
     };
-    const child = new Deno.Command("unshare", {
-      args: ["--net", "--", Deno.execPath(), "run", "-A", POD_NETWORK, JSON.stringify(config)],
+    // setpriv only sets the parent-death signal here: the network goes with this process.
+    const child = new Deno.Command("setpriv", {
+      args: [
+        "--pdeathsig=SIGKILL",
+        "--",
+        "unshare",
+        "--net",
+        "--",
+        Deno.execPath(),
+        "run",
+        "-A",
+        POD_NETWORK,
+        JSON.stringify(config),
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
