@@ -372,3 +372,54 @@ async function rescheduled(render: () => Promise<Manifest[]>): Promise<void> {
   assert.equal(Number(String(exposed.endpoint).split(":").pop()), targetPort);
   assert.deepEqual(cluster.rbacProblems(), []);
 }
+
+Deno.test({
+  name:
+    "kubelet: a rescheduled server keeps its key and approvals on its PVC; the client comes back",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = renderChart(chart, {
+      namespace: "wormhole",
+      set: [
+        "server.enabled=true,server.pvc.enabled=true,server.state.backend=file",
+        "client.enabled=true,client.pvc.enabled=true,client.state.backend=file,client.name=edge-1",
+        "client.serverDsn=ws://wormhole-server:8080/wh/tunnel",
+      ],
+    }).manifests;
+    await using cluster = await TestCluster.start({ objects });
+    const token = secretValue(objects, "wormhole", "wormhole-server-admin-token", "admin-token");
+    const first = await cluster.runDeployment("wormhole", "wormhole-server");
+    const created = await first.process.waitForLog("created server key");
+    await cluster.waitForProbe(first, "readinessProbe");
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const approvedAt = performance.now();
+    await approve(cluster, CHART_LAYOUT, token, String(pending.fingerprint));
+    await cluster.waitForProbe(client, "readinessProbe", approvedAt);
+
+    await cluster.deletePod(first);
+    client.ready = false;
+    await client.process.waitForLog("disconnected from server");
+    const since = client.process.logs.length;
+    const second = await cluster.runDeployment("wormhole", "wormhole-server");
+    const loaded = await second.process.waitForLog("loaded server key");
+    assert.equal(loaded.fingerprint, created.fingerprint);
+    await assertHealthy(cluster, second);
+    // The client reconnects through the Service to the new pod, with no new approval.
+    // Bounded by the client's backoff (0.5 s doubling) over the time the server was away.
+    await client.process.waitForLog(
+      (line) => line.msg === "accepted by server" && client.process.logs.indexOf(line) >= since,
+      60_000,
+    );
+    await cluster.waitForProbe(client, "readinessProbe", performance.now());
+    const port = cluster.portForward("wormhole", "wormhole-server-admin", 8081);
+    const headers = { authorization: `Bearer ${token}` };
+    const requests = await fetch(`http://127.0.0.1:${port}/v1/requests`, { headers });
+    assert.deepEqual(await requests.json(), []);
+    const peers = await (await fetch(`http://127.0.0.1:${port}/v1/peers`, { headers })).json();
+    assert.deepEqual(
+      peers.map((peer: { name: string; connected: boolean }) => [peer.name, peer.connected]),
+      [["edge-1", true]],
+    );
+  },
+});

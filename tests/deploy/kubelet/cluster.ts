@@ -815,6 +815,17 @@ export class TestCluster implements AsyncDisposable {
     }
   }
 
+  /**
+   * Deletes `pod` as the API server's delete does: SIGTERM, then its network; its emptyDirs go
+   * with it, PVC volumes stay for the next pod. Run the Deployment again for its replacement.
+   */
+  async deletePod(pod: TestPod): Promise<void> {
+    const at = this.pods.indexOf(pod);
+    if (at < 0) throw new Error(`no pod ${pod.name}`);
+    this.pods.splice(at, 1);
+    await pod.stop();
+  }
+
   /** Stops every pod, kube-proxy, the API server; removes the cluster's directory. */
   async close(): Promise<void> {
     await Promise.all(this.pods.map((pod) => pod.stop()));
