@@ -29,10 +29,11 @@ import { startFakeKube } from "../../fake_kube/mod.ts";
 import type { FakeKube } from "../../fake_kube/mod.ts";
 import type { Manifest } from "../chart.ts";
 import { WormholeProcess } from "../../harness/process.ts";
+import { commandLine, securityOf } from "./container.ts";
 import { ContainerConfigError, containerEnv, type PodFacts, type ServiceAddress } from "./env.ts";
-import { expand } from "./env.ts";
 import { Forwarder } from "./forward.ts";
 import { readImage } from "./image.ts";
+import { type ContainerPort, labelsMatch, startPodNetwork, TestPod } from "./pod.ts";
 import {
   httpProbe,
   listeningSockets,
@@ -42,14 +43,14 @@ import {
   readinessBoundMs,
 } from "./probe.ts";
 import { authorized, forbidden, requestAttributes, type ServiceAccountRef } from "./rbac.ts";
-import { CONNECTED } from "./pod_network.ts";
-import { type Bind, sandboxScript } from "./sandbox.ts";
+import { sandboxScript } from "./sandbox.ts";
+import { apiServerCertificate, buildBundle } from "./setup.ts";
+import { hostsFile, podVolumes } from "./volumes.ts";
+
+export { TestPod } from "./pod.ts";
 
 type Obj = Record<string, unknown>;
 
-const POD_NETWORK = new URL("./pod_network.ts", import.meta.url).pathname;
-const ROOT = new URL("../../../", import.meta.url).pathname;
-const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const API_IP = "127.0.1.1";
 
 /** Why the test cluster cannot run here, or undefined when it can. */
@@ -70,175 +71,10 @@ export interface ClusterService extends ServiceAddress {
   ports: { name?: string; port: number; targetPort: number | string; protocol?: string }[];
 }
 
-/** A container port of a pod. */
-interface ContainerPort {
-  name?: string;
-  containerPort: number;
-}
-
-/** A running pod (one container). */
-export class TestPod {
-  ready = false;
-  readonly startedAt = performance.now();
-
-  constructor(
-    readonly facts: PodFacts,
-    readonly container: Obj,
-    readonly process: WormholeProcess,
-    readonly network: Deno.ChildProcess,
-    readonly inbound: string,
-  ) {}
-
-  get name(): string {
-    return this.facts.name;
-  }
-
-  get ip(): string {
-    return this.facts.podIP;
-  }
-
-  /** The container's ports. */
-  get ports(): ContainerPort[] {
-    return (this.container.ports ?? []) as ContainerPort[];
-  }
-
-  /** The port number of a named or numbered port. */
-  resolvePort(port: number | string): number {
-    if (typeof port === "number") return port;
-    if (/^\d+$/.test(port)) return Number(port);
-    const found = this.ports.find((p) => p.name === port);
-    if (!found) throw new Error(`pod ${this.name}: no container port named ${port}`);
-    return found.containerPort;
-  }
-
-  /**
-   * A connection to `podIP:port`, through the pod's network.
-   *
-   * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
-   */
-  async dial(port: number): Promise<Deno.Conn> {
-    const conn = await Deno.connect({ transport: "unix", path: this.inbound });
-    const answer = new Uint8Array(1);
-    try {
-      await conn.write(new Uint8Array([port >> 8, port & 255]));
-      if (await conn.read(answer) === 1 && answer[0] === CONNECTED) return conn;
-    } catch {
-      // The pod's network is gone: refused as well.
-    }
-    conn.close();
-    throw new Deno.errors.ConnectionRefused(
-      `dial tcp ${this.ip}:${port}: connect: connection refused`,
-    );
-  }
-
-  /** Container ports nothing listens on at the pod IP. */
-  async unlistenedPorts(): Promise<ContainerPort[]> {
-    const sockets = await listeningSockets(this.process.pid);
-    return this.ports.filter((port) => !reachableOnPodIP(sockets, this.ip, port.containerPort));
-  }
-
-  /** Stops the container (SIGTERM, as on deletion), then the pod's network. */
-  async stop(): Promise<void> {
-    // A deleted pod leaves the Services' endpoints first, as the endpoints controller does.
-    this.ready = false;
-    await this.process.stop();
-    try {
-      this.network.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await this.network.status;
-  }
-}
-
-function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
-}
-
 function randomName(length: number): string {
   const alphabet = "bcdfghjklmnpqrstvwxz2456789";
   const bytes = crypto.getRandomValues(new Uint8Array(length));
   return [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
-}
-
-async function run(program: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${program} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** Builds the bundle the image's binary stands for (see image.ts) into `dir`. */
-async function buildBundle(dir: string): Promise<string> {
-  const bundle = `${dir}/wormhole.js`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--keep-names", "-o", bundle, "mod.ts"],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(out.stderr)}`);
-  await Deno.chmod(bundle, 0o644);
-  return bundle;
-}
-
-/** A CA and a certificate of the API server for `kubernetes.default.svc` and its ClusterIP. */
-async function apiServerCertificate(
-  dir: string,
-): Promise<{ ca: string; cert: string; key: string }> {
-  const p = (name: string) => `${dir}/${name}`;
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    p("ca.key"),
-    "-out",
-    p("ca.crt"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=test-cluster-ca",
-  ]);
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    p("api.key"),
-    "-out",
-    p("api.csr"),
-    "-subj",
-    "/CN=kube-apiserver",
-  ]);
-  await Deno.writeTextFile(
-    p("api.ext"),
-    `subjectAltName=IP:${API_IP},DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n`,
-  );
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    p("api.csr"),
-    "-CA",
-    p("ca.crt"),
-    "-CAkey",
-    p("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    p("api.crt"),
-    "-days",
-    "1",
-    "-extfile",
-    p("api.ext"),
-  ]);
-  return {
-    ca: await Deno.readTextFile(p("ca.crt")),
-    cert: await Deno.readTextFile(p("api.crt")),
-    key: await Deno.readTextFile(p("api.key")),
-  };
 }
 
 /** Options of {@linkcode TestCluster.start}. */
@@ -294,7 +130,7 @@ export class TestCluster implements AsyncDisposable {
   }
 
   async #startControlPlane(): Promise<void> {
-    const tls = await apiServerCertificate(this.dir);
+    const tls = await apiServerCertificate(this.dir, API_IP);
     this.#ca = tls.ca;
     const kubeUrl = new URL(this.kube.url);
     const front = new Forwarder(
@@ -511,13 +347,35 @@ export class TestCluster implements AsyncDisposable {
         DENO_NO_UPDATE_CHECK: "1",
       },
     });
-    const security = this.#security(spec, container, image);
-    const binds = await this.#volumes(spec, container, facts, podDir, security.fsGroup);
+    const security = securityOf(spec, container, image);
+    const token = `test-token-${namespace}-${serviceAccountName}`;
+    this.#accounts.set(token, { namespace, name: serviceAccountName });
+    const binds = await podVolumes({
+      spec,
+      container,
+      pod: facts,
+      podDir,
+      pvDir: `${this.dir}/pv`,
+      fsGroup: security.fsGroup,
+      find: (kind, ns, object) => this.#find(kind, ns, object),
+      serviceAccount: { token, ca: this.#ca },
+      hosts: hostsFile(facts, this.services),
+    });
     const inbound = `${podDir}/inbound.sock`;
     const ownPorts = ((container.ports ?? []) as ContainerPort[]).map((p) => p.containerPort);
-    const network = await this.#startNetwork(facts, inbound, ownPorts);
+    const network = await startPodNetwork(podName, {
+      podIP: facts.podIP,
+      inbound,
+      outbound: this.services.flatMap((service) =>
+        service.ports.filter((port) => !ownPorts.includes(port.port)).map((port) => ({
+          host: service.clusterIP,
+          port: port.port,
+          socket: this.#serviceSocket(service, port.port),
+        }))
+      ),
+    });
     try {
-      const [program, ...args] = this.#commandLine(container, image, env);
+      const [program, ...args] = commandLine(container, image, env);
       if (program !== "wormhole" && program !== image.binary) {
         throw new ContainerConfigError(`${name}: the image has no executable ${program}`);
       }
@@ -559,196 +417,6 @@ export class TestCluster implements AsyncDisposable {
       await network.status;
       throw error;
     }
-  }
-
-  #commandLine(container: Obj, image: ReturnType<typeof readImage>, env: Record<string, string>) {
-    const command = container.command as string[] | undefined;
-    const args = container.args as string[] | undefined;
-    const argv = command
-      ? [...command, ...(args ?? [])]
-      : [...image.entrypoint, ...(args ?? image.cmd)];
-    return argv.map((arg) => expand(arg, env));
-  }
-
-  #security(spec: Obj, container: Obj, image: ReturnType<typeof readImage>) {
-    const pod = (spec.securityContext ?? {}) as Obj;
-    const own = (container.securityContext ?? {}) as Obj;
-    const pick = (key: string) => own[key] ?? pod[key];
-    const uid = Number(pick("runAsUser") ?? image.uid);
-    const gid = Number(pick("runAsGroup") ?? image.gid);
-    if (pick("runAsNonRoot") === true && uid === 0) {
-      throw new ContainerConfigError("container has runAsNonRoot and image will run as root");
-    }
-    if (own.readOnlyRootFilesystem !== true) {
-      throw new ContainerConfigError(
-        "the harness emulates readOnlyRootFilesystem: true only (a writable root would be the host's)",
-      );
-    }
-    const fsGroup = pod.fsGroup === undefined ? undefined : Number(pod.fsGroup);
-    const supplemental = ((pod.supplementalGroups ?? []) as number[]).map(Number);
-    const drop = ((own.capabilities as Obj | undefined)?.drop ?? []) as string[];
-    return {
-      uid,
-      gid,
-      fsGroup,
-      groups: [...new Set([...(fsGroup === undefined ? [] : [fsGroup]), ...supplemental])],
-      readOnlyRoot: true,
-      noNewPrivs: own.allowPrivilegeEscalation === false,
-      dropAll: drop.includes("ALL"),
-    };
-  }
-
-  /** Creates the pod's volumes and the bind mounts of its container. */
-  async #volumes(
-    spec: Obj,
-    container: Obj,
-    pod: PodFacts,
-    podDir: string,
-    fsGroup: number | undefined,
-  ): Promise<Bind[]> {
-    const sources = new Map<string, string>();
-    // The kubelet gives emptyDir and block-backed volumes to the fsGroup (setgid, group rwx);
-    // without one, an emptyDir is world-writable.
-    const own = async (path: string) => {
-      if (fsGroup === undefined) return await Deno.chmod(path, 0o777);
-      await Deno.chown(path, 0, fsGroup);
-      await Deno.chmod(path, 0o2775);
-    };
-    for (const volume of (spec.volumes ?? []) as Obj[]) {
-      const name = String(volume.name);
-      if (volume.emptyDir) {
-        const path = `${podDir}/volumes/${name}`;
-        await Deno.mkdir(path, { recursive: true });
-        await own(path);
-        sources.set(name, path);
-      } else if (volume.persistentVolumeClaim) {
-        const claim = String((volume.persistentVolumeClaim as Obj).claimName);
-        if (!this.#find("PersistentVolumeClaim", pod.namespace, claim)) {
-          throw new ContainerConfigError(
-            `persistentvolumeclaim "${claim}" not found (pod Pending)`,
-          );
-        }
-        // One directory per claim, kept across pods: what a bound volume is.
-        const path = `${this.dir}/pv/${pod.namespace}/${claim}`;
-        await Deno.mkdir(path, { recursive: true });
-        await own(path);
-        sources.set(name, path);
-      } else if (volume.secret || volume.configMap) {
-        const ref = (volume.secret ?? volume.configMap) as Obj;
-        const kind = volume.secret ? "Secret" : "ConfigMap";
-        const refName = String(ref.secretName ?? ref.name);
-        const object = this.#find(kind, pod.namespace, refName);
-        if (!object) throw new ContainerConfigError(`${kind.toLowerCase()} "${refName}" not found`);
-        const path = `${podDir}/volumes/${name}`;
-        await Deno.mkdir(path, { recursive: true });
-        for (const [key, value] of Object.entries((object.data ?? {}) as Record<string, string>)) {
-          const bytes = kind === "Secret"
-            ? Uint8Array.from(atob(value), (c) => c.charCodeAt(0))
-            : new TextEncoder().encode(value);
-          await Deno.writeFile(`${path}/${key}`, bytes, { mode: Number(ref.defaultMode ?? 0o644) });
-          if (fsGroup !== undefined) await Deno.chown(`${path}/${key}`, 0, fsGroup);
-        }
-        sources.set(name, path);
-      } else {
-        throw new ContainerConfigError(`volume ${name}: only emptyDir, PVC, Secret and ConfigMap`);
-      }
-    }
-    const binds: Bind[] = [];
-    for (const mount of (container.volumeMounts ?? []) as Obj[]) {
-      const source = sources.get(String(mount.name));
-      if (!source) throw new ContainerConfigError(`volumeMount ${mount.name}: no such volume`);
-      binds.push({ source, target: String(mount.mountPath), readOnly: mount.readOnly === true });
-    }
-    if (spec.automountServiceAccountToken !== false) {
-      const path = `${podDir}/serviceaccount`;
-      await Deno.mkdir(path);
-      const token = `test-token-${pod.namespace}-${pod.serviceAccountName}`;
-      this.#accounts.set(token, { namespace: pod.namespace, name: pod.serviceAccountName });
-      await Deno.writeTextFile(`${path}/token`, token);
-      await Deno.writeTextFile(`${path}/ca.crt`, this.#ca);
-      await Deno.writeTextFile(`${path}/namespace`, pod.namespace);
-      for (const file of ["token", "ca.crt", "namespace"]) {
-        await Deno.chmod(`${path}/${file}`, 0o644);
-      }
-      binds.push({ source: path, target: SA_DIR, readOnly: true });
-    }
-    const hosts = `${podDir}/hosts`;
-    await Deno.writeTextFile(hosts, this.#hostsFile(pod));
-    await Deno.chmod(hosts, 0o644);
-    binds.push({ source: hosts, target: "/etc/hosts", readOnly: true });
-    return binds;
-  }
-
-  /** The kubelet's /etc/hosts plus cluster DNS: every Service's names, short ones for its namespace. */
-  #hostsFile(pod: PodFacts): string {
-    const lines = [
-      "127.0.0.1\tlocalhost",
-      "::1\tlocalhost ip6-localhost ip6-loopback",
-      `${pod.podIP}\t${pod.name}`,
-    ];
-    for (const service of this.services) {
-      const fqdn = `${service.name}.${service.namespace}.svc`;
-      const names = [`${fqdn}.cluster.local`, fqdn, `${service.name}.${service.namespace}`];
-      if (service.namespace === pod.namespace) names.push(service.name);
-      lines.push(`${service.clusterIP}\t${names.join(" ")}`);
-    }
-    return `${lines.join("\n")}\n`;
-  }
-
-  /**
-   * Starts the pod's network. Without iptables here, Service addresses are real listeners in the
-   * pod's namespace, which would take the port from the pod's own `0.0.0.0` listeners: a pod
-   * cannot reach Services on the ports it listens on itself (`ownPorts`).
-   */
-  async #startNetwork(
-    pod: PodFacts,
-    inbound: string,
-    ownPorts: number[],
-  ): Promise<Deno.ChildProcess> {
-    const config = {
-      podIP: pod.podIP,
-      inbound,
-      outbound: this.services.flatMap((service) =>
-        service.ports.filter((port) => !ownPorts.includes(port.port)).map((port) => ({
-          host: service.clusterIP,
-          port: port.port,
-          socket: this.#serviceSocket(service, port.port),
-        }))
-      ),
-    };
-    // setpriv only sets the parent-death signal here: the network goes with this process.
-    const child = new Deno.Command("setpriv", {
-      args: [
-        "--pdeathsig=SIGKILL",
-        "--",
-        "unshare",
-        "--net",
-        "--",
-        Deno.execPath(),
-        "run",
-        "-A",
-        POD_NETWORK,
-        JSON.stringify(config),
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("ready\n")) {
-      const { value, done } = await reader.read();
-      if (done) {
-        await child.status;
-        throw new Error(`the network of pod ${pod.name} did not start: ${text}`);
-      }
-      text += value;
-    }
-    // Drain the rest so that the process never blocks on a full pipe.
-    (async () => {
-      while (!(await reader.read()).done) { /* nothing */ }
-    })();
-    return child;
   }
 
   /** One probe of `pod`, now, as the kubelet runs it. */
