@@ -84,7 +84,8 @@ export async function httpProbe(
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
     if (!status) return { success: false, detail: `malformed response: ${JSON.stringify(head)}` };
     const success = status >= 200 && status < 400;
-    return { success, status, detail: `HTTP probe failed with statuscode: ${status}` };
+    const outcome = success ? "succeeded" : "failed";
+    return { success, status, detail: `HTTP probe ${outcome} with statuscode: ${status}` };
   } catch (error) {
     const why = timedOut ? `timeout after ${timeoutMs} ms` : (error as Error).message;
     return { success: false, detail: `Get "http://${hostPort}${get.path ?? "/"}": ${why}` };
