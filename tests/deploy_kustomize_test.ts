@@ -15,6 +15,7 @@ import {
   SERVER_FLAGS,
   STATE_DIR,
 } from "./deploy/flags.ts";
+import { kustomize } from "./deploy/kustomize.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const VERSION = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).version as string;
@@ -52,20 +53,7 @@ const rendered = new Map<Side, Obj[]>();
 async function render(side: Side): Promise<Obj[]> {
   const cached = rendered.get(side);
   if (cached) return cached;
-  const out = await new Deno.Command("kubectl", {
-    args: ["kustomize", `deploy/kubernetes/${side}`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  assert.ok(
-    out.success,
-    `kubectl kustomize deploy/kubernetes/${side} failed:\n${text(out.stderr)}`,
-  );
-  const docs = yaml.loadAll(text(out.stdout)).filter((doc): doc is Obj =>
-    doc !== null && typeof doc === "object"
-  );
+  const docs = await kustomize(new URL(`deploy/kubernetes/${side}`, ROOT));
   rendered.set(side, docs);
   return docs;
 }
