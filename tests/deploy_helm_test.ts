@@ -582,6 +582,13 @@ Deno.test("helm: the image is what deploy/docker builds, wormhole:<appVersion>, 
   );
   assert.match(kubernetes, /kind load docker-image wormhole:/);
   assert.match(kubernetes, /k3d image import wormhole:/);
+  // Every tag the docs build or load is the program's version (a version bump updates them all).
+  for (const path of ["../README.md", "../deploy/README.md", "../deploy/docker/Dockerfile"]) {
+    const text = Deno.readTextFileSync(new URL(path, import.meta.url));
+    const tags = [...text.matchAll(/\bwormhole:(\d[\w.-]*)/g)].map((match) => match[1]);
+    assert.ok(tags.length > 0, `${path} names no wormhole:<version> image`);
+    assert.deepEqual([...new Set(tags)], [deno.version], path);
+  }
 });
 
 Deno.test("helm: the client reads Services through a Role per listed namespace, else a ClusterRole", () => {
