@@ -28,3 +28,23 @@ export class TunnelClosedError extends Error {
     this.name = "TunnelClosedError";
   }
 }
+
+/**
+ * The peer keeps the connection's send queue growing without reading it
+ * (e.g. floods pings or stream opens and never reads the answers): the
+ * connection is closed rather than buffering without bound.
+ */
+export class SendQueueFullError extends Error {
+  /** Bytes of frames that were queued when the connection was closed. */
+  readonly queued: number;
+
+  /** Creates the error. */
+  constructor(queued: number, limit: number, options?: ErrorOptions) {
+    super(
+      `Cannot queue more than ${limit} bytes of control frames: the peer does not read`,
+      options,
+    );
+    this.name = "SendQueueFullError";
+    this.queued = queued;
+  }
+}

@@ -27,7 +27,7 @@ import {
   type Reason,
   ResetCode,
 } from "../protocol/mod.ts";
-import { StreamResetError, TunnelClosedError } from "./errors.ts";
+import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
 import type { RecordLink } from "./link.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
 
@@ -36,6 +36,14 @@ export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 
 /** Default upper bound on the frames batched into one record: 256 KiB. */
 export const DEFAULT_MAX_RECORD = 256 * 1024;
+
+/**
+ * Bytes of urgent frames (window updates, resets, control) that may wait for
+ * a link that does not drain: 1 MiB. Honest traffic stays far below it (a
+ * window update is sent per quarter window read); a peer that makes us
+ * answer (opens, pings) and never reads is closed when it is reached.
+ */
+export const MAX_URGENT_QUEUE = 1 << 20;
 
 /** Configuration of a {@linkcode Mux}. */
 export interface MuxOptions {
@@ -80,6 +88,9 @@ export class Mux implements StreamHost {
   #highestPeerId = 0;
 
   #urgent: Queued[] = [];
+  #urgentBytes = 0;
+  /** The queued answer to the peer's last ping: a newer ping replaces its payload. */
+  #pong: Queued | null = null;
   #data: Queued[] = [];
   #dataHead = 0;
   #flushScheduled = false;
@@ -241,9 +252,16 @@ export class Mux implements StreamHost {
 
   // ---- sending ----
 
-  #enqueueUrgent(frame: Frame): void {
-    this.#urgent.push({ frame });
-    this.#scheduleFlush();
+  #enqueueUrgent(frame: Frame): Queued {
+    const item = { frame };
+    this.#urgent.push(item);
+    this.#urgentBytes += HEADER_SIZE + frame.payload.length;
+    if (this.#urgentBytes > MAX_URGENT_QUEUE) {
+      this.close(new SendQueueFullError(this.#urgentBytes, MAX_URGENT_QUEUE));
+    } else {
+      this.#scheduleFlush();
+    }
+    return item;
   }
 
   #enqueueData(item: Queued): void {
@@ -279,9 +297,11 @@ export class Mux implements StreamHost {
       let size = 0;
       while (this.#urgent.length > 0 && size < this.#maxRecord) {
         const item = this.#urgent.shift()!;
+        if (item === this.#pong) this.#pong = null;
         batch.push(item);
         size += HEADER_SIZE + item.frame.payload.length;
       }
+      this.#urgentBytes = Math.max(0, this.#urgentBytes - size);
       while (this.#dataHead < this.#data.length && size < this.#maxRecord) {
         const item = this.#data[this.#dataHead];
         this.#data[this.#dataHead++] = undefined as unknown as Queued;
@@ -395,7 +415,16 @@ export class Mux implements StreamHost {
   #dispatchConnection(frame: Frame): void {
     switch (frame.kind) {
       case FrameKind.Ping:
-        this.#enqueueUrgent({ kind: FrameKind.Pong, stream: 0, payload: frame.payload });
+        // Only the latest ping needs an answer: a peer that pings and does
+        // not read must not grow the queue by one pong per ping.
+        if (this.#pong) {
+          this.#urgentBytes += frame.payload.length - this.#pong.frame.payload.length;
+          this.#pong.frame.payload = frame.payload;
+        } else {this.#pong = this.#enqueueUrgent({
+            kind: FrameKind.Pong,
+            stream: 0,
+            payload: frame.payload,
+          });}
         return;
       case FrameKind.Pong:
         return;
@@ -426,6 +455,8 @@ export class Mux implements StreamHost {
     this.#data = [];
     this.#dataHead = 0;
     this.#urgent = [];
+    this.#urgentBytes = 0;
+    this.#pong = null;
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     for (const stream of streams) {

@@ -15,7 +15,7 @@ import {
   type Reason,
   ResetCode,
 } from "../protocol/mod.ts";
-import { StreamResetError, TunnelClosedError } from "./errors.ts";
+import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
 import { type MemoryLinkOptions, memoryLinkPair } from "./memory_link.ts";
 import { DEFAULT_WINDOW, Mux, type MuxOptions } from "./mux.ts";
 import type { MuxStream } from "./stream.ts";
@@ -536,8 +536,8 @@ Deno.test("mux: a garbage record closes the connection with a ProtocolError", as
 });
 
 // Raw peer: a Mux on one end, hand-made frames on the other.
-function rawPeer(options: Partial<MuxOptions> = {}) {
-  const [a, b] = memoryLinkPair();
+function rawPeer(options: Partial<MuxOptions> = {}, link?: MemoryLinkOptions) {
+  const [a, b] = memoryLinkPair(link);
   const accepted: MuxStream[] = [];
   const server = new Mux(a, {
     role: "server",
@@ -683,6 +683,43 @@ Deno.test("mux: ping is answered by pong and refreshes lastReceived", async () =
   assertBytes(pong.payload, ping.payload, "pong echoes the ping");
   assert.equal(ping.payload.length, 8);
   server.close();
+});
+
+Deno.test("mux: pings from a peer that never reads get one pong, for the latest ping", async () => {
+  // A link that takes one record and then never drains: the peer sends but does not read.
+  const peer = rawPeer({}, { highWater: 1, lowWater: 0 });
+  peer.b.paused = true;
+  const pings = 10_000;
+  for (let i = 0; i < pings; i++) {
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setUint32(4, i);
+    peer.send({ kind: FrameKind.Ping, stream: 0, payload });
+  }
+  await settle(20);
+  peer.a.resume();
+  await settle(20);
+  const pongs = peer.frames.filter((f) => f.kind === FrameKind.Pong);
+  assert.ok(pongs.length <= 2, `${pongs.length} pongs queued for ${pings} pings`);
+  const last = pongs.at(-1)!;
+  assert.equal(new DataView(last.payload.buffer, last.payload.byteOffset).getUint32(4), pings - 1);
+  assert.equal(peer.server.isClosed, false);
+  peer.server.close();
+});
+
+Deno.test("mux: a peer that never reads and keeps making the mux answer is disconnected", async () => {
+  // Every Open to a side that accepts no streams is answered with a Reset.
+  const peer = rawPeer({ onStream: undefined }, { highWater: 1, lowWater: 0 });
+  peer.b.paused = true;
+  // 200,000 Resets of ~40 bytes would queue ~8 MB.
+  for (let id = 1; id < 400_000 && !peer.server.isClosed; id += 2) {
+    peer.send(openFrame(id));
+    if (id % 2001 === 0) await tick();
+  }
+  await settle();
+  assert.ok(peer.server.isClosed, "the mux kept queueing answers to a peer that does not read");
+  const error = await peer.server.done;
+  assert.ok(error instanceof SendQueueFullError, `closed with ${error}`);
+  assert.match(error.message, /does not read/);
 });
 
 Deno.test("mux: goAway delivers the reason to the peer's onGoAway", async () => {
