@@ -15,6 +15,7 @@ import type { StateStore } from "../state/mod.ts";
 import {
   type Acceptor,
   ApprovalStore,
+  DEFAULT_MAX_APPS,
   DEFAULT_MAX_PENDING,
   DEFAULT_MAX_PENDING_PER_REMOTE,
   DenyList,
@@ -24,6 +25,7 @@ import {
   type PortRange,
   WormholeServer,
 } from "../server/mod.ts";
+import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
 import {
   type KubernetesServerFlags,
@@ -67,6 +69,8 @@ interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServe
   maxPending: number;
   maxPendingPerRemote: number;
   denyFor: number;
+  maxHandshakes: number;
+  maxApps: number;
   tlsCert?: string;
   tlsKey?: string;
   helloTimeout: number;
@@ -136,6 +140,14 @@ export function serverCommand(): Command {
       defaultText: "24h",
     },
   );
+  flag(command, "--max-handshakes <n>", "connections that may be unauthenticated at once", {
+    parse: parseCount(1, 100_000),
+    default: DEFAULT_MAX_HANDSHAKES,
+  });
+  flag(command, "--max-apps <n>", "apps one client may expose at once", {
+    parse: parseCount(1, 100_000),
+    default: DEFAULT_MAX_APPS,
+  });
   flag(command, "--hello-timeout <duration>", "time a new connection has to say hello", {
     parse: parseDuration,
     default: 10_000,
@@ -223,6 +235,8 @@ async function serve(
       helloTimeoutMs: flags.helloTimeout,
       window: flags.window,
       maxPayload: flags.maxPayload,
+      maxHandshakes: flags.maxHandshakes,
+      maxApps: flags.maxApps,
       observers: kube?.observers,
       logger: log,
     });

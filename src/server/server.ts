@@ -15,20 +15,24 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { Mux } from "../mux/mod.ts";
+import { DEFAULT_MAX_RECORD, Mux } from "../mux/mod.ts";
 import {
   type AppInfo,
   decodeAppAnnounce,
   decodeAppWithdraw,
   decodeHello,
+  DEFAULT_MAX_PAYLOAD,
   encodeHello,
   type Frame,
   FrameKind,
   GoAwayCode,
+  HEADER_SIZE,
   nameProblem,
   ProtocolError,
 } from "../protocol/mod.ts";
 import {
+  DEFAULT_MAX_HANDSHAKES,
+  type ServeEvent,
   serveTunnel,
   startKeepalive,
   type TunnelEndpoint,
@@ -76,6 +80,10 @@ export interface ServerOptions {
   window?: number;
   /** Largest frame payload (default 64 KiB). */
   maxPayload?: number;
+  /** Connections between accept and authentication at once (default 64). */
+  maxHandshakes?: number;
+  /** Apps one peer may expose at once (default {@linkcode DEFAULT_MAX_APPS}). */
+  maxApps?: number;
   /** PEM certificate and key to serve wss://. */
   tls?: { cert: string; key: string };
   /** Hooks told about peers and apps. */
@@ -86,6 +94,12 @@ export interface ServerOptions {
 
 /** Longest a shutdown waits for connections to finish closing. */
 const SHUTDOWN_WAIT_MS = 5000;
+
+/** Apps one peer may expose at once, by default: each costs a listening socket. */
+export const DEFAULT_MAX_APPS = 256;
+
+/** Bytes a sealed record adds to the mux record it carries (header, tag), rounded up. */
+const SEAL_OVERHEAD = 1024;
 
 /** What happened to an exposed app. */
 export interface AppEvent {
@@ -182,6 +196,8 @@ export interface PeerInfo {
 /** A connected and accepted client. */
 class Peer {
   readonly apps = new Map<string, AppListener>();
+  /** Announces refused because the peer had `maxApps` apps. */
+  appsRefused = 0;
   readonly connectedAt = new Date();
   constructor(
     readonly name: string,
@@ -227,9 +243,15 @@ export class WormholeServer {
       port: options.port ?? 8080,
       path: options.path ?? "/wh/tunnel",
       tls: options.tls,
-      idleTimeoutSec: Math.max(30, Math.ceil((3 * (options.keepaliveMs ?? 15_000)) / 1000)),
+      headerTimeoutMs: options.helloTimeoutMs ?? 10_000,
+      maxHandshakes: options.maxHandshakes,
+      // Our keepalive decides when an admitted peer is dead; this only makes
+      // sure that a peer which vanished while nothing pings it (a join
+      // request waiting for the operator) does not keep its socket.
+      idleTimeoutMs: Math.max(30_000, 3 * (options.keepaliveMs ?? 15_000)),
       signal: server.#abort.signal,
       onConnection: (link, info) => server.#onConnection(link, info.remote),
+      onEvent: (event) => server.#onServeEvent(event),
     });
     server.#log.info("tunnel listening", {
       url: server.#endpoint.url,
@@ -449,6 +471,33 @@ export class WormholeServer {
     this.#work.add(tracked);
   }
 
+  #refusedAt = 0;
+  #refusedSince = 0;
+
+  #onServeEvent(event: ServeEvent): void {
+    if (event.kind === "accept-failed") {
+      this.#log.warn("cannot accept connections, retrying", {
+        error: event.error,
+        retryMs: event.retryMs,
+      });
+    } else if (event.kind === "refused") {
+      // A flood refuses thousands a second: one warning per 10 s, with the count.
+      this.#refusedSince++;
+      const now = performance.now();
+      if (now - this.#refusedAt >= 10_000) {
+        this.#log.warn("refusing connections: too many handshakes", {
+          reason: event.reason,
+          refused: this.#refusedSince,
+          maxHandshakes: this.#options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES,
+        });
+        this.#refusedAt = now;
+        this.#refusedSince = 0;
+      }
+    } else {
+      this.#log.debug("upgrade failed", { remote: event.remote, error: event.error });
+    }
+  }
+
   #onConnection(link: WebSocketLink, remote: string): void {
     if (this.#closing) {
       link.close("server shutting down");
@@ -494,6 +543,9 @@ export class WormholeServer {
         return;
       }
       channel.release();
+      // Authenticated: records up to one batch of frames from now on.
+      const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+      link.admit(DEFAULT_MAX_RECORD + HEADER_SIZE + maxPayload + SEAL_OVERHEAD);
       await this.#serve(
         new SealedLink(link, result.keys, "server", options.session),
         result.peer,
@@ -633,6 +685,17 @@ export class WormholeServer {
       return;
     }
     if (peer.apps.has(app.name)) return;
+    const maxApps = this.#options.maxApps ?? DEFAULT_MAX_APPS;
+    if (peer.apps.size >= maxApps) {
+      // The protocol has no way to tell the client; the peer stays connected
+      // with the apps it has, and the operator reads why here.
+      peer.appsRefused++;
+      const fields = { peer: peer.name, app: app.name, maxApps, refused: peer.appsRefused };
+      if (peer.appsRefused === 1) {
+        log.warn("refusing app: the peer exposes --max-apps apps", fields);
+      } else log.debug("refusing app: the peer exposes --max-apps apps", fields);
+      return;
+    }
     let listener: Deno.TcpListener;
     try {
       listener = this.#ports.listen(pairKey(peer.name, app.name));

@@ -6,10 +6,13 @@
  */
 
 import { VERSION } from "../version.ts";
-import { type ClientLinkOptions, ClientWebSocketLink } from "./ws_client.ts";
+import { type WatermarkOptions, WebSocketLink } from "./websocket_link.ts";
+
+/** The link {@linkcode dialTunnel} returns: the client end of a {@linkcode WebSocketLink}. */
+export type ClientWebSocketLink = WebSocketLink;
 
 /** Options of {@linkcode dialTunnel}. */
-export interface DialOptions extends ClientLinkOptions {
+export interface DialOptions extends WatermarkOptions {
   /** Give up after this many milliseconds (default 10 s). */
   timeoutMs?: number;
   /** Aborting cancels the dial. */
@@ -65,7 +68,11 @@ export async function dialTunnel(url: string, options?: DialOptions): Promise<Cl
     if (tls) conn = await Deno.startTls(tcp, { hostname, caCerts: options?.caCerts });
     const leftover = await handshake(conn, target);
     signal.removeEventListener("abort", abort);
-    return new ClientWebSocketLink(conn, leftover, options);
+    return new WebSocketLink(conn, leftover, {
+      role: "client",
+      highWater: options?.highWater,
+      lowWater: options?.lowWater,
+    });
   } catch (error) {
     signal.removeEventListener("abort", abort);
     abort();

@@ -1,6 +1,8 @@
 /**
- * RFC 6455 WebSocket framing for the client side of the tunnel: encoding of
- * masked client frames and incremental parsing of server frames. Pure code.
+ * RFC 6455 WebSocket framing for both sides of the tunnel: encoding of
+ * masked client frames and unmasked server frames, and incremental parsing
+ * of either, with a size limit checked before a payload is buffered. Pure
+ * code.
  *
  * @module
  */
@@ -25,13 +27,46 @@ export interface WsFrame {
   payload: Uint8Array;
 }
 
-/** The peer sent something that is not valid WebSocket framing. */
+/** WebSocket close codes (RFC 6455 section 7.4.1) the tunnel sends. */
+export const CloseCode = {
+  Normal: 1000,
+  Protocol: 1002,
+  Unsupported: 1003,
+  TooBig: 1009,
+} as const;
+
+/** The peer sent something that is not valid WebSocket framing, or too much of it. */
 export class WebSocketProtocolError extends SyntaxError {
-  /** Creates the error. */
-  constructor(message: string) {
+  /** The close code that tells the peer why ({@linkcode CloseCode}). */
+  readonly closeCode: number;
+
+  /** Creates the error; `closeCode` defaults to 1002 (protocol error). */
+  constructor(message: string, closeCode: number = CloseCode.Protocol) {
     super(message);
     this.name = "WebSocketProtocolError";
+    this.closeCode = closeCode;
   }
+}
+
+/**
+ * XORs `data` with the 4-byte `mask` in place (RFC 6455 section 5.3), a
+ * word at a time where the buffer allows: unmasking runs over every byte a
+ * client sends.
+ */
+export function applyMask(data: Uint8Array, mask: Uint8Array): void {
+  const length = data.length;
+  let i = Math.min(length, (4 - (data.byteOffset & 3)) & 3);
+  for (let j = 0; j < i; j++) data[j] ^= mask[j & 3];
+  const words = (length - i) >>> 2;
+  if (words > 0) {
+    const rotated = new Uint8Array(4);
+    for (let j = 0; j < 4; j++) rotated[j] = mask[(i + j) & 3];
+    const maskWord = new Uint32Array(rotated.buffer)[0];
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= maskWord;
+    i += words << 2;
+  }
+  for (; i < length; i++) data[i] ^= mask[i & 3];
 }
 
 const POOL_SIZE = 4096;
@@ -57,72 +92,98 @@ const COPY_HEADROOM = 16;
  * payload is left untouched.
  */
 export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(COPY_HEADROOM + payload.length).subarray(COPY_HEADROOM);
-  copy.set(payload);
-  return frameInPlace(opcode, copy)!;
+  return encodeFrame(opcode, payload, true);
 }
 
 /**
- * Frames `payload` as a masked client frame in place, using the headroom in
- * front of it in its buffer and masking it where it lies. Returns the frame,
- * or `null` when there is not enough headroom (then use
- * {@linkcode encodeClientFrame}). `payload` is overwritten.
+ * Encodes one frame (FIN set), masked as a client's or unmasked as a
+ * server's, into a new buffer; the caller's payload is left untouched.
  */
-export function frameInPlace(opcode: number, payload: Uint8Array): Uint8Array | null {
+export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array {
+  const copy = new Uint8Array(COPY_HEADROOM + payload.length).subarray(COPY_HEADROOM);
+  copy.set(payload);
+  return frameInPlace(opcode, copy, masked)!;
+}
+
+/**
+ * Frames `payload` in place, using the headroom in front of it in its
+ * buffer: as a masked client frame (the default; the payload is masked
+ * where it lies, so it is overwritten) or an unmasked server frame. Returns
+ * the frame, or `null` when there is not enough headroom (then use
+ * {@linkcode encodeFrame}).
+ */
+export function frameInPlace(
+  opcode: number,
+  payload: Uint8Array,
+  masked = true,
+): Uint8Array | null {
   const length = payload.length;
   const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const header = 2 + lengthBytes + 4;
+  const maskBit = masked ? 0x80 : 0;
+  const header = 2 + lengthBytes + (masked ? 4 : 0);
   if (payload.byteOffset < header) return null;
   const buffer = payload.buffer as ArrayBuffer;
   const start = payload.byteOffset - header;
   const frame = new Uint8Array(buffer, start, header + length);
   frame[0] = 0x80 | opcode;
   if (lengthBytes === 0) {
-    frame[1] = 0x80 | length;
+    frame[1] = maskBit | length;
   } else if (lengthBytes === 2) {
-    frame[1] = 0x80 | 126;
+    frame[1] = maskBit | 126;
     frame[2] = length >>> 8;
     frame[3] = length & 0xff;
   } else {
-    frame[1] = 0x80 | 127;
+    frame[1] = maskBit | 127;
     new DataView(buffer, start + 2, 8).setBigUint64(0, BigInt(length));
   }
-  const mask = nextMask();
-  frame.set(mask, 2 + lengthBytes);
-  let i = 0;
-  if (payload.byteOffset % 4 === 0) {
-    const words = length >>> 2;
-    const maskWord = new Uint32Array(new Uint8Array(mask).buffer)[0];
-    const view = new Uint32Array(buffer, payload.byteOffset, words);
-    for (let w = 0; w < words; w++) view[w] ^= maskWord;
-    i = words << 2;
+  if (masked) {
+    const mask = nextMask();
+    frame.set(mask, 2 + lengthBytes);
+    applyMask(payload, mask);
   }
-  for (; i < length; i++) payload[i] ^= mask[i & 3];
   return frame;
 }
 
+interface PartialFrame {
+  fin: boolean;
+  opcode: number;
+  payload: Uint8Array;
+  filled: number;
+  mask: Uint8Array | null;
+}
+
 /**
- * Incremental parser of frames from the server. Feed it chunks; it returns
- * whole frames. A frame that fits in one chunk is returned as a view into
- * that chunk (so fed chunks must not be reused); a larger one is assembled
- * once into a buffer of its exact size.
+ * Incremental parser of frames from the other side. Feed it chunks; it
+ * returns whole frames, unmasked. A frame that fits in one chunk is returned
+ * as a view into that chunk (so fed chunks must not be reused, and are
+ * unmasked in place); a larger one is assembled once into a buffer of its
+ * exact size. A frame's length is checked against {@linkcode maxFrame}
+ * before any of its payload is kept.
  */
 export class FrameParser {
-  #maxFrame: number;
+  /** Largest frame payload accepted; may be changed between chunks. */
+  maxFrame: number;
+  #masked: boolean;
   /** Header bytes of a frame split across chunks. */
   #head: Uint8Array = new Uint8Array(0);
   /** A frame whose payload is still arriving. */
-  #partial: { fin: boolean; opcode: number; payload: Uint8Array; filled: number } | null = null;
+  #partial: PartialFrame | null = null;
 
-  /** Creates a parser refusing frames larger than `maxFrame` bytes. */
-  constructor(maxFrame: number) {
-    this.#maxFrame = maxFrame;
+  /**
+   * Creates a parser refusing frames larger than `maxFrame` bytes. Frames
+   * must be masked when `masked` (a server reading a client), and must not
+   * be otherwise (a client reading a server).
+   */
+  constructor(maxFrame: number, options?: { masked?: boolean }) {
+    this.maxFrame = maxFrame;
+    this.#masked = options?.masked ?? false;
   }
 
   /**
    * Adds `chunk` and returns every frame now complete.
    *
-   * @throws {WebSocketProtocolError} on masked server frames, reserved bits, oversized frames.
+   * @throws {WebSocketProtocolError} on frames masked the wrong way, reserved bits, oversized
+   *   frames (close code 1009).
    */
   push(chunk: Uint8Array): WsFrame[] {
     const frames: WsFrame[] = [];
@@ -135,6 +196,7 @@ export class FrameParser {
       partial.filled += n;
       at = n;
       if (partial.filled < partial.payload.length) return frames;
+      if (partial.mask) applyMask(partial.payload, partial.mask);
       frames.push({ fin: partial.fin, opcode: partial.opcode, payload: partial.payload });
       this.#partial = null;
     }
@@ -152,8 +214,13 @@ export class FrameParser {
       const b0 = data[at];
       const b1 = data[at + 1];
       if (b0 & 0x70) throw new WebSocketProtocolError("Cannot parse frame: reserved bits set");
-      if (b1 & 0x80) {
-        throw new WebSocketProtocolError("Cannot parse frame: server frames must not be masked");
+      const masked = (b1 & 0x80) !== 0;
+      if (masked !== this.#masked) {
+        throw new WebSocketProtocolError(
+          this.#masked
+            ? "Cannot parse frame: client frames must be masked"
+            : "Cannot parse frame: server frames must not be masked",
+        );
       }
       let length = b1 & 0x7f;
       let header = 2;
@@ -164,30 +231,40 @@ export class FrameParser {
       } else if (length === 127) {
         if (left < 10) break;
         const big = new DataView(data.buffer, data.byteOffset + at + 2, 8).getBigUint64(0);
-        if (big > BigInt(this.#maxFrame)) {
+        if (big > BigInt(this.maxFrame)) {
           throw new WebSocketProtocolError(
-            `Cannot parse frame: length ${big} exceeds ${this.#maxFrame}`,
+            `Cannot parse frame: length ${big} exceeds ${this.maxFrame}`,
+            CloseCode.TooBig,
           );
         }
         length = Number(big);
         header = 10;
       }
-      if (length > this.#maxFrame) {
+      if (length > this.maxFrame) {
         throw new WebSocketProtocolError(
-          `Cannot parse frame: length ${length} exceeds ${this.#maxFrame}`,
+          `Cannot parse frame: length ${length} exceeds ${this.maxFrame}`,
+          CloseCode.TooBig,
         );
+      }
+      let mask: Uint8Array | null = null;
+      if (masked) {
+        if (left < header + 4) break;
+        mask = data.slice(at + header, at + header + 4);
+        header += 4;
       }
       const fin = (b0 & 0x80) !== 0;
       const opcode = b0 & 0x0f;
       const start = at + header;
       if (data.length - start >= length) {
-        frames.push({ fin, opcode, payload: data.subarray(start, start + length) });
+        const payload = data.subarray(start, start + length);
+        if (mask) applyMask(payload, mask);
+        frames.push({ fin, opcode, payload });
         at = start + length;
         continue;
       }
       const payload = new Uint8Array(length);
       payload.set(data.subarray(start));
-      this.#partial = { fin, opcode, payload, filled: data.length - start };
+      this.#partial = { fin, opcode, payload, filled: data.length - start, mask };
       return frames;
     }
     if (at < data.length) this.#head = data.slice(at);
