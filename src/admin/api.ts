@@ -26,6 +26,7 @@
 
 import { parseFingerprint } from "../crypto/fingerprint.ts";
 import { refusal } from "./guard.ts";
+import { serveRestarting } from "./serve.ts";
 
 export { isLoopback } from "./guard.ts";
 
@@ -270,16 +271,11 @@ export function serveAdmin(options: {
   port: number;
   signal: AbortSignal;
   handler: (request: Request) => Response | Promise<Response>;
+  /** The HTTP server failed (e.g. out of file descriptors) and starts again. */
+  onRestart?: (error: Error, retryMs: number) => void;
 }): Promise<AdminEndpoint> {
-  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    signal: options.signal,
-    onListen: resolve,
-  }, options.handler);
-  return promise.then((addr) => {
+  return serveRestarting(options).then(({ addr, finished }) => {
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return { url: `http://${host}:${addr.port}`, addr, finished: server.finished };
+    return { url: `http://${host}:${addr.port}`, addr, finished };
   });
 }

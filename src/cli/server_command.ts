@@ -256,6 +256,7 @@ async function serve(
         hosts: flags.adminHosts,
         metrics: serverMetrics(() => server.stats()),
       }),
+      onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
     });
   } catch (error) {
     await server.close();

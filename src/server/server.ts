@@ -471,7 +471,7 @@ export class WormholeServer {
     this.#work.add(tracked);
   }
 
-  #refusedAt = 0;
+  #refusedAt = -Infinity;
   #refusedSince = 0;
 
   #onServeEvent(event: ServeEvent): void {

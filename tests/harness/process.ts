@@ -27,12 +27,16 @@ export interface ServerProcess {
   admin: string;
 }
 
-/** Starts `wormhole server` on loopback with OS-chosen ports. */
+/**
+ * Starts `wormhole server` on loopback with OS-chosen ports; `launcher`
+ * execs it (see {@linkcode WormholeProcess}).
+ */
 export async function startServer(
   stateDir: string,
   extra: string[] = [],
   env?: Record<string, string>,
   entry?: string,
+  launcher?: string[],
 ): Promise<ServerProcess> {
   // Tests that are not about pairing use the dummy acceptor.
   const acceptor = extra.includes("--acceptor") ? [] : ["--acceptor", "dummy"];
@@ -40,6 +44,7 @@ export async function startServer(
     loopbackServerArgs(stateDir, [...acceptor, ...extra]),
     env,
     entry,
+    launcher,
   );
   try {
     const tunnel = await proc.waitForLog("tunnel listening");

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { DEFAULT_MAX_HANDSHAKE_MESSAGE, serveTunnel, type ServeTunnelOptions } from "./serve.ts";
+import type { WebSocketLink } from "./websocket_link.ts";
+import { CloseCode, Opcode } from "./ws_frame.ts";
+import { rawFrame, rawUpgrade, readCloseCode, writeUntilClosed } from "./testing.ts";
+
+/** An endpoint on 127.0.0.1 that keeps every link it opens; dispose stops it all. */
+async function endpoint(options: Partial<ServeTunnelOptions> = {}) {
+  const abort = new AbortController();
+  const links: WebSocketLink[] = [];
+  const records: Uint8Array[] = [];
+  const tunnel = await serveTunnel({
+    hostname: "127.0.0.1",
+    port: 0,
+    path: "/wh/tunnel",
+    signal: abort.signal,
+    onConnection: (link) => {
+      links.push(link);
+      link.listen({ record: (record) => records.push(record), closed: () => {} });
+    },
+    ...options,
+  });
+  return {
+    tunnel,
+    links,
+    records,
+    async [Symbol.asyncDispose]() {
+      abort.abort();
+      for (const link of links) link.close();
+      await Promise.all(links.map((link) => link.finished));
+      await tunnel.finished;
+    },
+  };
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`Gave up waiting for ${what}`);
+}
+
+const chunk = new Uint8Array(4096);
+
+Deno.test("serve: a fragmented message that never ends is refused with 1009 after a few KiB", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  assert.equal(raw.status, "HTTP/1.1 101 Switching Protocols");
+  let first = true;
+  const frame = () => {
+    const opcode = first ? Opcode.Binary : Opcode.Continuation;
+    first = false;
+    return rawFrame(opcode, chunk, { fin: false });
+  };
+  // The client tries 64 MiB; the server reads until the message passes its limit, then stops.
+  const [code] = await Promise.all([
+    readCloseCode(raw),
+    writeUntilClosed(raw.conn, frame, 64 << 20),
+  ]);
+  raw.conn.close();
+  assert.equal(code, CloseCode.TooBig);
+  await waitFor(() => server.links.length === 1, "the link");
+  const link = server.links[0];
+  await link.finished;
+  // What it read: the message limit plus at most one read of a pre-auth link.
+  assert.ok(
+    link.bytesIn <= DEFAULT_MAX_HANDSHAKE_MESSAGE + 16 * 1024 + 4096,
+    `the server read ${link.bytesIn} bytes`,
+  );
+  assert.equal(server.records.length, 0);
+  assert.equal(server.tunnel.handshakes(), 0, "a closed connection frees its handshake slot");
+});
+
+Deno.test("serve: one oversized frame is refused with 1009 from its header", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  // Claims 60 MiB, sends 4 KiB of it.
+  const header = rawFrame(Opcode.Binary, chunk, { length: 60 << 20 });
+  const [code] = await Promise.all([
+    readCloseCode(raw),
+    writeUntilClosed(raw.conn, () => header, header.length),
+  ]);
+  raw.conn.close();
+  assert.equal(code, CloseCode.TooBig);
+  await waitFor(() => server.links.length === 1, "the link");
+  await server.links[0].finished;
+  assert.ok(server.links[0].bytesIn <= header.length, `read ${server.links[0].bytesIn}`);
+});
+
+Deno.test("serve: an admitted link takes records up to its new limit, and not one byte more", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  await waitFor(() => server.links.length === 1, "the link");
+  server.links[0].admit(64 * 1024);
+  assert.equal(server.tunnel.handshakes(), 0, "admission frees the handshake slot");
+  const record = new Uint8Array(64 * 1024).fill(7);
+  await raw.conn.write(rawFrame(Opcode.Binary, record));
+  await waitFor(() => server.records.length === 1, "the record");
+  assert.deepEqual(server.records[0], record);
+  const tooBig = rawFrame(Opcode.Binary, new Uint8Array(64 * 1024 + 1));
+  const [code] = await Promise.all([
+    readCloseCode(raw),
+    writeUntilClosed(raw.conn, () => tooBig, tooBig.length),
+  ]);
+  raw.conn.close();
+  assert.equal(code, CloseCode.TooBig);
+  assert.equal(server.records.length, 1);
+});
+
+Deno.test("serve: unmasked and text frames from a client close the link (1002, 1003)", async () => {
+  await using server = await endpoint();
+  for (
+    const [frame, expected] of [
+      [rawFrame(Opcode.Binary, chunk, { masked: false }), CloseCode.Protocol],
+      [rawFrame(Opcode.Text, new TextEncoder().encode("hi")), CloseCode.Unsupported],
+    ] as const
+  ) {
+    const raw = await rawUpgrade(server.tunnel.addr.port);
+    const [code] = await Promise.all([
+      readCloseCode(raw),
+      writeUntilClosed(raw.conn, () => frame, frame.length),
+    ]);
+    raw.conn.close();
+    assert.equal(code, expected);
+  }
+  assert.equal(server.records.length, 0);
+});
+
+Deno.test("serve: connections over maxHandshakes are closed at accept until a slot frees", async () => {
+  await using server = await endpoint({ maxHandshakes: 2 });
+  const held = [
+    await rawUpgrade(server.tunnel.addr.port),
+    await rawUpgrade(server.tunnel.addr.port),
+  ];
+  for (const raw of held) assert.equal(raw.status, "HTTP/1.1 101 Switching Protocols");
+  const refused = await rawUpgrade(server.tunnel.addr.port);
+  refused.conn.close();
+  assert.equal(refused.status, "", "a third connection was upgraded");
+  assert.equal(server.tunnel.handshakes(), 2);
+  await waitFor(() => server.links.length === 2, "the links");
+  server.links[0].admit(64 * 1024);
+  const next = await rawUpgrade(server.tunnel.addr.port);
+  assert.equal(next.status, "HTTP/1.1 101 Switching Protocols");
+  for (const raw of [...held, next]) raw.conn.close();
+});
+
+Deno.test("serve: a connection that never completes its upgrade request is closed", async () => {
+  await using server = await endpoint({ headerTimeoutMs: 100 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.tunnel.addr.port });
+  await conn.write(new TextEncoder().encode("GET /wh/tunnel HTTP/1.1\r\n"));
+  assert.equal(await conn.read(new Uint8Array(16)), null);
+  conn.close();
+  await waitFor(() => server.tunnel.handshakes() === 0, "the slot to be freed");
+});
+
+Deno.test("serve: other paths get 404, plain requests on the tunnel path 426", async () => {
+  await using server = await endpoint();
+  const base = `http://127.0.0.1:${server.tunnel.addr.port}`;
+  const missing = await fetch(`${base}/x`);
+  assert.equal(missing.status, 404);
+  assert.match((await missing.json()).error, /Not found: \/x/);
+  const plain = await fetch(`${base}/wh/tunnel`);
+  assert.equal(plain.status, 426);
+  await plain.body?.cancel();
+});
