@@ -164,3 +164,23 @@ Deno.test("serve: other paths get 404, plain requests on the tunnel path 426", a
   assert.equal(plain.status, 426);
   await plain.body?.cancel();
 });
+
+Deno.test("serve: after the server closes a link it keeps nothing more and cuts a peer that never answers", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  await waitFor(() => server.links.length === 1, "the link");
+  const link = server.links[0];
+  link.close("hello timeout");
+  // Whole messages under the limit, sent after the close and never answering it.
+  const message = rawFrame(Opcode.Binary, chunk);
+  const [code, written] = await Promise.all([
+    readCloseCode(raw),
+    writeUntilClosed(raw.conn, () => message, 256 << 20),
+  ]);
+  raw.conn.close();
+  await link.finished;
+  assert.equal(code, CloseCode.Normal);
+  // At most 1 MiB read after the close, plus what the sockets' buffers took (~4 MB here).
+  assert.ok(written < 64 << 20, `the server took ${written} bytes after its close`);
+  assert.equal(server.records.length, 0);
+});

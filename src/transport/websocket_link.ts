@@ -35,6 +35,12 @@ const READ_BUFFER = 256 * 1024;
 const SMALL_READ_BUFFER = 16 * 1024;
 /** How long a closing link waits for the peer's close before it hangs up. */
 const CLOSE_WAIT_MS = 1000;
+/**
+ * Bytes a closing link reads while it waits for the peer's close: enough for
+ * what an honest peer had in flight, and the end of reading for one that
+ * ignores the close and keeps sending.
+ */
+const CLOSE_READ_LIMIT = 1 << 20;
 
 /** Default high watermark of the send queue. */
 export const DEFAULT_HIGH_WATER = 2 * 1024 * 1024;
@@ -82,6 +88,7 @@ export class WebSocketLink implements RecordLink {
   #writing = false;
   #drainWaiters: (() => void)[] = [];
   #closing = false;
+  #readWhileClosing = 0;
   #closed = false;
   #closeError: Error | undefined;
   #parser: FrameParser;
@@ -260,6 +267,7 @@ export class WebSocketLink implements RecordLink {
           break;
         }
         this.bytesIn += n;
+        if (this.#closing && (this.#readWhileClosing += n) > CLOSE_READ_LIMIT) break;
         this.#onBytes(buffer.slice(0, n));
       }
     } catch (error) {
