@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeClientFrame, frameInPlace, FrameParser, Opcode } from "./ws_frame.ts";
+import {
+  CloseCode,
+  encodeClientFrame,
+  encodeFrame,
+  frameInPlace,
+  FrameParser,
+  Opcode,
+  type WebSocketProtocolError,
+} from "./ws_frame.ts";
 
 /** Unmasks a client frame the way a server would. */
 function unmask(frame: Uint8Array): { opcode: number; payload: Uint8Array } {
@@ -103,3 +111,65 @@ Deno.test("ws frame: masked, oversized and reserved-bit frames from the server a
   reserved[0] |= 0x40;
   assert.throws(() => new FrameParser(1024).push(reserved), /reserved bits/);
 });
+
+Deno.test("ws frame: a server's parser unmasks client frames however the bytes are split", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 70000 }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 20 }),
+      (payloads, cuts) => {
+        const wire = payloads.map((p) => encodeClientFrame(Opcode.Binary, p));
+        const all = new Uint8Array(wire.reduce((n, f) => n + f.length, 0));
+        let at = 0;
+        for (const frame of wire) {
+          all.set(frame, at);
+          at += frame.length;
+        }
+        const parser = new FrameParser(1 << 20, { masked: true });
+        const got: Uint8Array[] = [];
+        let offset = 0;
+        for (let i = 0; offset < all.length; i++) {
+          const end = Math.min(all.length, offset + (cuts[i] ?? all.length));
+          for (const f of parser.push(all.slice(offset, end))) got.push(f.payload.slice());
+          offset = end;
+        }
+        assert.deepEqual(got, payloads);
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("ws frame: server frames are unmasked, copied or framed in place", () => {
+  for (const length of [0, 125, 126, 65535, 65536]) {
+    const payload = pattern(length);
+    const copied = encodeFrame(Opcode.Binary, payload, false);
+    const spare = new Uint8Array(16 + length);
+    spare.set(payload, 16);
+    const inPlace = frameInPlace(Opcode.Binary, spare.subarray(16), false)!;
+    for (const frame of [copied, inPlace]) {
+      const [parsed] = new FrameParser(1 << 20).push(frame.slice());
+      assert.equal(parsed.opcode, Opcode.Binary);
+      assert.deepEqual(parsed.payload, payload);
+    }
+  }
+});
+
+Deno.test("ws frame: a server's parser refuses unmasked frames, and oversized ones with 1009", () => {
+  const parser = () => new FrameParser(1024, { masked: true });
+  assert.throws(
+    () => parser().push(serverFrame(Opcode.Binary, new Uint8Array(4))),
+    /must be masked/,
+  );
+  const big = encodeClientFrame(Opcode.Binary, new Uint8Array(2000));
+  assert.throws(
+    () => parser().push(big.subarray(0, 8)),
+    (error: WebSocketProtocolError) =>
+      error.closeCode === CloseCode.TooBig && /length 2000 exceeds 1024/.test(error.message),
+  );
+});
+
+/** `length` bytes of a repeating pattern. */
+function pattern(length: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => (i * 31 + 7) & 0xff);
+}
