@@ -755,8 +755,8 @@ export class WormholeServer {
         [...this.#peers.values()].map((peer) => this.#removePeer(peer, "shutdown")),
       );
       await this.#options.ports?.flush();
-      // Peers that never answer a close are dropped by the WebSocket idle
-      // timeout; shutdown does not wait for them longer than a few seconds.
+      // A link cuts a peer that does not answer its close after a second;
+      // shutdown does not wait for anything longer than a few seconds.
       const drained = (async () => {
         while (this.#work.size > 0) await Promise.all([...this.#work]);
         await this.#endpoint.finished;
