@@ -12,6 +12,7 @@ const ROOT = new URL("../", import.meta.url);
 
 /** Flags of other tools that the docs show (Deno, kubectl, helm, docker) and of the demo script. */
 const OTHER_TOOLS = new Set([
+  "--allow-all",
   "--allow-env",
   "--allow-net",
   "--allow-read",
@@ -28,6 +29,7 @@ const OTHER_TOOLS = new Set([
   "--overwrite",
   "--rm",
   "--set",
+  "--ulimit",
   "--v8-flags",
 ]);
 

@@ -37,6 +37,7 @@ import {
   startKeepalive,
   type TunnelEndpoint,
   type WebSocketLink,
+  WebSocketProtocolError,
 } from "../transport/mod.ts";
 import { type Acceptor, ManualAcceptor, type PendingRequest } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
@@ -528,15 +529,21 @@ export class WormholeServer {
         });
       } catch (error) {
         // Labelled by meaning: a HandshakeError's code; the peer leaving while the
-        // operator decides aborts with a DOMException, which is still "closed".
-        const code = error instanceof HandshakeError
+        // operator decides aborts with a DOMException, which is still "closed";
+        // a link closed for bad WebSocket input (too big, text, unmasked) is "websocket".
+        const code = link.error instanceof WebSocketProtocolError
+          ? "websocket"
+          : error instanceof HandshakeError
           ? error.code
           : gone.signal.aborted
           ? "closed"
           : "internal";
         if (code === "closed") log.debug("peer left during the handshake");
         else if (code === "denied") log.info("refused a denied key", { error });
-        else log.warn("handshake failed", { code, error });
+        else {log.warn("handshake failed", {
+            code,
+            error: code === "websocket" ? link.error : error,
+          });}
         this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
         link.close(`handshake failed: ${(error as Error).message}`);
         await link.finished;

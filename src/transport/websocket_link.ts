@@ -122,6 +122,11 @@ export class WebSocketLink implements RecordLink {
     return this.#done.promise;
   }
 
+  /** Why the link closed, when it was not an orderly close (e.g. a {@linkcode WebSocketProtocolError}). */
+  get error(): Error | undefined {
+    return this.#closeError;
+  }
+
   /** Largest message accepted now. */
   get maxMessage(): number {
     return this.#maxMessage;
