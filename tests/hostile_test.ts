@@ -52,10 +52,11 @@ Deno.test("hostile: unauthenticated never-ending messages cost the server KiB, n
 Deno.test("hostile: out of file descriptors, the server keeps its listeners and serves once they are free", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  // No handshake cap: the idle sockets exhaust the 128 descriptors.
+  // No handshake cap, and no upgrade timeout before the test is done: the idle
+  // sockets exhaust the 128 descriptors until they are closed.
   const server = await startServer(
     `${dir.path}/server`,
-    ["--max-handshakes", "1000"],
+    ["--max-handshakes", "1000", "--hello-timeout", "5m"],
     undefined,
     undefined,
     FEW_FDS,
