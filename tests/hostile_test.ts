@@ -111,6 +111,10 @@ Deno.test("hostile: --max-handshakes keeps idle sockets from exhausting descript
     `echo=${upstream.address}`,
   ]);
   assert.equal(await exchangeText(await appPort(server.admin, "echo"), "in"), "in");
+  const metrics = await (await fetch(`${server.admin}/metrics`)).text();
+  const refused = Number(/^wormhole_connections_refused_total (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(refused > 0, metrics);
+  assert.match(metrics, /^wormhole_handshakes 0$/m);
   assert.equal(
     server.proc.logs.filter((l) => l.msg === "cannot accept connections, retrying").length,
     0,
@@ -138,5 +142,7 @@ Deno.test("hostile: announces over --max-apps are refused and the peer keeps wor
   const expected = ["a", "b", "c"].filter((name) => name !== refused.app);
   assert.deepEqual(apps.map((app) => app.app).sort(), expected);
   assert.equal(await exchangeText(await appPort(server.admin, apps[0].app), "ok"), "ok");
+  const metrics = await (await fetch(`${server.admin}/metrics`)).text();
+  assert.match(metrics, /^wormhole_apps_refused_total 1$/m);
   await client.stop();
 });

@@ -110,6 +110,35 @@ export function serverMetrics(stats: () => ServerStats): MetricsSource {
       }
     },
   });
+  gauge(
+    "wormhole_handshakes",
+    "Connections between accept and authentication now.",
+    (s) => s.handshakes,
+  );
+  for (
+    const [name, help, read] of [
+      [
+        "wormhole_connections_refused_total",
+        "Connections closed as they were accepted: --max-handshakes were handshaking.",
+        (s: ServerStats) => s.connectionsRefused,
+      ],
+      [
+        "wormhole_apps_refused_total",
+        "App announces refused: the peer exposed --max-apps apps.",
+        (s: ServerStats) => s.appsRefused,
+      ],
+    ] as const
+  ) {
+    new promClient.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(current()));
+      },
+    });
+  }
   processMetrics(registry);
   return render(registry, () => snapshot = null);
 }

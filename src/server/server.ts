@@ -168,6 +168,12 @@ export interface ServerStats {
   traffic: AppTraffic[];
   /** Failed handshakes by reason. */
   handshakeFailures: Record<string, number>;
+  /** Connections between accept and authentication now. */
+  handshakes: number;
+  /** Connections closed as they were accepted because `maxHandshakes` were handshaking. */
+  connectionsRefused: number;
+  /** App announces refused because their peer had `maxApps` apps. */
+  appsRefused: number;
 }
 
 /** One app exposed through the server, as `/v1/apps` shows it. */
@@ -224,6 +230,11 @@ export class WormholeServer {
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
   #denied: DenyList;
+  #connectionsRefused = 0;
+  #appsRefused = 0;
+  /** When the last "refusing connections" warning was logged, and refusals since. */
+  #refusedAt = -Infinity;
+  #refusedSince = 0;
 
   private constructor(options: ServerOptions) {
     this.#options = options;
@@ -323,6 +334,9 @@ export class WormholeServer {
       appsExposed,
       traffic: [...traffic.values()],
       handshakeFailures: Object.fromEntries(this.#handshakeFailures),
+      handshakes: this.#endpoint.handshakes(),
+      connectionsRefused: this.#connectionsRefused,
+      appsRefused: this.#appsRefused,
     };
   }
 
@@ -472,9 +486,6 @@ export class WormholeServer {
     this.#work.add(tracked);
   }
 
-  #refusedAt = -Infinity;
-  #refusedSince = 0;
-
   #onServeEvent(event: ServeEvent): void {
     if (event.kind === "accept-failed") {
       this.#log.warn("cannot accept connections, retrying", {
@@ -483,6 +494,7 @@ export class WormholeServer {
       });
     } else if (event.kind === "refused") {
       // A flood refuses thousands a second: one warning per 10 s, with the count.
+      this.#connectionsRefused++;
       this.#refusedSince++;
       const now = performance.now();
       if (now - this.#refusedAt >= 10_000) {
@@ -697,6 +709,7 @@ export class WormholeServer {
       // The protocol has no way to tell the client; the peer stays connected
       // with the apps it has, and the operator reads why here.
       peer.appsRefused++;
+      this.#appsRefused++;
       const fields = { peer: peer.name, app: app.name, maxApps, refused: peer.appsRefused };
       if (peer.appsRefused === 1) {
         log.warn("refusing app: the peer exposes --max-apps apps", fields);
