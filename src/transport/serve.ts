@@ -81,14 +81,19 @@ export interface TunnelEndpoint {
 
 /** Starts the tunnel endpoint. Resolves once it is listening. */
 export function serveTunnel(options: ServeTunnelOptions): Promise<TunnelEndpoint> {
-  const listener = options.tls
-    ? Deno.listenTls({
-      hostname: options.hostname,
-      port: options.port,
-      cert: options.tls.cert,
-      key: options.tls.key,
-    })
-    : Deno.listen({ hostname: options.hostname, port: options.port });
+  let listener: Deno.Listener;
+  try {
+    listener = options.tls
+      ? Deno.listenTls({
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+      })
+      : Deno.listen({ hostname: options.hostname, port: options.port });
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const endpoint = new Endpoint(listener, options);
   const addr = listener.addr as Deno.NetAddr;
   const scheme = options.tls ? "wss" : "ws";
