@@ -550,12 +550,10 @@ export class WormholeServer {
           : gone.signal.aborted
           ? "closed"
           : "internal";
+        const cause = code === "websocket" ? link.error : error;
         if (code === "closed") log.debug("peer left during the handshake");
         else if (code === "denied") log.info("refused a denied key", { error });
-        else {log.warn("handshake failed", {
-            code,
-            error: code === "websocket" ? link.error : error,
-          });}
+        else log.warn("handshake failed", { code, error: cause });
         this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
         link.close(`handshake failed: ${(error as Error).message}`);
         await link.finished;
@@ -711,9 +709,9 @@ export class WormholeServer {
       peer.appsRefused++;
       this.#appsRefused++;
       const fields = { peer: peer.name, app: app.name, maxApps, refused: peer.appsRefused };
-      if (peer.appsRefused === 1) {
-        log.warn("refusing app: the peer exposes --max-apps apps", fields);
-      } else log.debug("refusing app: the peer exposes --max-apps apps", fields);
+      // Once per connection at warn: a client announcing 25,000 apps would flood the log.
+      const level = peer.appsRefused === 1 ? "warn" : "debug";
+      log[level]("refusing app: the peer exposes --max-apps apps", fields);
       return;
     }
     let listener: Deno.TcpListener;
