@@ -184,3 +184,23 @@ Deno.test("serve: after the server closes a link it keeps nothing more and cuts 
   assert.ok(written < 64 << 20, `the server took ${written} bytes after its close`);
   assert.equal(server.records.length, 0);
 });
+
+Deno.test("serve: a client that pings and never reads gets no pong queue: one waits at most", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  // 200,000 pings of 125 bytes (26 MB) without reading: one pong each would queue 25 MB.
+  const pings = 200_000;
+  const ping = rawFrame(Opcode.Ping, new Uint8Array(125).fill(1));
+  const batch = new Uint8Array(ping.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(ping, i * ping.length);
+  await writeUntilClosed(raw.conn, () => batch, ping.length * pings);
+  await raw.conn.write(rawFrame(Opcode.Close, new Uint8Array([0x03, 0xe8])));
+  let pongs = 0;
+  const code = await readCloseCode(raw, (opcode) => {
+    if (opcode === Opcode.Pong) pongs++;
+  });
+  raw.conn.close();
+  assert.equal(code, CloseCode.Normal);
+  // What the sockets' buffers took while the client was not reading, and no more.
+  assert.ok(pongs < pings / 10, `${pongs} pongs for ${pings} pings`);
+});

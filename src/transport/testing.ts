@@ -80,14 +80,18 @@ export function rawFrame(
 
 /**
  * Reads server frames until a Close arrives (its code) or the connection
- * ends (null).
+ * ends (null); `onFrame` sees every frame before the Close.
  */
-export async function readCloseCode(raw: RawWebSocket): Promise<number | null> {
+export async function readCloseCode(
+  raw: RawWebSocket,
+  onFrame?: (opcode: number) => void,
+): Promise<number | null> {
   const parser = new FrameParser(1 << 20);
   const buffer = new Uint8Array(65536);
   let chunk: Uint8Array | null = raw.leftover;
-  for (let reads = 0; chunk !== null && reads < 100_000; reads++) {
+  for (let reads = 0; chunk !== null && reads < 1_000_000; reads++) {
     for (const frame of parser.push(chunk)) {
+      onFrame?.(frame.opcode);
       if (frame.opcode === Opcode.Close) {
         return frame.payload.length >= 2 ? (frame.payload[0] << 8) | frame.payload[1] : 1005;
       }

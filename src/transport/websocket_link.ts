@@ -85,8 +85,11 @@ export class WebSocketLink implements RecordLink {
   #readSize = SMALL_READ_BUFFER;
   #queue: Uint8Array[] = [];
   #queued = 0;
+  /** A pong still in the queue: while it waits, further pings get no other. */
+  #pong: Uint8Array | null = null;
   #writing = false;
   #drainWaiters: (() => void)[] = [];
+  #flushWaiters: (() => void)[] = [];
   #closing = false;
   #readWhileClosing = 0;
   #closed = false;
@@ -236,11 +239,13 @@ export class WebSocketLink implements RecordLink {
           chunk = new Uint8Array(size);
           let at = 0;
           for (const frame of this.#queue.splice(0, count)) {
+            if (frame === this.#pong) this.#pong = null;
             chunk.set(frame, at);
             at += frame.length;
           }
         } else {
           chunk = this.#queue.shift()!;
+          if (chunk === this.#pong) this.#pong = null;
         }
         let at = 0;
         while (at < chunk.length) at += await this.#conn.write(chunk.subarray(at));
@@ -253,6 +258,7 @@ export class WebSocketLink implements RecordLink {
       this.#fail(error as Error);
     } finally {
       this.#writing = false;
+      if (this.#queue.length === 0) this.#wakeFlushed();
     }
   }
 
@@ -307,7 +313,12 @@ export class WebSocketLink implements RecordLink {
           if (frame.payload.length > 125) {
             throw new WebSocketProtocolError("Cannot accept ping: payload over 125 bytes");
           }
-          if (!this.#closing) this.#enqueue(encodeFrame(Opcode.Pong, frame.payload, this.#masked));
+          // A peer that pings and does not read must not grow the queue by
+          // one pong per ping (RFC 6455 5.5.3 lets one pong answer several).
+          if (!this.#closing && !this.#pong) {
+            this.#pong = encodeFrame(Opcode.Pong, frame.payload, this.#masked);
+            this.#enqueue(this.#pong);
+          }
           break;
         case Opcode.Pong:
           break;
@@ -370,11 +381,14 @@ export class WebSocketLink implements RecordLink {
     this.#done.promise.then(() => clearTimeout(timer));
   }
 
-  async #flushed(): Promise<void> {
-    while (this.#writing || this.#queue.length > 0) {
-      if (this.#closed) return;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+  /** Resolves once everything queued is written, or the link is closed. */
+  #flushed(): Promise<void> {
+    if (this.#closed || (!this.#writing && this.#queue.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  #wakeFlushed(): void {
+    for (const wake of this.#flushWaiters.splice(0)) wake();
   }
 
   #fail(error: Error): void {
@@ -395,6 +409,7 @@ export class WebSocketLink implements RecordLink {
       // Already closed.
     }
     for (const wake of this.#drainWaiters.splice(0)) wake();
+    this.#wakeFlushed();
     this.#inbox.end(this.#closeError);
     // The read loop ends now that the connection is closed.
     this.#reader.finally(() => this.#done.resolve());
