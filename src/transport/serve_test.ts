@@ -72,6 +72,27 @@ Deno.test("serve: a fragmented message that never ends is refused with 1009 afte
   assert.equal(server.tunnel.handshakes(), 0, "a closed connection frees its handshake slot");
 });
 
+Deno.test("serve: a message of endless empty fragments is refused with 1009 too", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  const empty = new Uint8Array(0);
+  await raw.conn.write(rawFrame(Opcode.Binary, empty, { fin: false }));
+  // 1,000 empty continuations per write, 1,000,000 in all, then the end of the stream.
+  const one = rawFrame(Opcode.Continuation, empty, { fin: false });
+  const batch = new Uint8Array(one.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(one, i * one.length);
+  const [code] = await Promise.all([
+    readCloseCode(raw),
+    writeUntilClosed(raw.conn, () => batch, batch.length * 1000)
+      .then(() => raw.conn.closeWrite().catch(() => {})),
+  ]);
+  raw.conn.close();
+  assert.equal(code, CloseCode.TooBig);
+  await waitFor(() => server.links.length === 1, "the link");
+  await server.links[0].finished;
+  assert.ok(server.links[0].bytesIn <= 64 * 1024, `read ${server.links[0].bytesIn}`);
+});
+
 Deno.test("serve: one oversized frame is refused with 1009 from its header", async () => {
   await using server = await endpoint();
   const raw = await rawUpgrade(server.tunnel.addr.port);

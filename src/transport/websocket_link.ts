@@ -33,6 +33,11 @@ export const MAX_MESSAGE = 16 << 20;
 const READ_BUFFER = 256 * 1024;
 /** Bytes read at once before admission: handshake messages are ~2.4 KB. */
 const SMALL_READ_BUFFER = 16 * 1024;
+/**
+ * What a kept fragment costs besides its bytes, counted against the message
+ * limit: without it, empty fragments would cost memory and no bytes.
+ */
+const FRAGMENT_COST = 64;
 /** How long a closing link waits for the peer's close before it hangs up. */
 const CLOSE_WAIT_MS = 1000;
 /**
@@ -343,9 +348,11 @@ export class WebSocketLink implements RecordLink {
       return;
     }
     this.#fragmentsSize += payload.length;
-    if (this.#fragmentsSize > this.#maxMessage) {
+    const cost = this.#fragmentsSize + (this.#fragments.length + 1) * FRAGMENT_COST;
+    if (cost > this.#maxMessage) {
       throw new WebSocketProtocolError(
-        `Cannot accept message: larger than ${this.#maxMessage} bytes`,
+        `Cannot accept message: larger than ${this.#maxMessage} bytes ` +
+          `(each fragment counts ${FRAGMENT_COST} more)`,
         CloseCode.TooBig,
       );
     }
