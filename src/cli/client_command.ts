@@ -205,6 +205,7 @@ async function join(
             })),
           ready: () => client.state === "connected",
         }, { metrics: clientMetrics(() => client.stats()), hosts: flags.adminHosts }),
+        onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
       });
     } catch (error) {
       await Promise.all([client.close(), watcher?.stop(), kube?.close()]);
