@@ -699,3 +699,80 @@ Deno.test("helm: state lives in a Secret by default (no PVC needed), RBAC limite
     '{{- default (include "wormhole.server.pvcName" .) .Values.server.state.secretName -}}',
   );
 });
+
+Deno.test("helm: every branch of every template renders to valid objects with known flags", () => {
+  // One render with every optional value set, one with the file state backend and PVCs, and the
+  // name overrides: each template branch renders at least once.
+  const everything: Record<string, unknown> = {
+    nameOverride: "wh",
+    docker: { registry: "registry.example.com", pullSecrets: [{ name: "regcred" }] },
+    client: {
+      enabled: true,
+      name: "edge-1",
+      serverDsn: "wss://wormhole.example.com/wh/tunnel",
+      serverFingerprint: "a".repeat(40),
+      expose: ["db=postgres.default:5432"],
+      priorityClassName: "high",
+      affinity: { nodeAffinity: {} },
+      nodeSelector: { disk: "ssd" },
+      tolerations: [{ key: "edge", operator: "Exists" }],
+      kubernetes: { namespaces: ["apps"] },
+    },
+    server: {
+      enabled: true,
+      acceptor: "dummy",
+      path: "/tunnel",
+      portRange: "31000-31099",
+      tls: { secretName: "wormhole-tls" },
+      networkPolicies: true,
+      service: { type: "LoadBalancer", annotations: { "example.com/lb": "internal" } },
+      kubernetes: { namespace: "proxies", labels: { team: "net" } },
+      priorityClassName: "high",
+    },
+    metrics: { serviceMonitor: { enabled: true, labels: { release: "prom" } } },
+  };
+  const renders = [
+    renderChart(chartOnDisk, { release: "edge", namespace: "ns", valuesFiles: [everything] }),
+    renderChart(chartOnDisk, {
+      release: "central-wormhole",
+      namespace: "ns",
+      set: [
+        ...BOTH,
+        "fullnameOverride=tunnels",
+        "server.state.backend=file,server.pvc.enabled=true",
+        "client.state.backend=file,client.pvc.enabled=true",
+      ],
+    }),
+  ];
+  const seen = new Set<string>();
+  for (const { manifests, notes } of renders) {
+    assert.ok(notes && !notes.includes("<no value>"), "NOTES.txt renders");
+    for (const object of manifests) {
+      seen.add(object.kind);
+      const where = `${object.kind} ${object.metadata.name}`;
+      assert.match(object.metadata.name, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, where);
+      assert.ok(object.metadata.name.length <= 63, where);
+      const clusterScoped = ["ClusterRole", "ClusterRoleBinding"].includes(object.kind);
+      assert.equal(object.metadata.namespace === undefined, clusterScoped, where);
+      if (object.kind !== "Deployment") continue;
+      const container = (get(object, "spec.template.spec.containers") as Obj[])[0];
+      const args = container.args as string[];
+      const { command, flags } = parseArgs(args);
+      assert.deepEqual(
+        [...flags.keys()].filter((flag) =>
+          !(command === "server" ? SERVER_FLAGS : CLIENT_FLAGS)[flag]
+        ),
+        [],
+        where,
+      );
+    }
+  }
+  for (
+    const kind of ["Deployment", "Service", "Secret", "NetworkPolicy", "ServiceMonitor", "Role"]
+  ) {
+    assert.ok(seen.has(kind), `no ${kind} rendered`);
+  }
+  const server = containerOf(renders[0].manifests, "edge-wh-server");
+  assert.ok((server.args as string[]).includes("--tls-cert=/etc/wormhole/tls/tls.crt"));
+  assert.equal(server.image, `registry.example.com/wormhole:${deno.version}`);
+});
