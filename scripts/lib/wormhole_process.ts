@@ -73,14 +73,16 @@ export class WormholeProcess {
    * @param launcher A command line the `deno run …` command line is appended to, e.g. to run
    *   it in other namespaces as another user (tests/deploy/kubelet); it must exec it, so that
    *   `pid` and signals reach the program.
+   * @param runtime The deno executable (a copy the launcher's sandbox can see, for example).
    */
   constructor(
     readonly args: string[],
     env?: Record<string, string>,
     entry: string = ENTRY,
     launcher: readonly string[] = [],
+    runtime: string = Deno.execPath(),
   ) {
-    const [program, ...prefix] = [...launcher, Deno.execPath()];
+    const [program, ...prefix] = [...launcher, runtime];
     this.child = new Deno.Command(program, {
       args: [...prefix, "run", ...PERMISSIONS, entry, ...args],
       env: { NO_COLOR: "1", ...env },

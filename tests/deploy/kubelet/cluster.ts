@@ -44,7 +44,7 @@ import {
 } from "./probe.ts";
 import { authorized, forbidden, requestAttributes, type ServiceAccountRef } from "./rbac.ts";
 import { sandboxScript } from "./sandbox.ts";
-import { apiServerCertificate, buildBundle } from "./setup.ts";
+import { apiServerCertificate, buildBundle, containerRuntime } from "./setup.ts";
 import { hostsFile, podVolumes } from "./volumes.ts";
 
 export { TestPod } from "./pod.ts";
@@ -98,6 +98,7 @@ export class TestCluster implements AsyncDisposable {
     readonly kube: FakeKube,
     readonly objects: Manifest[],
     readonly bundle: string,
+    readonly runtime: string,
   ) {}
 
   /** Starts the control plane and kube-proxy for `objects`. */
@@ -115,8 +116,8 @@ export class TestCluster implements AsyncDisposable {
     const kube = await startFakeKube({ namespaces, bookmarkIntervalMs: 0 });
     let cluster: TestCluster | undefined;
     try {
-      const bundle = await buildBundle(dir);
-      cluster = new TestCluster(dir, kube, options.objects, bundle);
+      const [bundle, runtime] = await Promise.all([buildBundle(dir), containerRuntime(dir)]);
+      cluster = new TestCluster(dir, kube, options.objects, bundle, runtime);
       await cluster.#startControlPlane();
       return cluster;
     } catch (error) {
@@ -408,7 +409,7 @@ export class TestCluster implements AsyncDisposable {
         "sh",
         ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
       ];
-      const process = new WormholeProcess(args, {}, this.bundle, launcher);
+      const process = new WormholeProcess(args, {}, this.bundle, launcher, this.runtime);
       const pod = new TestPod(facts, container, process, network, inbound);
       this.pods.push(pod);
       return pod;

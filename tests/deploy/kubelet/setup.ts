@@ -29,6 +29,23 @@ export async function buildBundle(dir: string): Promise<string> {
   return bundle;
 }
 
+/**
+ * The deno executable, linked (or copied) into `dir`, for the containers: the checkout (and so
+ * node_modules/.bin/deno) may live under a path a pod's volumes hide, such as /tmp, which the
+ * chart mounts an emptyDir on.
+ */
+export async function containerRuntime(dir: string): Promise<string> {
+  const runtime = `${dir}/deno`;
+  try {
+    await Deno.link(Deno.execPath(), runtime);
+  } catch {
+    // Another file system: a copy does the same.
+    await Deno.copyFile(Deno.execPath(), runtime);
+  }
+  await Deno.chmod(runtime, 0o755);
+  return runtime;
+}
+
 /** A CA and a certificate of the API server for `kubernetes.default.svc` and `apiIP`. */
 export async function apiServerCertificate(
   dir: string,
