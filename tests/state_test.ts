@@ -120,7 +120,7 @@ Deno.test("declines last: a declined key is refused before approval, across a re
     ]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /404.*is not denied/);
-    for (let i = 0; i < 200 && !(await requests(second.admin)).includes(fingerprint); i++) {
+    for (let i = 0; i < 400 && !(await requests(second.admin)).includes(fingerprint); i++) {
       await sleep(50);
     }
     assert.deepEqual(await requests(second.admin), [fingerprint]);
@@ -292,7 +292,7 @@ Deno.test({
       JSON.stringify([{ op: "remove", path: "/data/denied.json" }]),
     );
     await server.proc.waitForLog("state changed outside this process");
-    for (let i = 0; i < 200 && !(await requests(server.admin)).includes(fingerprint); i++) {
+    for (let i = 0; i < 400 && !(await requests(server.admin)).includes(fingerprint); i++) {
       await sleep(50);
     }
     assert.deepEqual(await requests(server.admin), [fingerprint]);

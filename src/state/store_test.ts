@@ -135,7 +135,7 @@ Deno.test("file state: an entry edited by hand while the store follows is seen",
     store.onChange((keys) => changes.push(keys));
     await Deno.writeTextFile(`${dir}/b.json`, "by hand");
     await Deno.writeTextFile(`${dir}/other`, "not an entry");
-    for (let i = 0; i < 500 && store.get("b.json") !== "by hand"; i++) {
+    for (let i = 0; i < 2000 && store.get("b.json") !== "by hand"; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.equal(store.get("b.json"), "by hand");
