@@ -98,6 +98,16 @@ Deno.test("cli: --version prints the version", async () => {
   assert.equal(stdout.trim(), VERSION);
 });
 
+Deno.test("cli: regression: an existing state directory open to others is tightened to 0700", async () => {
+  await using dir = await tempDir();
+  const state = `${dir.path}/state`;
+  await Deno.mkdir(state);
+  await Deno.chmod(state, 0o755);
+  const { code, stderr } = await runWormhole(["keys", "fingerprint", "--state-dir", state]);
+  assert.equal(code, 0, stderr);
+  assert.equal((await Deno.stat(state)).mode! & 0o777, 0o700);
+});
+
 Deno.test("cli: a missing command or sub-command prints help on stderr and exits 2, one rule", async () => {
   for (const args of [[], ["requests"], ["peers"], ["apps"], ["keys"]]) {
     const { code, stdout, stderr } = await runWormhole(args);

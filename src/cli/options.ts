@@ -84,9 +84,14 @@ export function loggerFrom(flags: LogFlags): Logger {
   return new Logger({ level: flags.logLevel, format: flags.logFormat });
 }
 
-/** Creates the state directory (mode 0700) if needed. */
+/**
+ * Creates the state directory (mode 0700) if needed, and takes group and
+ * other access away from one that exists: it holds private keys.
+ */
 export async function ensureStateDir(path: string): Promise<void> {
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+  const { mode } = await Deno.stat(path);
+  if (mode !== null && (mode & 0o077) !== 0) await Deno.chmod(path, mode & 0o700);
 }
 
 /** Resolves on the first SIGINT or SIGTERM; stops listening when `cancel` aborts. */

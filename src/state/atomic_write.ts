@@ -22,17 +22,18 @@ export async function writeFileAtomic(
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const file = await Deno.open(temp, { write: true, createNew: true, mode });
   try {
-    let at = 0;
-    while (at < bytes.length) at += await file.write(bytes.subarray(at));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
+    try {
+      let at = 0;
+      while (at < bytes.length) at += await file.write(bytes.subarray(at));
+      await file.sync();
+    } finally {
+      file.close();
+    }
     // createNew honours the umask; make the mode exact.
     await Deno.chmod(temp, mode);
     await Deno.rename(temp, path);
   } catch (error) {
+    // A failed write (a full disk…) leaves no temporary file behind.
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
