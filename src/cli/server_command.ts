@@ -268,5 +268,6 @@ async function serve(
   log.info("shutting down", { signal });
   abort.abort();
   await Promise.all([server.close(), admin.finished]);
+  await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
   await kube?.close();
 }

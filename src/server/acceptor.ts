@@ -8,6 +8,7 @@
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { ApprovalStore } from "./approvals.ts";
+import { hostOf } from "./handshake_limits.ts";
 
 /** What an acceptor knows about a peer asking to join. */
 export interface JoinRequest {
@@ -118,9 +119,8 @@ export class ManualAcceptor implements Acceptor {
           reason: `this key is approved for the name "${approved.name}", not "${name}"`,
         });
       }
-      void this.#store.seen(fingerprint).catch((error) =>
-        this.#log.warn("cannot record last seen", { error })
-      );
+      // "Last seen" is recorded once the handshake completes (the server), not here: a
+      // replayed hello gets this far and must not cost a state write.
       return Promise.resolve({ accepted: true });
     }
     const owner = this.#store.byName(name);
@@ -243,12 +243,4 @@ export class ManualAcceptor implements Acceptor {
     waiting.settle({ accepted: false, reason: "declined by the operator" });
     return true;
   }
-}
-
-/** The host of a `host:port` remote address (IPv6 without brackets). */
-function hostOf(remote: string): string {
-  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(remote);
-  if (bracketed) return bracketed[1];
-  const colon = remote.lastIndexOf(":");
-  return colon >= 0 && remote.indexOf(":") === colon ? remote.slice(0, colon) : remote;
 }

@@ -11,6 +11,9 @@ import { StateStore } from "../state/mod.ts";
 /** Entry of the server's state holding the approvals. */
 export const APPROVALS_ENTRY = "approved-peers.json";
 
+/** At most one state write per this many ms for "last seen" times alone. */
+export const SEEN_WRITE_INTERVAL_MS = 60_000;
+
 /** One approved peer. */
 export interface ApprovedPeer {
   /** Key fingerprint. */
@@ -36,6 +39,9 @@ export class ApprovalsFileError extends SyntaxError {
 export class ApprovalStore {
   #state: StateStore;
   #parsed: { text: string | undefined; peers: Map<string, ApprovedPeer> } | null = null;
+  /** "Last seen" times not written yet, by fingerprint. */
+  #seen = new Map<string, string>();
+  #lastSeenWrite = -Infinity;
 
   private constructor(state: StateStore) {
     this.#state = state;
@@ -75,18 +81,18 @@ export class ApprovalStore {
 
   /** The approval of `fingerprint`, if any. */
   get(fingerprint: string): ApprovedPeer | undefined {
-    return this.#peers().get(fingerprint);
+    return this.#withSeen(this.#peers().get(fingerprint));
   }
 
   /** The approval that owns `name`, if any. */
   byName(name: string): ApprovedPeer | undefined {
-    for (const peer of this.#peers().values()) if (peer.name === name) return peer;
+    for (const peer of this.#peers().values()) if (peer.name === name) return this.#withSeen(peer);
     return undefined;
   }
 
   /** Every approval, sorted by name. */
   list(): ApprovedPeer[] {
-    return sorted(this.#peers());
+    return sorted(this.#peers()).map((peer) => this.#withSeen(peer)!);
   }
 
   /** Approves `fingerprint` for `name` (replacing an approval of the same key). */
@@ -106,18 +112,29 @@ export class ApprovalStore {
     return peer;
   }
 
-  /** Records a connection of an approved key. */
-  async seen(fingerprint: string): Promise<void> {
-    const now = new Date().toISOString();
-    await this.#change((peers) => {
-      const peer = peers.get(fingerprint);
-      if (!peer) return false;
-      peers.set(fingerprint, { ...peer, lastSeen: now });
-      return true;
-    });
+  /**
+   * Records a completed connection of an approved key. The time is kept in
+   * memory at once ({@linkcode get} and {@linkcode list} show it) and
+   * written with the next change, or at most once per
+   * {@linkcode SEEN_WRITE_INTERVAL_MS}, or by {@linkcode flush}: a busy
+   * fleet of reconnecting clients costs one state write a minute, not one
+   * each.
+   */
+  seen(fingerprint: string, now: number = Date.now()): void {
+    if (!this.#peers().has(fingerprint)) return;
+    this.#seen.set(fingerprint, new Date(now).toISOString());
+    if (now - this.#lastSeenWrite >= SEEN_WRITE_INTERVAL_MS) {
+      this.#lastSeenWrite = now;
+      this.flush().catch(() => {});
+    }
   }
 
-  /** Removes the approval of `name`; returns it, or undefined when there was none. */
+  /** Writes the "last seen" times not written yet; resolves when they are stored. */
+  async flush(): Promise<void> {
+    if (this.#seen.size === 0) return;
+    await this.#change(() => true);
+  }
+
   async revoke(name: string): Promise<ApprovedPeer | undefined> {
     let removed: ApprovedPeer | undefined;
     await this.#change((peers) => {
@@ -131,13 +148,27 @@ export class ApprovalStore {
   /** Applies `edit` to the latest stored approvals (again after a conflict). */
   async #change(edit: (peers: Map<string, ApprovedPeer>) => boolean): Promise<void> {
     const where = this.#state.describe(APPROVALS_ENTRY);
+    const seen = new Map(this.#seen);
     await this.#state.update((entries) => {
       const peers = parseApprovals(entries[APPROVALS_ENTRY], where);
       if (!edit(peers)) return undefined;
+      for (const [fingerprint, lastSeen] of seen) {
+        const peer = peers.get(fingerprint);
+        if (peer && peer.lastSeen < lastSeen) peers.set(fingerprint, { ...peer, lastSeen });
+      }
       return {
         [APPROVALS_ENTRY]: JSON.stringify({ version: 1, peers: sorted(peers) }, null, 2) + "\n",
       };
     });
+    for (const [fingerprint, lastSeen] of seen) {
+      if (this.#seen.get(fingerprint) === lastSeen) this.#seen.delete(fingerprint);
+    }
+  }
+
+  /** `peer` with its unwritten "last seen" time, if any. */
+  #withSeen(peer: ApprovedPeer | undefined): ApprovedPeer | undefined {
+    const lastSeen = peer && this.#seen.get(peer.fingerprint);
+    return lastSeen && lastSeen > peer.lastSeen ? { ...peer, lastSeen } : peer;
   }
 }
 

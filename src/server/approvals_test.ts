@@ -74,3 +74,29 @@ Deno.test("approvals: an outside edit is seen through the store's watch; a damag
   );
   await state.close();
 });
+
+Deno.test("approvals: regression: 'last seen' costs at most one write a minute, and shows at once", async () => {
+  const state = StateStore.memory();
+  const store = ApprovalStore.open(state);
+  const fp = "a".repeat(40);
+  await store.approve(fp, "edge");
+  const stored = () => JSON.parse(state.get(APPROVALS_ENTRY)!).peers[0].lastSeen;
+  const approved = stored();
+  const at = Date.parse(approved);
+  // The first connection after start writes (no write yet this minute).
+  store.seen(fp, at + 1_000);
+  await store.flush();
+  assert.equal(stored(), new Date(at + 1_000).toISOString());
+  // Later ones within the minute: in memory only, shown at once.
+  const written = state.get(APPROVALS_ENTRY);
+  for (let i = 2; i <= 50; i++) store.seen(fp, at + i * 1_000);
+  assert.equal(state.get(APPROVALS_ENTRY), written, "no write per connection");
+  assert.equal(store.get(fp)?.lastSeen, new Date(at + 50_000).toISOString());
+  assert.equal(store.list()[0].lastSeen, new Date(at + 50_000).toISOString());
+  // Written by the next minute's connection, or by flush (the server's shutdown).
+  await store.flush();
+  assert.equal(stored(), new Date(at + 50_000).toISOString());
+  // Unknown keys are not recorded.
+  store.seen("b".repeat(40), at + 60_000);
+  assert.equal(store.get("b".repeat(40)), undefined);
+});

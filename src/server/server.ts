@@ -41,6 +41,7 @@ import {
 } from "../transport/mod.ts";
 import { type Acceptor, ManualAcceptor, type PendingRequest } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
+import { DEFAULT_HANDSHAKE_LIMITS, hostOf, TokenBuckets } from "./handshake_limits.ts";
 import { DEFAULT_DENY_FOR_MS, type DeniedKey, DenyList } from "./deny_list.ts";
 import { AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
@@ -225,6 +226,8 @@ export class WormholeServer {
   #connections = new Set<Mux>();
   #links = new Set<WebSocketLink>();
   #handshakeFailures = new Map<string, number>();
+  #keyBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.key);
+  #addressBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.address);
   /** Traffic of listeners already closed, by peer and app, so counters never go back. */
   #history = new Map<string, AppTraffic>();
   #work = new Set<Promise<unknown>>();
@@ -560,6 +563,8 @@ export class WormholeServer {
         return;
       }
       channel.release();
+      // Key confirmed: now, and only now, the approval's "last seen" moves (batched).
+      this.#options.approvals?.seen(result.peer.fingerprint);
       // Authenticated: records up to one batch of frames from now on.
       const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
       link.admit(DEFAULT_MAX_RECORD + HEADER_SIZE + maxPayload + SEAL_OVERHEAD);
@@ -586,6 +591,14 @@ export class WormholeServer {
     if (problem) {
       log.warn("rejecting peer: bad name", { peer: hello.name, problem });
       return { accepted: false as const, reason: `peer name ${problem}` };
+    }
+    // Before the decision, and so before any signature: replayed hellos cost little.
+    if (!this.#keyBuckets.take(hello.fingerprint) || !this.#addressBuckets.take(hostOf(remote))) {
+      log.warn("rejecting peer: too many handshakes", {
+        peer: hello.name,
+        fingerprint: hello.fingerprint,
+      });
+      return { accepted: false as const, reason: "too many handshakes; try again later" };
     }
     const decision = await this.#options.acceptor.decide({
       name: hello.name,
