@@ -86,12 +86,14 @@ export function loggerFrom(flags: LogFlags): Logger {
 
 /**
  * Creates the state directory (mode 0700) if needed, and takes group and
- * other access away from one that exists: it holds private keys.
+ * other access away from one of ours that exists: it holds private keys.
  */
 export async function ensureStateDir(path: string): Promise<void> {
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
-  const { mode } = await Deno.stat(path);
-  if (mode !== null && (mode & 0o077) !== 0) await Deno.chmod(path, mode & 0o700);
+  const { mode, uid } = await Deno.stat(path);
+  // Only a directory of our own: a mounted volume's mode is its owner's (fsGroup) to set.
+  if (mode === null || (mode & 0o077) === 0 || uid !== Deno.uid()) return;
+  await Deno.chmod(path, mode & 0o700);
 }
 
 /** Resolves on the first SIGINT or SIGTERM; stops listening when `cancel` aborts. */
