@@ -17,7 +17,14 @@ import {
   type ResourceKind,
   startFakeKube,
 } from "./fake_kube/mod.ts";
-import { echoUpstream, readAll, unusedPort, waitForApps, writeAll } from "./harness/net.ts";
+import {
+  echoUpstream,
+  quietPorts,
+  readAll,
+  unusedPort,
+  waitForApps,
+  writeAll,
+} from "./harness/net.ts";
 import {
   type ServerProcess,
   startClient,
@@ -256,7 +263,7 @@ Deno.test("kubernetes: a killed client's Services go after the grace; a restarte
   });
   edgeService(kube, "web", [{ port: 80 }]);
   edgeService(kube, "db", [{ port: 5432 }]);
-  const port = unusedPort();
+  const port = quietPorts();
   let server = await startKubeServer(serverState.path, kube, ["--port", String(port)]);
   const client = startKubeClient(server.url, clientState.path, kube);
   try {

@@ -12,6 +12,7 @@ import {
   connect,
   echoUpstream,
   exchangeText,
+  quietPorts,
   readAll,
   sleep,
   TcpUpstream,
@@ -32,7 +33,12 @@ async function loggedFingerprint(
 Deno.test("pairing: pending → accept through the CLI → data flows, and survives a restart", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const first = await startServer(`${dir.path}/server`, MANUAL);
+  // Restarted on the same port: one below the ephemeral range, which no reconnect can take.
+  const first = await startServer(`${dir.path}/server`, [
+    ...MANUAL,
+    "--port",
+    String(quietPorts()),
+  ]);
   const client = startClient(first.url, `${dir.path}/client`, [
     "--name",
     "edge",
@@ -283,7 +289,7 @@ Deno.test("pairing: --server-fingerprint takes a comma list: any listed key is a
 
 Deno.test("pairing: after the server key changed the client retries and connects once its pin is deleted", async () => {
   await using dir = await tempDir();
-  const first = await startServer(`${dir.path}/server-a`);
+  const first = await startServer(`${dir.path}/server-a`, ["--port", String(quietPorts())]);
   const client = startClient(first.url, `${dir.path}/client`);
   try {
     const pinned = await client.waitForLog("pinned the server's key (trust on first use)");

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, echoUpstream, exchangeText, sleep, unusedPort } from "./harness/net.ts";
+import { appPort, echoUpstream, exchangeText, quietPorts, sleep } from "./harness/net.ts";
 import { type FakeKube, kubectl, kubectlMissing, startFakeKube } from "./fake_kube/mod.ts";
 import { proxyServiceName } from "../src/k8s/mod.ts";
 
@@ -24,7 +24,14 @@ async function requests(admin: string): Promise<string[]> {
 Deno.test("ports: a restarted server gives each (peer, app) the port it had, from its state", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const first = await startServer(`${dir.path}/server`);
+  // Tunnel and app ports below the ephemeral range: nothing else takes them while it is down.
+  const quiet = quietPorts(3);
+  const first = await startServer(`${dir.path}/server`, [
+    "--port",
+    String(quiet),
+    "--port-range",
+    `${quiet + 1}-${quiet + 2}`,
+  ]);
   const client = startClient(first.url, `${dir.path}/client`, [
     "--name",
     "edge",
@@ -45,7 +52,12 @@ Deno.test("ports: a restarted server gives each (peer, app) the port it had, fro
     { peer: "edge", app: "echo", port: before[0] },
   ]);
   // The same state, a new process: the reconnecting client's apps get their ports back.
-  const second = await startServer(`${dir.path}/server`, ["--port", new URL(first.url).port]);
+  const second = await startServer(`${dir.path}/server`, [
+    "--port",
+    String(quiet),
+    "--port-range",
+    `${quiet + 1}-${quiet + 2}`,
+  ]);
   try {
     const after = [await appPort(second.admin, "echo"), await appPort(second.admin, "again")];
     assert.deepEqual(after, before);
@@ -59,7 +71,11 @@ Deno.test("ports: a restarted server gives each (peer, app) the port it had, fro
 Deno.test("declines last: a declined key is refused before approval, across a restart, until lifted", async () => {
   await using dir = await tempDir();
   const serverArgs = ["--acceptor", "server", "--deny-for", "0", ...TOKEN];
-  const first = await startServer(`${dir.path}/server`, serverArgs);
+  const first = await startServer(`${dir.path}/server`, [
+    ...serverArgs,
+    "--port",
+    String(quietPorts()),
+  ]);
   const client = startClient(first.url, `${dir.path}/client`, ["--name", "edge"]);
   let fingerprint: string;
   try {
@@ -136,7 +152,16 @@ Deno.test("kubernetes state: server and client keep keys, approvals, ports and t
   await using upstream = echoUpstream();
   const serverEnv = { ...kube.env, POD_NAMESPACE: "central" };
   const clientEnv = { ...kube.env, POD_NAMESPACE: "edge" };
-  const serverArgs = ["--acceptor", "server", "--state", "kubernetes"];
+  // App ports below the ephemeral range: no outgoing connection takes one between the servers.
+  const quiet = quietPorts(2);
+  const serverArgs = [
+    "--acceptor",
+    "server",
+    "--state",
+    "kubernetes",
+    "--port-range",
+    `${quiet}-${quiet + 1}`,
+  ];
   const clientArgs = [
     "--name",
     "edge",
@@ -206,7 +231,7 @@ Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-nam
   await using dir = await tempDir();
   await using upstream = echoUpstream();
   const env = { ...kube.env, POD_NAMESPACE: "elsewhere" };
-  const from = unusedPort();
+  const from = quietPorts(22);
   const serverArgs = [
     "--state",
     "kubernetes",
@@ -222,7 +247,11 @@ Deno.test("kubernetes state with --kubernetes: the Secret is in --kubernetes-nam
     "--port-range",
     `${from}-${from + 20}`,
   ];
-  const first = await startServer(`${dir.path}/server-1`, serverArgs, env);
+  const first = await startServer(`${dir.path}/server-1`, [
+    ...serverArgs,
+    "--port",
+    String(from + 21),
+  ], env);
   const client = startClient(first.url, `${dir.path}/client`, [
     "--name",
     "edge",

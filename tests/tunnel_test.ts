@@ -16,6 +16,7 @@ import {
   connect,
   echoUpstream,
   exchange,
+  quietPorts,
   randomBytes,
   readAll,
   sha256,
@@ -169,7 +170,7 @@ Deno.test("tunnel: an app removed from the apps file is withdrawn, an added one 
 Deno.test("tunnel: after a server restart the client comes back by itself", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const tunnelPort = unusedPort();
+  const tunnelPort = quietPorts();
   const first = await startServer(`${dir.path}/server`, ["--port", String(tunnelPort)]);
   await using client = startClient(first.url, `${dir.path}/client`, [
     "--expose",
