@@ -5,14 +5,16 @@
  * | --- | --- |
  * | `GET /healthz` | 200 while the process runs (never needs the token) |
  * | `GET /readyz` | 200 when ready, else 503 (never needs the token) |
- * | `GET /v1/apps` | exposed apps |
- * | `GET /v1/requests` | fingerprints waiting for approval |
+ * | `GET /` | the dashboard (server only; its files need no token, its API calls do) |
+ * | `GET /v1/apps` | exposed apps; `?detail=1`: with traffic (`detail.ts`) |
+ * | `GET /v1/requests` | fingerprints waiting for approval; `?detail=1`: name, address, waiting since |
  * | `POST /v1/requests/{fp}` | accept → 204; unknown → 404 |
  * | `DELETE /v1/requests/{fp}` | decline (and deny the key) → 204; unknown → 404 |
- * | `GET /v1/peers` | approved and connected peers |
+ * | `GET /v1/peers` | approved and connected peers; `?detail=1`: status, address, traffic |
  * | `DELETE /v1/peers/{name}` | revoke (and deny the key) → 204; unknown → 404 |
  * | `GET /v1/denied` | keys denied now |
  * | `DELETE /v1/denied/{fp}` | lift a denial → 204; not denied → 404 |
+ * | `GET /v1/events` | Server-Sent Events of changes and traffic (`events.ts`) |
  *
  * The probes answer without the token because the kubelet sends no headers,
  * and so they say nothing but `ok`, `ready` or `not ready`: no names, keys
@@ -25,6 +27,9 @@
  */
 
 import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { dashboardAsset } from "./dashboard/mod.ts";
+import { appDetails, peerDetails, requestDetails } from "./detail.ts";
+import { EventHub } from "./events.ts";
 import { refusal } from "./guard.ts";
 import { serveRestarting } from "./serve.ts";
 
@@ -52,6 +57,26 @@ export interface PeerEntry {
   apps: string[];
   /** ISO time it was last seen connecting. */
   lastSeen: string;
+  /** Where its connection comes from (connected peers; shown with `?detail=1`). */
+  remote?: string;
+  /** ISO time its connection was accepted (connected peers; shown with `?detail=1`). */
+  connectedSince?: string;
+}
+
+/** Traffic counters of one (peer, app), past connections of the peer included. */
+export interface TrafficEntry {
+  /** The peer. */
+  peer: string;
+  /** The app. */
+  app: string;
+  /** Bytes received from the peer (the app's answers). */
+  bytesIn: number;
+  /** Bytes sent to the peer (the callers' requests). */
+  bytesOut: number;
+  /** Tunnelled connections open now. */
+  streamsOpen: number;
+  /** Tunnelled connections carried so far. */
+  streamsTotal: number;
 }
 
 /** A join request waiting for approval (`GET /v1/requests` lists their fingerprints). */
@@ -106,6 +131,8 @@ export interface AdminState {
   denied?(): DeniedEntry[];
   /** Lifts a denial; false when the key is not denied. */
   removeDenied?(fingerprint: string): Promise<boolean>;
+  /** Traffic counters (the server's `stats()`). */
+  stats?(): { traffic: TrafficEntry[] };
 }
 
 /** Options of {@linkcode adminHandler}. */
@@ -116,6 +143,12 @@ export interface AdminOptions {
   metrics?: { metrics(): Promise<string> };
   /** Names (lower case, no port) the API is reached by besides IP addresses and `localhost`. */
   hosts?: readonly string[];
+  /** Serve the dashboard at `/`. */
+  dashboard?: boolean;
+  /** Ends the `/v1/events` streams when aborted (a server waits for open responses). */
+  signal?: AbortSignal;
+  /** Interval of `/v1/events` traffic samples (default 1000 ms). */
+  eventsIntervalMs?: number;
 }
 
 function json(status: number, body: unknown): Response {
@@ -163,12 +196,22 @@ export function adminHandler(
   state: AdminState,
   options: AdminOptions = {},
 ): (request: Request) => Promise<Response> {
+  const events = new EventHub(state, { intervalMs: options.eventsIntervalMs });
+  options.signal?.addEventListener("abort", () => events.close(), { once: true });
   return async (request) => {
-    const { pathname } = new URL(request.url);
+    const url = new URL(request.url);
+    const { pathname } = url;
     const probe = PROBES.get(pathname);
     if (probe) {
       return request.method === "GET"
         ? probe(state)
+        : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
+    }
+    // The dashboard's files hold no data: the page asks for the token itself.
+    const asset = options.dashboard ? dashboardAsset(pathname) : undefined;
+    if (asset) {
+      return request.method === "GET"
+        ? asset()
         : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
     }
     if (options.token) {
@@ -184,7 +227,16 @@ export function adminHandler(
     const refused = refusal(request, options.hosts ?? []);
     if (refused) return json(refused.status, { error: refused.error });
     try {
-      return await route(state, options, request.method, pathname);
+      if (pathname === "/v1/events") {
+        if (request.method !== "GET") {
+          return json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
+        }
+        return events.subscribe();
+      }
+      const detail = ["1", "true"].includes(url.searchParams.get("detail") ?? "");
+      const response = await route(state, options, request.method, pathname, detail);
+      if (request.method !== "GET" && response.ok) events.changed();
+      return response;
     } catch (error) {
       return errorResponse(error);
     }
@@ -196,6 +248,7 @@ async function route(
   options: AdminOptions,
   method: string,
   pathname: string,
+  detail: boolean,
 ): Promise<Response> {
   const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
   const missing = () => json(404, { error: `Not available here: ${pathname}` });
@@ -207,15 +260,28 @@ async function route(
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/v1/apps":
-      return method === "GET" ? json(200, state.apps()) : notAllowed();
+      if (method !== "GET") return notAllowed();
+      return json(200, detail ? appDetails(state) : state.apps());
     case "/v1/requests":
       if (!state.requests) return missing();
-      return method === "GET"
-        ? json(200, state.requests().map((request) => request.fingerprint))
-        : notAllowed();
+      if (method !== "GET") return notAllowed();
+      return json(
+        200,
+        detail ? requestDetails(state) : state.requests().map((request) => request.fingerprint),
+      );
     case "/v1/peers":
       if (!state.peers) return missing();
-      return method === "GET" ? json(200, state.peers()) : notAllowed();
+      if (method !== "GET") return notAllowed();
+      return json(
+        200,
+        detail ? peerDetails(state) : state.peers().map((p) => ({
+          name: p.name,
+          fingerprint: p.fingerprint,
+          connected: p.connected,
+          apps: p.apps,
+          lastSeen: p.lastSeen,
+        })),
+      );
     case "/v1/denied":
       if (!state.denied) return missing();
       return method === "GET" ? json(200, state.denied()) : notAllowed();

@@ -6,3 +6,5 @@
 
 export * from "./api.ts";
 export * from "./client.ts";
+export * from "./detail.ts";
+export * from "./events.ts";

@@ -204,7 +204,11 @@ async function join(
               peer: flags.name,
             })),
           ready: () => client.state === "connected",
-        }, { metrics: clientMetrics(() => client.stats()), hosts: flags.adminHosts }),
+        }, {
+          metrics: clientMetrics(() => client.stats()),
+          hosts: flags.adminHosts,
+          signal: adminAbort.signal,
+        }),
         onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
       });
     } catch (error) {

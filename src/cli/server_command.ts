@@ -255,6 +255,8 @@ async function serve(
         token: flags.adminToken,
         hosts: flags.adminHosts,
         metrics: serverMetrics(() => server.stats()),
+        dashboard: true,
+        signal: abort.signal,
       }),
       onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
     });

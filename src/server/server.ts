@@ -199,6 +199,10 @@ export interface PeerInfo {
   apps: string[];
   /** ISO time of its last accepted connection. */
   lastSeen: string;
+  /** Where its connection comes from (connected peers only). */
+  remote?: string;
+  /** ISO time its current connection was accepted (connected peers only). */
+  connectedSince?: string;
 }
 
 /** A connected and accepted client. */
@@ -444,6 +448,8 @@ export class WormholeServer {
         connected: true,
         apps: [...peer.apps.keys()].sort(),
         lastSeen: out.get(peer.name)?.lastSeen ?? peer.connectedAt.toISOString(),
+        remote: peer.remote,
+        connectedSince: peer.connectedAt.toISOString(),
       });
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -1,0 +1,417 @@
+/**
+ * The dashboard's script. Plain browser JavaScript (no framework, no build):
+ * it renders with DOM calls and `textContent` only, so names a peer chooses
+ * are never parsed as HTML.
+ *
+ * @module
+ */
+
+/** `/dashboard.js`. */
+export const DASHBOARD_JS = String.raw`"use strict";
+(function () {
+  var TOKEN_KEY = "wormhole.adminToken";
+  var HISTORY = 60;
+  var model = { requests: [], peers: [], apps: [], denied: [] };
+  var spark = {};
+  var listening = false;
+  var refreshing = null;
+
+  function $(id) { return document.getElementById(id); }
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function bytes(n) {
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    var i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + " " + units[i];
+  }
+
+  function age(iso) {
+    if (!iso) return "-";
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60 ? " " + (s % 60) + "s" : "");
+    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+    return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+  }
+
+  function setStatus(state, text) {
+    var status = $("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function showError(message) {
+    var error = $("error");
+    error.hidden = !message;
+    error.textContent = message || "";
+  }
+
+  function showLogin(message) {
+    listening = false;
+    $("main").hidden = true;
+    $("login").hidden = false;
+    $("login-message").textContent = message || "";
+    setStatus("login", "token needed");
+    $("token").focus();
+  }
+
+  function headers(write) {
+    var h = { accept: "application/json" };
+    // The admin API's guard: writes must be JSON (never a simple cross-site request).
+    if (write) h["content-type"] = "application/json";
+    if (token()) h.authorization = "Bearer " + token();
+    return h;
+  }
+
+  // Resolves with the parsed body, null after 204, or undefined after a 401 (the login shows).
+  async function api(method, path) {
+    var response = await fetch(path, {
+      method: method,
+      headers: headers(method !== "GET"),
+      body: method === "GET" ? undefined : "{}",
+      cache: "no-store",
+      credentials: "omit",
+    });
+    if (response.status === 401) {
+      showLogin(token() ? "That token was refused." : "This admin API needs its token.");
+      return undefined;
+    }
+    if (!response.ok) {
+      var detail = await response.json().catch(function () { return {}; });
+      throw new Error(detail.error || method + " " + path + " failed with " + response.status);
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  function table(id, head, rows, empty) {
+    var node = $(id);
+    node.replaceChildren();
+    var tr = el("tr");
+    head.forEach(function (h) {
+      var th = el("th", h.wide ? "wide" : "", h.label);
+      tr.append(th);
+    });
+    var thead = el("thead");
+    thead.append(tr);
+    var tbody = el("tbody");
+    if (rows.length === 0) {
+      var row = el("tr");
+      var td = el("td", "empty", empty);
+      td.colSpan = head.length;
+      row.append(td);
+      tbody.append(row);
+    }
+    rows.forEach(function (cells) {
+      var row = el("tr");
+      if (cells.key) row.dataset.key = cells.key;
+      cells.forEach(function (cell, i) {
+        var td = el("td", (cell && cell.className ? cell.className + " " : "") + (head[i].wide ? "wide" : ""));
+        if (cell && cell.node) td.append.apply(td, cell.node);
+        else td.textContent = cell && cell.text !== undefined ? cell.text : String(cell);
+        if (cell && cell.field) td.dataset.field = cell.field;
+        if (cell && cell.since) td.dataset.since = cell.since;
+        row.append(td);
+      });
+      tbody.append(row);
+    });
+    node.append(thead, tbody);
+  }
+
+  function fingerprint(fp) {
+    var span = el("span", "fp");
+    (fp.match(/.{1,4}/g) || []).forEach(function (group) { span.append(el("span", "", group)); });
+    span.title = fp;
+    return span;
+  }
+
+  function button(label, className, action) {
+    var b = el("button", className, label);
+    b.type = "button";
+    b.addEventListener("click", function () {
+      b.disabled = true;
+      action().catch(function (e) { showError(e.message); }).finally(function () {
+        b.disabled = false;
+        refresh();
+      });
+    });
+    return b;
+  }
+
+  // Revoking disconnects a peer: the first click arms the button, the second revokes.
+  function revokeButton(name) {
+    var b = el("button", "danger", "Revoke");
+    b.type = "button";
+    b.dataset.action = "revoke";
+    b.addEventListener("click", function () {
+      if (!b.classList.contains("armed")) {
+        b.classList.add("armed");
+        b.textContent = "Revoke " + name + "?";
+        return;
+      }
+      b.disabled = true;
+      api("DELETE", "/v1/peers/" + encodeURIComponent(name))
+        .catch(function (e) { showError(e.message); })
+        .finally(refresh);
+    });
+    return b;
+  }
+
+  function renderRequests() {
+    $("requests-count").textContent = String(model.requests.length);
+    table("requests", [
+      { label: "NAME" }, { label: "ADDRESS" }, { label: "WAITING" }, { label: "FINGERPRINT" },
+      { label: "" },
+    ], model.requests.map(function (r) {
+      var approve = button("Approve", "primary", function () {
+        return api("POST", "/v1/requests/" + encodeURIComponent(r.fingerprint));
+      });
+      approve.dataset.action = "approve";
+      var decline = button("Decline", "danger", function () {
+        return api("DELETE", "/v1/requests/" + encodeURIComponent(r.fingerprint));
+      });
+      decline.dataset.action = "decline";
+      var cells = [
+        r.name, r.remote, { text: age(r.waitingSince), since: r.waitingSince },
+        { node: [fingerprint(r.fingerprint)], className: "fp" }, { node: [approve, decline] },
+      ];
+      cells.key = r.fingerprint;
+      return cells;
+    }), "No client is waiting.");
+  }
+
+  function renderPeers() {
+    table("peers", [
+      { label: "NAME" }, { label: "STATUS" }, { label: "ADDRESS", wide: true },
+      { label: "SINCE" }, { label: "IN" }, { label: "OUT" }, { label: "STREAMS", wide: true },
+      { label: "" },
+    ], model.peers.map(function (p) {
+      var cells = [
+        p.name, { text: p.status, className: p.status }, p.remote || "-",
+        { text: age(p.connectedSince), since: p.connectedSince },
+        { text: bytes(p.bytesIn), className: "num", field: "bytesIn" },
+        { text: bytes(p.bytesOut), className: "num", field: "bytesOut" },
+        { text: String(p.streamsOpen), className: "num", field: "streamsOpen" },
+        { node: [revokeButton(p.name)] },
+      ];
+      cells.key = p.name;
+      return cells;
+    }), "No peer yet.");
+  }
+
+  function sparkline(key) {
+    var values = spark[key] || [];
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("viewBox", "0 0 " + HISTORY + " 20");
+    svg.setAttribute("preserveAspectRatio", "none");
+    var max = Math.max.apply(null, values.concat([1]));
+    var points = values.map(function (v, i) {
+      return (HISTORY - values.length + i) + "," + (19 - (v / max) * 18).toFixed(1);
+    }).join(" ");
+    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", points);
+    svg.append(line);
+    var last = values.length ? values[values.length - 1] : 0;
+    svg.setAttribute("aria-label", bytes(last) + "/s");
+    return svg;
+  }
+
+  function renderApps() {
+    table("apps", [
+      { label: "PEER" }, { label: "APP" }, { label: "ENDPOINT" }, { label: "IN" },
+      { label: "OUT" }, { label: "CONNS", wide: true }, { label: "THROUGHPUT", wide: true },
+    ], model.apps.map(function (a) {
+      var key = a.peer + "/" + a.app;
+      var cells = [
+        a.peer, a.app, a.endpoint,
+        { text: bytes(a.bytesIn), className: "num", field: "bytesIn" },
+        { text: bytes(a.bytesOut), className: "num", field: "bytesOut" },
+        { text: String(a.streamsOpen), className: "num", field: "streamsOpen" },
+        { node: [sparkline(key)] },
+      ];
+      cells.key = key;
+      return cells;
+    }), "No app is exposed.");
+  }
+
+  function renderDenied() {
+    table("denied", [
+      { label: "NAME" }, { label: "REASON" }, { label: "SINCE" }, { label: "UNTIL", wide: true },
+      { label: "FINGERPRINT" },
+    ], model.denied.map(function (d) {
+      return [
+        d.name || "-", d.reason, { text: age(d.since), since: d.since },
+        d.until ? new Date(d.until).toLocaleString() : "forever",
+        { node: [fingerprint(d.fingerprint)], className: "fp" },
+      ];
+    }), "No key is denied.");
+  }
+
+  function renderAll() {
+    renderRequests();
+    renderPeers();
+    renderApps();
+    renderDenied();
+  }
+
+  async function load() {
+    var lists = await Promise.all([
+      api("GET", "/v1/requests?detail=1"),
+      api("GET", "/v1/peers?detail=1"),
+      api("GET", "/v1/apps?detail=1"),
+      api("GET", "/v1/denied"),
+    ]);
+    if (lists.some(function (list) { return list === undefined; })) return false;
+    model.requests = lists[0];
+    model.peers = lists[1];
+    model.apps = lists[2];
+    model.denied = lists[3];
+    renderAll();
+    showError("");
+    return true;
+  }
+
+  // One load at a time; a change during a load loads once more after it.
+  function refresh() {
+    if (refreshing) {
+      refreshing.again = true;
+      return refreshing.promise;
+    }
+    var run = { again: false };
+    run.promise = load().catch(function (e) {
+      showError(e.message);
+      return false;
+    }).then(function (ok) {
+      refreshing = null;
+      return run.again ? refresh() : ok;
+    });
+    refreshing = run;
+    return run.promise;
+  }
+
+  function addEvent(kind, data) {
+    var text = kind;
+    if (kind.indexOf("request.") === 0) text = "request " + kind.slice(8) + ": " + data.name;
+    else if (kind.indexOf("peer.") === 0) text = "peer " + data.name + " " + kind.slice(5);
+    else if (kind.indexOf("app.") === 0) text = "app " + data.peer + "/" + data.app + " " + kind.slice(4);
+    var li = el("li");
+    li.append(el("time", "", new Date().toLocaleTimeString()), document.createTextNode(text));
+    var list = $("events");
+    list.prepend(li);
+    while (list.children.length > 30) list.lastElementChild.remove();
+  }
+
+  function onTraffic(sample) {
+    var byPeer = {};
+    sample.apps.forEach(function (a) {
+      var key = a.peer + "/" + a.app;
+      var values = spark[key] || (spark[key] = []);
+      values.push(a.bytesInPerSecond + a.bytesOutPerSecond);
+      if (values.length > HISTORY) values.shift();
+      model.apps.forEach(function (m) {
+        if (m.peer === a.peer && m.app === a.app) {
+          m.bytesIn = a.bytesIn;
+          m.bytesOut = a.bytesOut;
+          m.streamsOpen = a.streamsOpen;
+        }
+      });
+      var sum = byPeer[a.peer] || (byPeer[a.peer] = { streamsOpen: 0 });
+      sum.streamsOpen += a.streamsOpen;
+    });
+    renderApps();
+    // Peers keep the totals of apps no longer exposed: only open streams are live here.
+    model.peers.forEach(function (p) {
+      if (byPeer[p.name]) p.streamsOpen = byPeer[p.name].streamsOpen;
+    });
+    document.querySelectorAll("#peers tr[data-key]").forEach(function (row) {
+      var peer = byPeer[row.dataset.key];
+      var cell = row.querySelector("[data-field=streamsOpen]");
+      if (peer && cell) cell.textContent = String(peer.streamsOpen);
+    });
+  }
+
+  function onBlock(block) {
+    var kind = "message";
+    var data = "";
+    block.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) kind = line.slice(6).trim();
+      else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+    });
+    if (!data) return;
+    var parsed = JSON.parse(data);
+    if (kind === "traffic") return onTraffic(parsed);
+    if (kind === "dropped") return;
+    addEvent(kind, parsed);
+    // Peer totals, denials and new rows come from the detailed lists.
+    refresh();
+  }
+
+  async function listen() {
+    if (listening) return;
+    listening = true;
+    try {
+      var response = await fetch("/v1/events", {
+        headers: headers(false),
+        cache: "no-store",
+        credentials: "omit",
+      });
+      if (response.status === 401) {
+        showLogin("This admin API needs its token.");
+        return;
+      }
+      if (!response.ok || !response.body) throw new Error("events: HTTP " + response.status);
+      setStatus("live", "live");
+      var reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      var buffer = "";
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) break;
+        buffer += chunk.value;
+        var blocks = buffer.split("\n\n");
+        buffer = blocks.pop();
+        blocks.forEach(onBlock);
+      }
+      setStatus("error", "event stream ended; reconnecting");
+    } catch (e) {
+      setStatus("error", "disconnected (" + e.message + "); reconnecting");
+    }
+    if (!listening) return;
+    listening = false;
+    setTimeout(start, 2000);
+  }
+
+  async function start() {
+    $("login").hidden = true;
+    $("main").hidden = false;
+    setStatus("loading", "loading…");
+    if (await refresh()) listen();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    $("login").addEventListener("submit", function (event) {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+      $("token").value = "";
+      start();
+    });
+    $("forget").addEventListener("click", function () {
+      sessionStorage.removeItem(TOKEN_KEY);
+      location.reload();
+    });
+    setInterval(function () {
+      document.querySelectorAll("[data-since]").forEach(function (cell) {
+        cell.textContent = age(cell.dataset.since);
+      });
+    }, 1000);
+    start();
+  });
+})();
+`;
