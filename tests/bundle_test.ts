@@ -46,7 +46,15 @@ Deno.test("bundle: dist/wormhole.js prints its version, runs a tunnel and lists 
     {},
     bundle,
   );
-  assert.deepEqual(JSON.parse(list.stdout), [fingerprint]);
+  assert.deepEqual(
+    JSON.parse(list.stdout).map((r: { fingerprint: string }) => r.fingerprint),
+    [fingerprint],
+  );
+  // The dashboard's files are in the bundle too.
+  const page = await fetch(`${server.admin}/`);
+  assert.match(await page.text(), /<script src="\/dashboard\.js" defer><\/script>/);
+  const script = await fetch(`${server.admin}/dashboard.js`);
+  assert.match(await script.text(), /\/v1\/events/);
   const accept = await runWormhole(
     ["requests", "accept", fingerprint, "--admin", server.admin],
     {},

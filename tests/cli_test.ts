@@ -146,14 +146,22 @@ Deno.test("cli: apps list shows exposed apps as a table and as JSON", async () =
   const table = await runWormhole(["apps", "list", "--admin", server.admin]);
   assert.equal(table.code, 0, table.stderr);
   const [header, row] = table.stdout.trim().split("\n");
-  assert.match(header, /^PEER\s+APP\s+ENDPOINT$/);
-  assert.match(row, new RegExp(`^edge-1\\s+web\\s+127\\.0\\.0\\.1:${port}$`));
+  assert.match(header, /^PEER\s+APP\s+ENDPOINT\s+IN\s+OUT\s+CONNS$/);
+  assert.match(row, new RegExp(`^edge-1\\s+web\\s+127\\.0\\.0\\.1:${port}\\s+0 B\\s+0 B\\s+0$`));
   const json = await runWormhole(["apps", "list", "-o", "json"], {
     WORMHOLE_ADMIN: server.admin,
   });
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(JSON.parse(json.stdout), [
-    { app: "web", endpoint: `127.0.0.1:${port}`, peer: "edge-1" },
+    {
+      peer: "edge-1",
+      app: "web",
+      endpoint: `127.0.0.1:${port}`,
+      bytesIn: 0,
+      bytesOut: 0,
+      streamsOpen: 0,
+      streamsTotal: 0,
+    },
   ]);
 });
 
@@ -183,7 +191,7 @@ Deno.test("cli: a refused token names the URL tried and how to give the token", 
   await using _server = server.proc;
   const { code, stderr } = await runWormhole(["requests", "list", "--admin", server.admin]);
   assert.equal(code, 1);
-  assert.ok(stderr.includes(`GET ${server.admin}/v1/requests failed with 401`), stderr);
+  assert.ok(stderr.includes(`GET ${server.admin}/v1/requests?detail=1 failed with 401`), stderr);
   assert.match(stderr, /set --admin-token or WORMHOLE_ADMIN_TOKEN/);
 });
 

@@ -52,7 +52,12 @@ Deno.test("pairing: pending → accept through the CLI → data flows, and survi
     assert.equal(keys.stdout.trim(), fingerprint);
     await client.waitForLog("waiting for the operator to approve this key");
     const list = await runWormhole(["requests", "list", "--admin", first.admin, "-o", "json"]);
-    assert.deepEqual(JSON.parse(list.stdout), [fingerprint]);
+    const [waiting, ...others] = JSON.parse(list.stdout);
+    assert.deepEqual(others, []);
+    assert.equal(waiting.fingerprint, fingerprint);
+    assert.equal(waiting.name, "edge");
+    assert.match(waiting.remote, /^127\.0\.0\.1:\d+$/);
+    assert.ok(Date.parse(waiting.waitingSince) <= Date.now());
     assert.deepEqual(await waitForApps(first.admin, () => true), []);
 
     const accept = await runWormhole(["requests", "accept", fingerprint, "--admin", first.admin]);

@@ -6,8 +6,8 @@
  * The commands stay as documented; only the environment isolates the run
  * (`WORMHOLE_PORT=0`, `WORMHOLE_ADMIN_PORT=0`, a temporary state directory),
  * and the addresses that can only be known at run time are replaced: the
- * tunnel and admin ports, the upstream on port 3000, `<FINGERPRINT>`, and the
- * app's endpoint that `apps list` prints.
+ * tunnel and admin ports, the upstream on port 3000, `<FINGERPRINT>`, `<AGE>`,
+ * and the app's endpoint that `apps list` prints.
  */
 
 import assert from "node:assert/strict";
@@ -82,6 +82,7 @@ class Running implements AsyncDisposable {
 function promise(text: string): RegExp {
   const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\s+/g, "\\s+")
     .replaceAll("<FINGERPRINT>", "[0-9a-f]{40}")
+    .replaceAll("<AGE>", "[0-9]+[smhd][0-9smhd]*")
     .replace(/127\\\.0\\\.0\\\.1:\d+/g, "127\\.0\\.0\\.1:\\d+");
   return new RegExp(escaped);
 }

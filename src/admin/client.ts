@@ -5,6 +5,7 @@
  */
 
 import type { AppEntry, DeniedEntry, PeerEntry } from "./api.ts";
+import type { AppDetail, PeerDetail, RequestDetail } from "./detail.ts";
 
 /** The admin API could not be reached or answered with an error. */
 export class AdminError extends Error {
@@ -29,15 +30,16 @@ export class AdminClient {
     this.#token = options?.token;
   }
 
-  async #request(method: string, path: string): Promise<unknown> {
+  async #fetch(method: string, path: string, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     // Writes must say JSON: the API's guard against cross-site requests.
     if (method !== "GET") headers["content-type"] = "application/json";
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     let response: Response;
     try {
-      response = await fetch(this.#base + path, { method, headers });
+      response = await fetch(this.#base + path, { method, headers, signal });
     } catch (cause) {
+      if (signal?.aborted) throw cause;
       throw new AdminError(
         `Cannot reach the admin API at ${this.#base}: ${(cause as Error).message}. ` +
           `Give its URL with --admin (or WORMHOLE_ADMIN); in Kubernetes run the command in the ` +
@@ -47,8 +49,8 @@ export class AdminClient {
         { cause },
       );
     }
-    const text = await response.text();
     if (!response.ok) {
+      const text = await response.text();
       let detail = text.trim();
       try {
         detail = (JSON.parse(text) as { error?: string }).error ?? detail;
@@ -63,6 +65,12 @@ export class AdminClient {
         response.status,
       );
     }
+    return response;
+  }
+
+  async #request(method: string, path: string): Promise<unknown> {
+    const response = await this.#fetch(method, path);
+    const text = await response.text();
     if (text === "") return undefined;
     try {
       return JSON.parse(text);
@@ -115,5 +123,48 @@ export class AdminClient {
   /** `DELETE /v1/denied/{fp}`: lift a denial. */
   async removeDenied(fingerprint: string): Promise<void> {
     await this.#request("DELETE", `/v1/denied/${encodeURIComponent(fingerprint)}`);
+  }
+
+  /** `GET /v1/requests?detail=1`: requests with name, address and waiting time. */
+  async requestDetails(): Promise<RequestDetail[]> {
+    return await this.#request("GET", "/v1/requests?detail=1") as RequestDetail[];
+  }
+
+  /** `GET /v1/peers?detail=1`: peers with status, address and traffic. */
+  async peerDetails(): Promise<PeerDetail[]> {
+    return await this.#request("GET", "/v1/peers?detail=1") as PeerDetail[];
+  }
+
+  /** `GET /v1/apps?detail=1`: apps with traffic. */
+  async appDetails(): Promise<AppDetail[]> {
+    return await this.#request("GET", "/v1/apps?detail=1") as AppDetail[];
+  }
+
+  /**
+   * `GET /v1/events`: the event names as they arrive, until `signal` aborts
+   * (then it just ends) or the stream ends (then it throws an
+   * {@linkcode AdminError}).
+   */
+  async *events(signal: AbortSignal): AsyncGenerator<string> {
+    const response = await this.#fetch("GET", "/v1/events", signal);
+    let buffer = "";
+    try {
+      for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const name = /^event: (.*)$/m.exec(buffer.slice(0, end))?.[1];
+          buffer = buffer.slice(end + 2);
+          if (name) yield name;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw new AdminError(`The event stream of ${this.#base} failed: ${error}`, undefined, {
+        cause: error,
+      });
+    }
+    if (signal.aborted) return;
+    throw new AdminError(`The admin API at ${this.#base} ended its event stream`);
   }
 }

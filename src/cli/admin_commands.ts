@@ -1,6 +1,7 @@
 /**
  * Operator commands that talk to a server's admin API: `apps`, `requests`,
- * `peers` and `denied`.
+ * `peers` and `denied`. Every one that prints takes `-o table|wide|json`;
+ * the lists take `--watch`.
  *
  * @module
  */
@@ -10,27 +11,38 @@ import { AdminClient } from "../admin/mod.ts";
 import { parseFingerprint } from "../crypto/fingerprint.ts";
 import { flag } from "./options.ts";
 import { oneOf, parseHttpUrl } from "./parse.ts";
-import { formatTable } from "./table.ts";
+import {
+  APPS_VIEW,
+  DENIED_VIEW,
+  type Outcome,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  PEERS_VIEW,
+  render,
+  renderOutcome,
+  REQUESTS_VIEW,
+  type View,
+} from "./views.ts";
+import { interruptSignal, watch } from "./watch.ts";
 
 interface AdminFlags {
   admin: string;
   adminToken?: string;
-  output: "table" | "json";
+  output: OutputFormat;
+  watch?: boolean;
 }
 
 /** Adds `--admin`, `--admin-token` and `-o` to a leaf command. */
-function adminFlags(command: Command, output = true): Command {
+function adminFlags(command: Command): Command {
   flag(command, "--admin <url>", "admin API of the server", {
     parse: parseHttpUrl,
     default: "http://127.0.0.1:8081",
   });
   flag(command, "--admin-token <token>", "bearer token of the admin API");
-  if (output) {
-    flag(command, "-o, --output <format>", "table or json", {
-      parse: oneOf(["table", "json"] as const),
-      default: "table",
-    });
-  }
+  flag(command, "-o, --output <format>", "table, wide (more columns) or json", {
+    parse: oneOf(OUTPUT_FORMATS),
+    default: "table",
+  });
   return command;
 }
 
@@ -47,107 +59,137 @@ function fingerprintArgument(value: string): string {
   }
 }
 
-function print(flags: AdminFlags, data: unknown, headers: string[], rows: string[][]): void {
-  if (flags.output === "json") console.log(JSON.stringify(data, null, 2));
-  else console.log(formatTable(headers, rows));
+/** A `list` command over `fetch`, with `-o` and `--watch`. */
+function listCommand<T>(
+  description: string,
+  view: View<T>,
+  fetch: (client: AdminClient) => Promise<T[]>,
+): Command {
+  const command = adminFlags(new Command("list").alias("ls").description(description));
+  flag(command, "-w, --watch", "print again on every change until Ctrl-C");
+  return command.action(async (flags: AdminFlags) => {
+    const admin = client(flags);
+    const draw = async () => render(view, await fetch(admin), flags.output, Date.now());
+    if (!flags.watch) {
+      console.log(await draw());
+      return;
+    }
+    const interrupt = interruptSignal();
+    const json = flags.output === "json";
+    try {
+      await watch({
+        client: admin,
+        // JSON while watching: one compact document per line, for tools.
+        draw: json ? async () => JSON.stringify(await fetch(admin)) : draw,
+        signal: interrupt.signal,
+        terminal: !json && Deno.stdout.isTerminal(),
+        write: writeStdout,
+        separator: json ? "" : "\n",
+      });
+    } finally {
+      interrupt.dispose();
+    }
+  });
 }
+
+function writeStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
+}
+
+/** An action on one fingerprint or name that prints what it did. */
+function actionCommand(
+  name: string,
+  description: string,
+  argument: [string, string, ((value: string) => string)?],
+  act: (client: AdminClient, subject: string) => Promise<Outcome>,
+): Command {
+  const command = new Command(name).description(description);
+  if (argument[2]) command.argument(argument[0], argument[1], argument[2]);
+  else command.argument(argument[0], argument[1]);
+  return adminFlags(command).action(async (subject: string, flags: AdminFlags) => {
+    console.log(renderOutcome(await act(client(flags), subject), flags.output));
+  });
+}
+
+const FINGERPRINT_ARGUMENT: [string, string, (value: string) => string] = [
+  "<fingerprint>",
+  "the fingerprint the client logged",
+  fingerprintArgument,
+];
 
 /** Builds `apps list`. */
 export function appsCommand(): Command {
-  const list = adminFlags(new Command("list").alias("ls").description("list exposed apps"))
-    .action(async (flags: AdminFlags) => {
-      const apps = await client(flags).apps();
-      print(flags, apps, ["PEER", "APP", "ENDPOINT"], apps.map((a) => [a.peer, a.app, a.endpoint]));
-    });
+  const list = listCommand("list exposed apps and their traffic", APPS_VIEW, (c) => c.appDetails());
   return new Command("apps").description("inspect apps exposed by a server").addCommand(list);
 }
 
 /** Builds `requests list|accept|decline`. */
 export function requestsCommand(): Command {
-  const list = adminFlags(
-    new Command("list").alias("ls").description("list keys waiting for approval"),
-  ).action(async (flags: AdminFlags) => {
-    const fingerprints = await client(flags).requests();
-    print(flags, fingerprints, ["FINGERPRINT"], fingerprints.map((fp) => [fp]));
-  });
-  const accept = adminFlags(
-    new Command("accept").description("approve a waiting key").argument(
-      "<fingerprint>",
-      "the fingerprint the client logged",
-      fingerprintArgument,
-    ),
-    false,
-  ).action(async (fingerprint: string, flags: AdminFlags) => {
-    await client(flags).accept(fingerprint);
-    console.log(`Accepted ${fingerprint}`);
-  });
-  const decline = adminFlags(
-    new Command("decline").description("refuse a waiting key and deny it (--deny-for)").argument(
-      "<fingerprint>",
-      "the fingerprint the client logged",
-      fingerprintArgument,
-    ),
-    false,
-  ).action(async (fingerprint: string, flags: AdminFlags) => {
-    await client(flags).decline(fingerprint);
-    console.log(`Declined ${fingerprint}`);
-  });
+  const list = listCommand(
+    "list clients waiting for approval",
+    REQUESTS_VIEW,
+    (c) => c.requestDetails(),
+  );
+  const accept = actionCommand(
+    "accept",
+    "approve a waiting key",
+    FINGERPRINT_ARGUMENT,
+    async (c, fingerprint) => {
+      await c.accept(fingerprint);
+      return { result: "accepted", subject: fingerprint, text: `Accepted ${fingerprint}` };
+    },
+  );
+  const decline = actionCommand(
+    "decline",
+    "refuse a waiting key and deny it (--deny-for)",
+    FINGERPRINT_ARGUMENT,
+    async (c, fingerprint) => {
+      await c.decline(fingerprint);
+      return { result: "declined", subject: fingerprint, text: `Declined ${fingerprint}` };
+    },
+  );
   return new Command("requests").description("approve or refuse clients waiting to join")
     .addCommand(list).addCommand(accept).addCommand(decline);
 }
 
 /** Builds `peers list|revoke`. */
 export function peersCommand(): Command {
-  const list = adminFlags(
-    new Command("list").alias("ls").description("list approved and connected peers"),
-  ).action(async (flags: AdminFlags) => {
-    const peers = await client(flags).peers();
-    print(
-      flags,
-      peers,
-      ["NAME", "FINGERPRINT", "CONNECTED", "APPS", "LAST SEEN"],
-      peers.map((p) => [
-        p.name,
-        p.fingerprint || "-",
-        p.connected ? "yes" : "no",
-        p.apps.join(",") || "-",
-        p.lastSeen,
-      ]),
-    );
-  });
-  const revoke = adminFlags(
-    new Command("revoke").description("disconnect a peer, forget its approval, deny its key")
-      .argument("<name>", "peer name"),
-    false,
-  ).action(async (name: string, flags: AdminFlags) => {
-    await client(flags).revoke(name);
-    console.log(`Revoked ${name}`);
-  });
+  const list = listCommand(
+    "list approved and connected peers and their traffic",
+    PEERS_VIEW,
+    (c) => c.peerDetails(),
+  );
+  const revoke = actionCommand(
+    "revoke",
+    "disconnect a peer, forget its approval, deny its key",
+    ["<name>", "peer name"],
+    async (c, name) => {
+      await c.revoke(name);
+      return { result: "revoked", subject: name, text: `Revoked ${name}` };
+    },
+  );
   return new Command("peers").description("inspect and revoke peers").addCommand(list)
     .addCommand(revoke);
 }
 
 /** Builds `denied list|remove`. */
 export function deniedCommand(): Command {
-  const list = adminFlags(
-    new Command("list").alias("ls").description("list keys the server refuses"),
-  ).action(async (flags: AdminFlags) => {
-    const denied = await client(flags).denied();
-    print(
-      flags,
-      denied,
-      ["FINGERPRINT", "NAME", "REASON", "SINCE", "UNTIL"],
-      denied.map((d) => [d.fingerprint, d.name || "-", d.reason, d.since, d.until ?? "forever"]),
-    );
-  });
-  const remove = adminFlags(
-    new Command("remove").alias("rm").description("lift a denial: the key may ask again")
-      .argument("<fingerprint>", "the denied fingerprint", fingerprintArgument),
-    false,
-  ).action(async (fingerprint: string, flags: AdminFlags) => {
-    await client(flags).removeDenied(fingerprint);
-    console.log(`Removed ${fingerprint} from the deny list`);
-  });
+  const list = listCommand("list keys the server refuses", DENIED_VIEW, (c) => c.denied());
+  const remove = actionCommand(
+    "remove",
+    "lift a denial: the key may ask again",
+    ["<fingerprint>", "the denied fingerprint", fingerprintArgument],
+    async (c, fingerprint) => {
+      await c.removeDenied(fingerprint);
+      return {
+        result: "removed",
+        subject: fingerprint,
+        text: `Removed ${fingerprint} from the deny list`,
+      };
+    },
+  );
+  remove.alias("rm");
   return new Command("denied").description("inspect and lift denials of declined and revoked keys")
     .addCommand(list).addCommand(remove);
 }

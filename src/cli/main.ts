@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./errors.ts";
 import { appsCommand, deniedCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
+import { completionCommand } from "./completion.ts";
 import { keysCommand } from "./keys_command.ts";
 import { clientCommand } from "./client_command.ts";
 import { serverCommand } from "./server_command.ts";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
       deniedCommand(),
       keysCommand(),
       testServerCommand(),
+      completionCommand(),
     ]
   ) {
     program.addCommand(command);

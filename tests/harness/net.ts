@@ -39,6 +39,24 @@ export async function appPort(admin: string, app: string, peer?: string): Promis
   return Number(entry.endpoint.split(":").pop());
 }
 
+/**
+ * Polls `check` every 50 ms until it returns something truthy (which it
+ * resolves with) or `timeoutMs` passed; then throws naming `what`.
+ */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    await sleep(50);
+  }
+  throw new Error(`Gave up waiting for ${what}`);
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
