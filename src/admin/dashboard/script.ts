@@ -96,7 +96,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
     node.replaceChildren();
     var tr = el("tr");
     head.forEach(function (h) {
-      var th = el("th", h.wide ? "wide" : "", h.label);
+      var th = el("th", (h.num ? "num " : "") + (h.wide ? "wide" : ""), h.label);
       tr.append(th);
     });
     var thead = el("thead");
@@ -190,7 +190,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
   function renderPeers() {
     table("peers", [
       { label: "NAME" }, { label: "STATUS" }, { label: "ADDRESS", wide: true },
-      { label: "SINCE" }, { label: "IN" }, { label: "OUT" }, { label: "STREAMS", wide: true },
+      { label: "SINCE" }, { label: "IN", num: true }, { label: "OUT", num: true },
+      { label: "STREAMS", num: true, wide: true },
       { label: "" },
     ], model.peers.map(function (p) {
       var cells = [
@@ -226,8 +227,9 @@ export const DASHBOARD_JS = String.raw`"use strict";
 
   function renderApps() {
     table("apps", [
-      { label: "PEER" }, { label: "APP" }, { label: "ENDPOINT" }, { label: "IN" },
-      { label: "OUT" }, { label: "CONNS", wide: true }, { label: "THROUGHPUT", wide: true },
+      { label: "PEER" }, { label: "APP" }, { label: "ENDPOINT" }, { label: "IN", num: true },
+      { label: "OUT", num: true }, { label: "CONNS", num: true, wide: true },
+      { label: "THROUGHPUT", wide: true },
     ], model.apps.map(function (a) {
       var key = a.peer + "/" + a.app;
       var cells = [
@@ -391,6 +393,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   async function start() {
     $("login").hidden = true;
     $("main").hidden = false;
+    $("forget").hidden = !token();
     setStatus("loading", "loading…");
     if (await refresh()) listen();
   }

@@ -31,6 +31,7 @@ export const DASHBOARD_CSS = `:root {
   }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body {
   margin: 0 auto;
   max-width: 72rem;
@@ -50,7 +51,7 @@ h2 { font-size: 1.05rem; margin: 1.2rem 0 0.4rem; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; font-size: 0.75rem; letter-spacing: 0.04em; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.empty { color: var(--muted); font-style: italic; }
 .fp { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.8rem; white-space: normal; min-width: 12rem; }
 .fp span { margin-right: 0.35em; }
