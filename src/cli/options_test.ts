@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { type Command, CommanderError } from "commander";
+import { appsCommand, deniedCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
 import { clientCommand } from "./client_command.ts";
 import { buildProgram } from "./main.ts";
 import { serverCommand } from "./server_command.ts";
 
-/** The server and client commands, each with args that satisfy their checks. */
+/** The `list` sub-command of a command group. */
+const list = (group: () => Command) => () => group().commands.find((c) => c.name() === "list")!;
+
+/** The commands with boolean flags, each with args that satisfy their checks. */
 const COMMANDS: [string, () => Command, string[]][] = [
   ["server", serverCommand, ["--kubernetes-labels", "app=wormhole"]],
   ["client", clientCommand, []],
+  ["apps list", list(appsCommand), []],
+  ["requests list", list(requestsCommand), []],
+  ["peers list", list(peersCommand), []],
+  ["denied list", list(deniedCommand), []],
 ];
 
 /**
@@ -46,7 +54,7 @@ function booleanFlags(command: Command): { key: string; variable: string; flags:
   }));
 }
 
-Deno.test("options: only server and client have boolean flags (the tests below cover them all)", () => {
+Deno.test("options: only server, client and the list commands have boolean flags (the tests below cover them all)", () => {
   const withBooleans: string[] = [];
   const walk = (command: Command, path: string) => {
     if (booleanFlags(command).length > 0) withBooleans.push(path);

@@ -84,11 +84,11 @@ export const APPS_VIEW: View<AppDetail> = [
 
 /** `denied list`. */
 export const DENIED_VIEW: View<DeniedEntry> = [
+  { header: "FINGERPRINT", cell: (d) => d.fingerprint },
   { header: "NAME", cell: (d) => d.name || "-" },
   { header: "REASON", cell: (d) => d.reason },
   { header: "SINCE", cell: (d, now) => humanAge(d.since, now) },
   { header: "UNTIL", cell: (d) => d.until ?? "forever" },
-  { header: "FINGERPRINT", cell: (d) => d.fingerprint },
 ];
 
 /** What `requests accept|decline`, `peers revoke` and `denied remove` did. */
