@@ -154,6 +154,10 @@ Deno.test({
     );
     assert.match(await text(page, "#denied") ?? "", /edge-berlin\s*revoked/);
     assert.match(await text(page, "#events") ?? "", /peer edge-berlin down/);
+    // Lifting the denial lets the key ask again: it waits for approval once more.
+    await click(page, `#denied tr[data-key="${fingerprint}"] button[data-action="lift"]`);
+    await eventually(() => text(page, row), "the lifted key waiting again");
+    assert.match(await text(page, "#denied") ?? "", /No key is denied/);
     assertNoProblems(page.problems);
   },
 });

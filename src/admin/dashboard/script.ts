@@ -247,13 +247,20 @@ export const DASHBOARD_JS = String.raw`"use strict";
   function renderDenied() {
     table("denied", [
       { label: "NAME" }, { label: "REASON" }, { label: "SINCE" }, { label: "UNTIL", wide: true },
-      { label: "FINGERPRINT" },
+      { label: "FINGERPRINT" }, { label: "" },
     ], model.denied.map(function (d) {
-      return [
+      var lift = button("Lift", "", function () {
+        return api("DELETE", "/v1/denied/" + encodeURIComponent(d.fingerprint));
+      });
+      lift.dataset.action = "lift";
+      lift.title = "Let this key ask for approval again";
+      var cells = [
         d.name || "-", d.reason, { text: age(d.since), since: d.since },
         d.until ? new Date(d.until).toLocaleString() : "forever",
-        { node: [fingerprint(d.fingerprint)], className: "fp" },
+        { node: [fingerprint(d.fingerprint)], className: "fp" }, { node: [lift] },
       ];
+      cells.key = d.fingerprint;
+      return cells;
     }), "No key is denied.");
   }
 
