@@ -50,6 +50,10 @@ Deno.test("pairing: pending → accept through the CLI → data flows, and survi
     // The key on disk is the one the client showed.
     const keys = await runWormhole(["keys", "fingerprint", "--state-dir", `${dir.path}/client`]);
     assert.equal(keys.stdout.trim(), fingerprint);
+    const keysJson = await runWormhole(
+      ["keys", "fingerprint", "--state-dir", `${dir.path}/client`, "-o", "json"],
+    );
+    assert.deepEqual(JSON.parse(keysJson.stdout), { fingerprint, key: "client" });
     await client.waitForLog("waiting for the operator to approve this key");
     const list = await runWormhole(["requests", "list", "--admin", first.admin, "-o", "json"]);
     const [waiting, ...others] = JSON.parse(list.stdout);

@@ -11,6 +11,7 @@ import { silentLogger } from "../log/mod.ts";
 import { flag } from "./options.ts";
 import { defaultStateDir, oneOf } from "./parse.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "./views.ts";
 
 /** Builds the `keys` command group. */
 export function keysCommand(): Command {
@@ -24,11 +25,20 @@ export function keysCommand(): Command {
     parse: oneOf(["client", "server"] as const),
     default: "client",
   });
-  fingerprint.action(async (flags: StateFlags & { key: "client" | "server" }) => {
+  flag(fingerprint, "-o, --output <format>", "table or wide (the fingerprint alone) or json", {
+    parse: oneOf(OUTPUT_FORMATS),
+    default: "table",
+  });
+  type Flags = StateFlags & { key: "client" | "server"; output: OutputFormat };
+  fingerprint.action(async (flags: Flags) => {
     const state = await openState(flags, flags.key, silentLogger, { follow: false });
     try {
       const identity = await loadOrCreateIdentityIn(state, KEY_FILES[flags.key]);
-      console.log(identity.fingerprint);
+      console.log(
+        flags.output === "json"
+          ? JSON.stringify({ fingerprint: identity.fingerprint, key: flags.key }, null, 2)
+          : identity.fingerprint,
+      );
     } finally {
       await state.close();
     }
