@@ -49,6 +49,9 @@ Deno.test("cli admin: requests, accept, peers and apps with traffic, --watch, re
   }, "the finished connection in apps list");
   assert.equal(apps.bytesIn, "hello through the tunnel".length);
   assert.equal(apps.bytesOut, "hello through the tunnel".length);
+  for (const rate of ["bytesInPerSecond", "bytesOutPerSecond", "connectionsPerSecond"]) {
+    assert.equal(typeof apps[rate], "number", rate);
+  }
 
   const peers = await runWormhole(["peers", "list", ...admin]);
   assert.equal(peers.code, 0, peers.stderr);
@@ -56,7 +59,7 @@ Deno.test("cli admin: requests, accept, peers and apps with traffic, --watch, re
   assert.match(peersHead, /^NAME\s+STATUS\s+ADDRESS\s+SINCE\s+IN\s+OUT\s+STREAMS$/);
   assert.match(peer, /^edge-7\s+connected\s+127\.0\.0\.1:\d+\s+\d+s\s+24 B\s+24 B\s+0$/);
   const wide = await runWormhole(["peers", "list", ...admin, "-o", "wide"]);
-  assert.match(wide.stdout, /STREAMS\s+TOTAL\s+APPS\s+LAST SEEN\s+FINGERPRINT\n/);
+  assert.match(wide.stdout, /STREAMS\s+TOTAL\s+IN\/S\s+OUT\/S\s+CONNS\/S\s+APPS\s+LAST SEEN\s+FINGERPRINT\n/);
   assert.ok(wide.stdout.includes(fingerprint), wide.stdout);
 
   // --watch prints the list, then again when the peer goes away; SIGTERM ends it with 0.

@@ -161,6 +161,9 @@ Deno.test("cli: apps list shows exposed apps as a table and as JSON", async () =
       bytesOut: 0,
       streamsOpen: 0,
       streamsTotal: 0,
+      bytesInPerSecond: 0,
+      bytesOutPerSecond: 0,
+      connectionsPerSecond: 0,
     },
   ]);
 });

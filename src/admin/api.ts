@@ -28,7 +28,7 @@
 
 import { parseFingerprint } from "../crypto/fingerprint.ts";
 import { dashboardAsset } from "./dashboard/mod.ts";
-import { appDetails, peerDetails, requestDetails } from "./detail.ts";
+import { appDetails, peerDetails, type RateTable, requestDetails } from "./detail.ts";
 import { EventHub } from "./events.ts";
 import { refusal } from "./guard.ts";
 import { serveRestarting } from "./serve.ts";
@@ -145,7 +145,11 @@ export interface AdminOptions {
   hosts?: readonly string[];
   /** Serve the dashboard at `/`. */
   dashboard?: boolean;
-  /** Ends the `/v1/events` streams when aborted (a server waits for open responses). */
+  /**
+   * The API's lifetime: while it runs, traffic is sampled every interval (for
+   * the rates of `?detail=1`); when it aborts, the `/v1/events` streams end (a
+   * server waits for open responses). Without it rates are 0 (tests).
+   */
   signal?: AbortSignal;
   /** Interval of `/v1/events` traffic samples (default 1000 ms). */
   eventsIntervalMs?: number;
@@ -197,7 +201,11 @@ export function adminHandler(
   options: AdminOptions = {},
 ): (request: Request) => Promise<Response> {
   const events = new EventHub(state, { intervalMs: options.eventsIntervalMs });
-  options.signal?.addEventListener("abort", () => events.close(), { once: true });
+  if (options.signal) {
+    // A long-lived API: sample all along, so that `?detail=1` has rates.
+    events.keepSampling();
+    options.signal.addEventListener("abort", () => events.close(), { once: true });
+  }
   return async (request) => {
     const url = new URL(request.url);
     const { pathname } = url;
@@ -234,7 +242,10 @@ export function adminHandler(
         return events.subscribe();
       }
       const detail = ["1", "true"].includes(url.searchParams.get("detail") ?? "");
-      const response = await route(state, options, request.method, pathname, detail);
+      const response = await route(state, options, request.method, pathname, {
+        detail,
+        rates: events.rates(),
+      });
       if (request.method !== "GET" && response.ok) events.changed();
       return response;
     } catch (error) {
@@ -248,7 +259,7 @@ async function route(
   options: AdminOptions,
   method: string,
   pathname: string,
-  detail: boolean,
+  { detail, rates }: { detail: boolean; rates: RateTable },
 ): Promise<Response> {
   const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
   const missing = () => json(404, { error: `Not available here: ${pathname}` });
@@ -261,7 +272,7 @@ async function route(
       });
     case "/v1/apps":
       if (method !== "GET") return notAllowed();
-      return json(200, detail ? appDetails(state) : state.apps());
+      return json(200, detail ? appDetails(state, rates) : state.apps());
     case "/v1/requests":
       if (!state.requests) return missing();
       if (method !== "GET") return notAllowed();
@@ -274,7 +285,7 @@ async function route(
       if (method !== "GET") return notAllowed();
       return json(
         200,
-        detail ? peerDetails(state) : state.peers().map((p) => ({
+        detail ? peerDetails(state, rates) : state.peers().map((p) => ({
           name: p.name,
           fingerprint: p.fingerprint,
           connected: p.connected,

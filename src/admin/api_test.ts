@@ -142,6 +142,10 @@ Deno.test("admin: ?detail=1 adds names, addresses and traffic; the plain lists k
       bytesOut: 15,
       streamsOpen: 1,
       streamsTotal: 4,
+      // Without a lifetime signal the API does not sample: no rates.
+      bytesInPerSecond: 0,
+      bytesOutPerSecond: 0,
+      connectionsPerSecond: 0,
     },
     {
       name: "old",
@@ -155,6 +159,9 @@ Deno.test("admin: ?detail=1 adds names, addresses and traffic; the plain lists k
       bytesOut: 0,
       streamsOpen: 0,
       streamsTotal: 0,
+      bytesInPerSecond: 0,
+      bytesOutPerSecond: 0,
+      connectionsPerSecond: 0,
     },
   ]);
   assert.deepEqual(await body("/v1/apps"), [
@@ -169,6 +176,9 @@ Deno.test("admin: ?detail=1 adds names, addresses and traffic; the plain lists k
       bytesOut: 10,
       streamsOpen: 1,
       streamsTotal: 3,
+      bytesInPerSecond: 0,
+      bytesOutPerSecond: 0,
+      connectionsPerSecond: 0,
     },
   ]);
 });

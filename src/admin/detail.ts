@@ -13,6 +13,19 @@
 
 import type { AdminState, TrafficEntry } from "./api.ts";
 
+/** Rates over the last second, as the event hub samples them (`peer\0app` → rates). */
+export type RateTable = ReadonlyMap<string, Partial<TrafficRates>>;
+
+/** Rates of one app or one peer (the sum of its apps) over the last second. */
+export interface TrafficRates {
+  /** Bytes per second received from the peer. */
+  bytesInPerSecond: number;
+  /** Bytes per second sent to the peer. */
+  bytesOutPerSecond: number;
+  /** New tunnelled connections per second. */
+  connectionsPerSecond: number;
+}
+
 /** Traffic counters of one app or one peer (the sum of its apps). */
 export interface TrafficCounters {
   /** Bytes received from the peer. */
@@ -38,7 +51,7 @@ export interface RequestDetail {
 }
 
 /** A peer as `GET /v1/peers?detail=1` shows it. */
-export interface PeerDetail extends TrafficCounters {
+export interface PeerDetail extends TrafficCounters, TrafficRates {
   /** Peer name. */
   name: string;
   /** Key fingerprint (empty when the acceptor does not check keys). */
@@ -56,7 +69,7 @@ export interface PeerDetail extends TrafficCounters {
 }
 
 /** An app as `GET /v1/apps?detail=1` shows it. */
-export interface AppDetail extends TrafficCounters {
+export interface AppDetail extends TrafficCounters, TrafficRates {
   /** The peer that offers it. */
   peer: string;
   /** App name. */
@@ -82,6 +95,22 @@ function add(sum: TrafficCounters, entry: TrafficCounters): TrafficCounters {
   };
 }
 
+function rates(entry: Partial<TrafficRates> | undefined): TrafficRates {
+  return {
+    bytesInPerSecond: entry?.bytesInPerSecond ?? 0,
+    bytesOutPerSecond: entry?.bytesOutPerSecond ?? 0,
+    connectionsPerSecond: entry?.connectionsPerSecond ?? 0,
+  };
+}
+
+function addRates(sum: TrafficRates, entry: TrafficRates): TrafficRates {
+  return {
+    bytesInPerSecond: sum.bytesInPerSecond + entry.bytesInPerSecond,
+    bytesOutPerSecond: sum.bytesOutPerSecond + entry.bytesOutPerSecond,
+    connectionsPerSecond: sum.connectionsPerSecond + entry.connectionsPerSecond,
+  };
+}
+
 function traffic(state: AdminState): TrafficEntry[] {
   return state.stats?.().traffic ?? [];
 }
@@ -96,11 +125,19 @@ export function requestDetails(state: AdminState): RequestDetail[] {
   }));
 }
 
-/** Peers with their traffic summed over their apps (past ones included). */
-export function peerDetails(state: AdminState): PeerDetail[] {
+/**
+ * Peers with their traffic summed over their apps (past ones included) and
+ * the rates of their exposed apps (`table`: 0 without a sample).
+ */
+export function peerDetails(state: AdminState, table: RateTable = new Map()): PeerDetail[] {
   const byPeer = new Map<string, TrafficCounters>();
   for (const entry of traffic(state)) {
     byPeer.set(entry.peer, add(byPeer.get(entry.peer) ?? { ...ZERO }, counters(entry)));
+  }
+  const ratesByPeer = new Map<string, TrafficRates>();
+  for (const [key, entry] of table) {
+    const peer = key.slice(0, key.indexOf("\0"));
+    ratesByPeer.set(peer, addRates(ratesByPeer.get(peer) ?? rates(undefined), rates(entry)));
   }
   return (state.peers?.() ?? []).map((p) => ({
     name: p.name,
@@ -111,16 +148,18 @@ export function peerDetails(state: AdminState): PeerDetail[] {
     lastSeen: p.lastSeen,
     apps: p.apps,
     ...counters(byPeer.get(p.name)),
+    ...rates(ratesByPeer.get(p.name)),
   }));
 }
 
-/** Exposed apps with their traffic. */
-export function appDetails(state: AdminState): AppDetail[] {
+/** Exposed apps with their traffic and rates (`table`: 0 without a sample). */
+export function appDetails(state: AdminState, table: RateTable = new Map()): AppDetail[] {
   const byApp = new Map(traffic(state).map((t) => [`${t.peer}\0${t.app}`, t]));
   return state.apps().map((a) => ({
     peer: a.peer,
     app: a.app,
     endpoint: a.endpoint,
     ...counters(byApp.get(`${a.peer}\0${a.app}`)),
+    ...rates(table.get(`${a.peer}\0${a.app}`)),
   }));
 }

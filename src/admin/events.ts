@@ -16,7 +16,9 @@
  * The hub compares snapshots of the state once a second (and right after a
  * write through the API) instead of hooking into the server: the server layer
  * stays unaware of it, and a change between two looks that undoes itself is
- * not worth a line on a dashboard. It runs only while someone subscribes.
+ * not worth a line on a dashboard. It runs while someone subscribes, or for
+ * the life of the admin API when {@linkcode EventHub.keepSampling} was called
+ * (the server and client do, so that `?detail=1` can show rates).
  *
  * Each subscriber has a bounded queue ({@linkcode EventHubOptions.queueLimit}
  * events). The HTTP server takes events from it as fast as the subscriber's
@@ -79,6 +81,8 @@ export class EventHub {
   #subscribers = new Set<Subscriber>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #last: Snapshot | undefined;
+  #rates = new Map<string, TrafficSample>();
+  #sampling = false;
   #closed = false;
 
   /** Creates a hub over `state`; nothing runs until the first subscriber. */
@@ -119,6 +123,21 @@ export class EventHub {
     });
   }
 
+  /** Samples every interval until {@linkcode close}, subscribers or not. */
+  keepSampling(): void {
+    if (this.#closed) return;
+    this.#sampling = true;
+    this.#start();
+  }
+
+  /**
+   * The last sample of each exposed app (`peer\0app` → sample), from the
+   * last full interval; empty while the hub does not run.
+   */
+  rates(): ReadonlyMap<string, TrafficSample> {
+    return this.#rates;
+  }
+
   /** Looks at the state now (after a write), instead of at the next tick. */
   changed(): void {
     if (this.#timer !== undefined) this.#look(false);
@@ -127,6 +146,8 @@ export class EventHub {
   /** Ends every stream and stops looking. */
   close(): void {
     this.#closed = true;
+    this.#sampling = false;
+    this.#stop();
     for (const subscriber of [...this.#subscribers]) {
       this.#remove(subscriber);
       subscriber.controller.close();
@@ -141,11 +162,15 @@ export class EventHub {
 
   #remove(subscriber: Subscriber): void {
     this.#subscribers.delete(subscriber);
-    if (this.#subscribers.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-      this.#last = undefined;
-    }
+    if (this.#subscribers.size === 0 && !this.#sampling) this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#last = undefined;
+    this.#rates = new Map();
   }
 
   #publish(event: Uint8Array): void {
@@ -210,10 +235,10 @@ export class EventHub {
       now.time = before.time;
       return;
     }
-    this.#publish(sseEvent("traffic", {
-      time: new Date().toISOString(),
-      apps: samples(before, now),
-    }));
+    const apps = samples(before, now);
+    this.#rates = new Map(apps.map((a) => [`${a.peer}\0${a.app}`, a]));
+    if (this.#subscribers.size === 0) return;
+    this.#publish(sseEvent("traffic", { time: new Date().toISOString(), apps }));
   }
 
   /** Why a request stopped waiting: its key is approved now, or denied, or it left. */

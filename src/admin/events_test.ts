@@ -179,3 +179,44 @@ Deno.test("events: aborting the admin API's signal ends every stream", async () 
   const after = await handle(new Request("http://127.0.0.1/v1/events"));
   assert.equal(await eventReader(after).next(), null, "no new stream after the end");
 });
+
+Deno.test("events: an API with a lifetime samples all along; ?detail=1 shows the last interval's rates", async () => {
+  const { now, state } = mutableState();
+  now.apps = [{ app: "web", endpoint: "127.0.0.1:3000", peer: "edge" }];
+  now.peers = [{ name: "edge", fingerprint: FP, connected: true, apps: ["web"], lastSeen: "t" }];
+  now.traffic = [{
+    peer: "edge",
+    app: "web",
+    bytesIn: 0,
+    bytesOut: 0,
+    streamsOpen: 0,
+    streamsTotal: 0,
+  }];
+  const abort = new AbortController();
+  const handle = adminHandler(state, { signal: abort.signal, eventsIntervalMs: 10 });
+  const detail = async (path: string) =>
+    (await (await handle(new Request(`http://127.0.0.1${path}?detail=1`))).json())[0];
+  try {
+    now.traffic = [{
+      peer: "edge",
+      app: "web",
+      bytesIn: 4096,
+      bytesOut: 1024,
+      streamsOpen: 1,
+      streamsTotal: 5,
+    }];
+    // Bounded: a sample within a few intervals sees the change, with no subscriber at all.
+    let app: Record<string, number> = {};
+    for (let i = 0; i < 1000 && !app.connectionsPerSecond; i++) {
+      app = await detail("/v1/apps");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(app.connectionsPerSecond > 0, JSON.stringify(app));
+    assert.ok(app.bytesInPerSecond > 0 && app.bytesOutPerSecond > 0, JSON.stringify(app));
+    const peer = await detail("/v1/peers");
+    assert.ok(peer.bytesInPerSecond >= 0 && typeof peer.connectionsPerSecond === "number");
+  } finally {
+    // Stops the sampling timer (the sanitizer checks that nothing is left running).
+    abort.abort();
+  }
+});

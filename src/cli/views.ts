@@ -5,7 +5,8 @@
  *
  * Traffic columns use the API's vocabulary: IN and OUT are `bytesIn` and
  * `bytesOut` from the server's point of view, STREAMS and CONNS are
- * `streamsOpen` (tunnelled connections open now), TOTAL is `streamsTotal`.
+ * `streamsOpen` (tunnelled connections open now), TOTAL is `streamsTotal`;
+ * IN/S, OUT/S and CONNS/S are the rates over the last second.
  *
  * @module
  */
@@ -64,6 +65,9 @@ export const PEERS_VIEW: View<PeerDetail> = [
   { header: "OUT", cell: (p) => humanBytes(p.bytesOut) },
   { header: "STREAMS", cell: (p) => String(p.streamsOpen) },
   { header: "TOTAL", wide: true, cell: (p) => String(p.streamsTotal) },
+  { header: "IN/S", wide: true, cell: (p) => humanBytes(p.bytesInPerSecond) },
+  { header: "OUT/S", wide: true, cell: (p) => humanBytes(p.bytesOutPerSecond) },
+  { header: "CONNS/S", wide: true, cell: (p) => String(p.connectionsPerSecond) },
   { header: "APPS", wide: true, cell: (p) => p.apps.join(",") || "-" },
   { header: "LAST SEEN", wide: true, cell: (p) => p.lastSeen || "-" },
   { header: "FINGERPRINT", wide: true, cell: (p) => p.fingerprint || "-" },
@@ -78,6 +82,9 @@ export const APPS_VIEW: View<AppDetail> = [
   { header: "OUT", cell: (a) => humanBytes(a.bytesOut) },
   { header: "CONNS", cell: (a) => String(a.streamsOpen) },
   { header: "TOTAL", wide: true, cell: (a) => String(a.streamsTotal) },
+  { header: "IN/S", wide: true, cell: (a) => humanBytes(a.bytesInPerSecond) },
+  { header: "OUT/S", wide: true, cell: (a) => humanBytes(a.bytesOutPerSecond) },
+  { header: "CONNS/S", wide: true, cell: (a) => String(a.connectionsPerSecond) },
   { header: "BYTES IN", wide: true, cell: (a) => String(a.bytesIn) },
   { header: "BYTES OUT", wide: true, cell: (a) => String(a.bytesOut) },
 ];

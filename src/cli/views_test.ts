@@ -44,6 +44,9 @@ const PEERS: PeerDetail[] = [
     bytesOut: 52_428_800,
     streamsOpen: 12,
     streamsTotal: 40_311,
+    bytesInPerSecond: 2_621_440,
+    bytesOutPerSecond: 51_200,
+    connectionsPerSecond: 3,
   },
   {
     name: "old-site",
@@ -57,6 +60,9 @@ const PEERS: PeerDetail[] = [
     bytesOut: 0,
     streamsOpen: 0,
     streamsTotal: 0,
+    bytesInPerSecond: 0,
+    bytesOutPerSecond: 0,
+    connectionsPerSecond: 0,
   },
 ];
 
@@ -69,6 +75,9 @@ const APPS: AppDetail[] = [
     bytesOut: 900,
     streamsOpen: 2,
     streamsTotal: 311,
+    bytesInPerSecond: 0,
+    bytesOutPerSecond: 0,
+    connectionsPerSecond: 1,
   },
   {
     peer: "edge-1",
@@ -78,6 +87,9 @@ const APPS: AppDetail[] = [
     bytesOut: 52_427_900,
     streamsOpen: 10,
     streamsTotal: 40_000,
+    bytesInPerSecond: 2_621_440,
+    bytesOutPerSecond: 51_200,
+    connectionsPerSecond: 2,
   },
 ];
 
