@@ -59,7 +59,10 @@ Deno.test("cli admin: requests, accept, peers and apps with traffic, --watch, re
   assert.match(peersHead, /^NAME\s+STATUS\s+ADDRESS\s+SINCE\s+IN\s+OUT\s+STREAMS$/);
   assert.match(peer, /^edge-7\s+connected\s+127\.0\.0\.1:\d+\s+\d+s\s+24 B\s+24 B\s+0$/);
   const wide = await runWormhole(["peers", "list", ...admin, "-o", "wide"]);
-  assert.match(wide.stdout, /STREAMS\s+TOTAL\s+IN\/S\s+OUT\/S\s+CONNS\/S\s+APPS\s+LAST SEEN\s+FINGERPRINT\n/);
+  assert.match(
+    wide.stdout,
+    /STREAMS\s+TOTAL\s+IN\/S\s+OUT\/S\s+CONNS\/S\s+APPS\s+LAST SEEN\s+FINGERPRINT\n/,
+  );
   assert.ok(wide.stdout.includes(fingerprint), wide.stdout);
 
   // --watch prints the list, then again when the peer goes away; SIGTERM ends it with 0.

@@ -164,6 +164,9 @@ function json(status: number, body: unknown): Response {
 
 const noContent = () => new Response(null, { status: 204 });
 
+const notAllowed = (method: string, pathname: string) =>
+  json(405, { error: `Method ${method} not allowed on ${pathname}` });
+
 /** Compares without leaking, through timing, how much of the token matched. */
 function sameSecret(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a);
@@ -211,16 +214,12 @@ export function adminHandler(
     const { pathname } = url;
     const probe = PROBES.get(pathname);
     if (probe) {
-      return request.method === "GET"
-        ? probe(state)
-        : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
+      return request.method === "GET" ? probe(state) : notAllowed(request.method, pathname);
     }
     // The dashboard's files hold no data: the page asks for the token itself.
     const asset = options.dashboard ? dashboardAsset(pathname) : undefined;
     if (asset) {
-      return request.method === "GET"
-        ? asset()
-        : json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
+      return request.method === "GET" ? asset() : notAllowed(request.method, pathname);
     }
     if (options.token) {
       const header = request.headers.get("authorization") ?? "";
@@ -237,7 +236,7 @@ export function adminHandler(
     try {
       if (pathname === "/v1/events") {
         if (request.method !== "GET") {
-          return json(405, { error: `Method ${request.method} not allowed on ${pathname}` });
+          return notAllowed(request.method, pathname);
         }
         return events.subscribe();
       }
@@ -261,28 +260,27 @@ async function route(
   pathname: string,
   { detail, rates }: { detail: boolean; rates: RateTable },
 ): Promise<Response> {
-  const notAllowed = () => json(405, { error: `Method ${method} not allowed on ${pathname}` });
   const missing = () => json(404, { error: `Not available here: ${pathname}` });
   switch (pathname) {
     case "/metrics":
-      if (method !== "GET") return notAllowed();
+      if (method !== "GET") return notAllowed(method, pathname);
       if (!options.metrics) return missing();
       return new Response(await options.metrics.metrics(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/v1/apps":
-      if (method !== "GET") return notAllowed();
+      if (method !== "GET") return notAllowed(method, pathname);
       return json(200, detail ? appDetails(state, rates) : state.apps());
     case "/v1/requests":
       if (!state.requests) return missing();
-      if (method !== "GET") return notAllowed();
+      if (method !== "GET") return notAllowed(method, pathname);
       return json(
         200,
         detail ? requestDetails(state) : state.requests().map((request) => request.fingerprint),
       );
     case "/v1/peers":
       if (!state.peers) return missing();
-      if (method !== "GET") return notAllowed();
+      if (method !== "GET") return notAllowed(method, pathname);
       return json(
         200,
         detail ? peerDetails(state, rates) : state.peers().map((p) => ({
@@ -295,12 +293,12 @@ async function route(
       );
     case "/v1/denied":
       if (!state.denied) return missing();
-      return method === "GET" ? json(200, state.denied()) : notAllowed();
+      return method === "GET" ? json(200, state.denied()) : notAllowed(method, pathname);
   }
   const denied = /^\/v1\/denied\/([^/]+)$/.exec(pathname);
   if (denied) {
     if (!state.removeDenied) return missing();
-    if (method !== "DELETE") return notAllowed();
+    if (method !== "DELETE") return notAllowed(method, pathname);
     const fingerprint = parseFingerprint(decodeURIComponent(denied[1]));
     return await state.removeDenied(fingerprint)
       ? noContent()
@@ -320,13 +318,13 @@ async function route(
         ? noContent()
         : json(404, { error: `No pending request for ${fingerprint}` });
     }
-    return notAllowed();
+    return notAllowed(method, pathname);
   }
   const peer = /^\/v1\/peers\/([^/]+)$/.exec(pathname);
   if (peer) {
     if (!state.revoke) return missing();
     const name = decodeURIComponent(peer[1]);
-    if (method !== "DELETE") return notAllowed();
+    if (method !== "DELETE") return notAllowed(method, pathname);
     return await state.revoke(name) ? noContent() : json(404, { error: `No peer named ${name}` });
   }
   return json(404, { error: `Not found: ${pathname}` });
