@@ -115,6 +115,13 @@ Deno.test({
       async () => await text(page, `${appRow} [data-field="bytesIn"]`) === "293 KiB",
       "the app's byte counter to rise to 293 KiB",
     );
+    // The peer's counter follows the same samples.
+    await eventually(
+      async () =>
+        await text(page, `#peers tr[data-key="edge-berlin"] [data-field="bytesIn"]`) ===
+          "293 KiB",
+      "the peer's byte counter to rise to 293 KiB",
+    );
     assert.match(await text(page, `#peers tr[data-key="edge-berlin"]`) ?? "", /connected/);
 
     // The README's picture: one client waiting, one connected with traffic.

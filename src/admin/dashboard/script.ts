@@ -283,6 +283,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
     model.peers = lists[1];
     model.apps = lists[2];
     model.denied = lists[3];
+    past();
     renderAll();
     showError("");
     return true;
@@ -332,18 +333,34 @@ export const DASHBOARD_JS = String.raw`"use strict";
           m.streamsOpen = a.streamsOpen;
         }
       });
-      var sum = byPeer[a.peer] || (byPeer[a.peer] = { streamsOpen: 0 });
+      var sum = byPeer[a.peer] || (byPeer[a.peer] = { bytesIn: 0, bytesOut: 0, streamsOpen: 0 });
+      sum.bytesIn += a.bytesIn;
+      sum.bytesOut += a.bytesOut;
       sum.streamsOpen += a.streamsOpen;
     });
     renderApps();
-    // Peers keep the totals of apps no longer exposed: only open streams are live here.
+    // A peer's totals include apps no longer exposed: the part the samples do not
+    // cover was fixed at the last load (see past()).
     model.peers.forEach(function (p) {
-      if (byPeer[p.name]) p.streamsOpen = byPeer[p.name].streamsOpen;
+      var live = byPeer[p.name];
+      if (!live) return;
+      p.bytesIn = (p.pastIn || 0) + live.bytesIn;
+      p.bytesOut = (p.pastOut || 0) + live.bytesOut;
+      p.streamsOpen = live.streamsOpen;
+      var row = document.querySelector("#peers tr[data-key=\"" + CSS.escape(p.name) + "\"]");
+      if (!row) return;
+      row.querySelector("[data-field=bytesIn]").textContent = bytes(p.bytesIn);
+      row.querySelector("[data-field=bytesOut]").textContent = bytes(p.bytesOut);
+      row.querySelector("[data-field=streamsOpen]").textContent = String(p.streamsOpen);
     });
-    document.querySelectorAll("#peers tr[data-key]").forEach(function (row) {
-      var peer = byPeer[row.dataset.key];
-      var cell = row.querySelector("[data-field=streamsOpen]");
-      if (peer && cell) cell.textContent = String(peer.streamsOpen);
+  }
+
+  // What each peer's totals hold beyond its exposed apps (apps withdrawn before).
+  function past() {
+    model.peers.forEach(function (p) {
+      var apps = model.apps.filter(function (a) { return a.peer === p.name; });
+      p.pastIn = p.bytesIn - apps.reduce(function (n, a) { return n + a.bytesIn; }, 0);
+      p.pastOut = p.bytesOut - apps.reduce(function (n, a) { return n + a.bytesOut; }, 0);
     });
   }
 
