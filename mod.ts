@@ -8,6 +8,7 @@
  */
 
 export * from "./src/protocol/mod.ts";
+export * from "./src/link/mod.ts";
 export * from "./src/mux/mod.ts";
 export * from "./src/transport/mod.ts";
 export * from "./src/server/mod.ts";

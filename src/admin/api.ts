@@ -24,7 +24,7 @@
  * @module
  */
 
-import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { parseFingerprint } from "../crypto/mod.ts";
 import { refusal } from "./guard.ts";
 import { serveRestarting } from "./serve.ts";
 

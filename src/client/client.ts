@@ -15,6 +15,7 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
+import type { ClientAppTraffic, ClientStats } from "../metrics/mod.ts";
 import { Mux, type MuxStream, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
 import {
   decodeHello,
@@ -29,7 +30,7 @@ import {
 } from "../protocol/mod.ts";
 import { Backoff, type ClientWebSocketLink, dialTunnel, startKeepalive } from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
-import type { AppSpec } from "./apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
@@ -77,32 +78,6 @@ export interface ClientOptions {
 
 /** Connection state, for health checks and tests. */
 export type ClientState = "connecting" | "pending" | "connected" | "waiting" | "closed";
-
-/** Traffic counters of one app on the client. */
-export interface ClientAppTraffic {
-  /** App name. */
-  app: string;
-  /** Streams carried so far. */
-  streamsTotal: number;
-  /** Streams open now. */
-  streamsOpen: number;
-  /** Bytes received through the tunnel (callers' requests). */
-  bytesIn: number;
-  /** Bytes sent through the tunnel (the app's answers). */
-  bytesOut: number;
-}
-
-/** A snapshot of the client's state for metrics and health checks. */
-export interface ClientStats {
-  /** Connected and accepted by the server. */
-  connected: boolean;
-  /** Connections made after the first one. */
-  reconnects: number;
-  /** Apps offered. */
-  apps: number;
-  /** Traffic per app. */
-  traffic: ClientAppTraffic[];
-}
 
 /**
  * The client stopped for good: retrying cannot help (e.g. the pin cannot be

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RecordHandler, RecordLink } from "../mux/link.ts";
+import type { RecordHandler, RecordLink } from "../link/mod.ts";
 import { HandshakeError } from "./errors.ts";
 
 /** Where the handshake sends and receives its messages. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import type { RecordHandler } from "../mux/link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import type { RecordHandler } from "../link/mod.ts";
 import { linkChannel } from "./channel.ts";
 import { HandshakeError } from "./errors.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import type { RecordLink } from "../mux/link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import type { RecordLink } from "../link/mod.ts";
 import { linkChannel } from "./channel.ts";
 import { HandshakeError, type HandshakeErrorCode } from "./errors.ts";
 import { clientHandshake, type Decision, serverHandshake } from "./handshake.ts";

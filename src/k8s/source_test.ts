@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AppSpec } from "../client/apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import { KubernetesWatchError } from "./errors.ts";
 import { ANNOTATION_EXPOSED, ANNOTATION_PORTS, type Service } from "./objects.ts";
 import { AnnotatedServiceSource, MemoryServiceFeed } from "./source.ts";

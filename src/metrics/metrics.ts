@@ -7,8 +7,7 @@
  */
 
 import promClient from "prom-client";
-import type { ClientStats } from "../client/mod.ts";
-import type { ServerStats } from "../server/mod.ts";
+import type { ClientStats, ServerStats } from "./stats.ts";
 
 type Registry = InstanceType<typeof promClient.Registry>;
 

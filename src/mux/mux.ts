@@ -28,7 +28,7 @@ import {
   ResetCode,
 } from "../protocol/mod.ts";
 import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
-import type { RecordLink } from "./link.ts";
+import type { RecordLink } from "../link/mod.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
 
 /** Default per-stream receive window: 2 MiB (single-stream throughput peaks there; see bench/results/profile-notes.md). */

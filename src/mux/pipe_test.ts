@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFrames, encodeOpen, encodeReason, FrameKind, ResetCode } from "../protocol/mod.ts";
 import { StreamResetError } from "./errors.ts";
-import { memoryLinkPair } from "./memory_link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
 import { Mux } from "./mux.ts";
 import { type Duplex, pipe, type PipeResult } from "./pipe.ts";
 import type { MuxStream } from "./stream.ts";

@@ -15,6 +15,7 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
+import type { AppTraffic, ServerStats } from "../metrics/mod.ts";
 import { DEFAULT_MAX_RECORD, Mux } from "../mux/mod.ts";
 import {
   type AppInfo,
@@ -139,42 +140,6 @@ export interface ServerObserver {
    * has synced its Services with the API server).
    */
   ready?(): boolean;
-}
-
-/** Traffic counters of one (peer, app). */
-export interface AppTraffic {
-  /** The peer. */
-  peer: string;
-  /** The app. */
-  app: string;
-  /** Connections carried so far. */
-  streamsTotal: number;
-  /** Connections open now. */
-  streamsOpen: number;
-  /** Bytes received from the peer (the app's answers). */
-  bytesIn: number;
-  /** Bytes sent to the peer (the callers' requests). */
-  bytesOut: number;
-}
-
-/** A snapshot of the server's state for metrics. */
-export interface ServerStats {
-  /** Accepted peers connected now. */
-  peersConnected: number;
-  /** Join requests waiting for the operator. */
-  pendingRequests: number;
-  /** Apps exposed now. */
-  appsExposed: number;
-  /** Traffic per (peer, app), including apps no longer exposed. */
-  traffic: AppTraffic[];
-  /** Failed handshakes by reason. */
-  handshakeFailures: Record<string, number>;
-  /** Connections between accept and authentication now. */
-  handshakes: number;
-  /** Connections closed as they were accepted because `maxHandshakes` were handshaking. */
-  connectionsRefused: number;
-  /** App announces refused because their peer had `maxApps` apps. */
-  appsRefused: number;
 }
 
 /** One app exposed through the server, as `/v1/apps` shows it. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type RecordHandler, RecordInbox, type RecordLink } from "../mux/mod.ts";
+import { type RecordHandler, RecordInbox, type RecordLink } from "../link/mod.ts";
 import {
   CloseCode,
   encodeFrame,
