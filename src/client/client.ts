@@ -15,8 +15,8 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import type { ClientAppTraffic, ClientStats } from "../metrics/mod.ts";
-import { Mux, type MuxStream, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
+import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
+import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
 import {
   decodeHello,
   encodeAppAnnounce,
@@ -110,7 +110,10 @@ export class WormholeClient {
   #dials = 0;
   /** The server refused the last attempt: wait the longest delay before the next. */
   #refused = false;
-  #traffic = new Map<string, { streamsTotal: number; done: PipeResult; live: Set<PipeResult> }>();
+  /** Callers of {@linkcode ready} waiting for the next acceptance. */
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Traffic per app, for the life of the client: counters never go back. */
+  #traffic = new Map<string, TrafficLedger>();
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -136,24 +139,34 @@ export class WormholeClient {
     return this.#loop ?? Promise.resolve();
   }
 
+  /**
+   * Resolves once the client is connected and accepted by the server (at
+   * once when it is now); rejects when the client stops first.
+   *
+   * @example
+   * ```ts ignore
+   * const client = new WormholeClient({ server: "ws://127.0.0.1:8080/wh/tunnel", identity, apps });
+   * client.start();
+   * await client.ready();
+   * ```
+   */
+  ready(): Promise<void> {
+    if (this.#state === "connected") return Promise.resolve();
+    if (this.#state === "closed" || this.#fatal) {
+      return Promise.reject(this.#fatal ?? new ClientFatalError("The client is closed"));
+    }
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  #settleReady(error?: Error): void {
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) error ? waiter.reject(error) : waiter.resolve();
+  }
+
   /** Counters for metrics. */
   stats(): ClientStats {
-    const traffic: ClientAppTraffic[] = [];
-    for (const [app, entry] of this.#traffic) {
-      let { bytesUp, bytesDown } = entry.done;
-      for (const live of entry.live) {
-        bytesUp += live.bytesUp;
-        bytesDown += live.bytesDown;
-      }
-      traffic.push({
-        app,
-        streamsTotal: entry.streamsTotal,
-        streamsOpen: entry.live.size,
-        // bytesUp: read from the upstream and sent through the tunnel.
-        bytesIn: bytesDown,
-        bytesOut: bytesUp,
-      });
-    }
+    const traffic = [...this.#traffic].map(([app, ledger]) => ({ app, ...ledger.traffic() }));
     return {
       connected: this.#state === "connected",
       reconnects: Math.max(0, this.#dials - 1),
@@ -216,6 +229,7 @@ export class WormholeClient {
       this.#wake = null;
     }
     this.#state = "closed";
+    this.#settleReady(this.#fatal ?? new ClientFatalError("The client is closed"));
   }
 
   /** Authenticates over a fresh link, then runs the session; resolves with why it ended. */
@@ -387,6 +401,7 @@ export class WormholeClient {
     this.#state = "connected";
     this.#log.info("accepted by server", { software: hello.software });
     this.#syncApps();
+    this.#settleReady();
   }
 
   /** Tells the server about apps added, removed or changed since the last sync. */
@@ -440,19 +455,12 @@ export class WormholeClient {
     } catch {
       // The upstream already went away; the pipe will see it.
     }
-    let traffic = this.#traffic.get(app.name);
-    if (!traffic) {
-      traffic = { streamsTotal: 0, done: { bytesUp: 0, bytesDown: 0 }, live: new Set() };
-      this.#traffic.set(app.name, traffic);
-    }
-    const counters: PipeResult = { bytesUp: 0, bytesDown: 0 };
-    traffic.streamsTotal++;
-    traffic.live.add(counters);
-    const result = await pipe(stream, conn, counters);
-    traffic.live.delete(counters);
-    traffic.done.bytesUp += result.bytesUp;
-    traffic.done.bytesDown += result.bytesDown;
-    const fields = { upstream, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+    let ledger = this.#traffic.get(app.name);
+    if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());
+    const counts = ledger.open();
+    const result = await pipe(stream, conn, counts);
+    ledger.close(counts);
+    const fields = { upstream, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
     if (result.error instanceof StreamResetError && result.error.remote) {
       log.debug("stream reset by the server", { ...fields, reason: result.error.message });
     } else if (result.error) {

@@ -86,7 +86,7 @@ export function serverMetrics(stats: () => ServerStats): MetricsSource {
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
-    help: "Bytes carried, by direction: in = from the peer, out = to the peer.",
+    help: "Bytes carried, by direction: in = received from the peer, out = sent to it.",
     labelNames: ["peer", "app", "direction"],
     registers: [registry],
     collect() {
@@ -194,7 +194,7 @@ export function clientMetrics(stats: () => ClientStats): MetricsSource {
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
-    help: "Bytes carried, by direction: in = from the server, out = to the server.",
+    help: "Bytes carried, by direction: in = received from the server, out = sent to it.",
     labelNames: ["app", "direction"],
     registers: [registry],
     collect() {

@@ -15,7 +15,7 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import type { AppTraffic, ServerStats } from "../metrics/mod.ts";
+import type { ServerStats } from "../metrics/mod.ts";
 import { DEFAULT_MAX_RECORD, Mux } from "../mux/mod.ts";
 import {
   type AppInfo,
@@ -45,6 +45,7 @@ import type { ApprovalStore } from "./approvals.ts";
 import { DEFAULT_HANDSHAKE_LIMITS, hostOf, TokenBuckets } from "./handshake_limits.ts";
 import { DEFAULT_DENY_FOR_MS, type DeniedKey, DenyList } from "./deny_list.ts";
 import { AppListener } from "./app_listener.ts";
+import { ServerAccounting } from "./accounting.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
 import { pairKey, type PortAssignments } from "./port_assignments.ts";
 import { VERSION } from "../version.ts";
@@ -190,16 +191,12 @@ export class WormholeServer {
   #peers = new Map<string, Peer>();
   #connections = new Set<Mux>();
   #links = new Set<WebSocketLink>();
-  #handshakeFailures = new Map<string, number>();
+  #accounting = new ServerAccounting();
   #keyBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.key);
   #addressBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.address);
-  /** Traffic of listeners already closed, by peer and app, so counters never go back. */
-  #history = new Map<string, AppTraffic>();
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
   #denied: DenyList;
-  #connectionsRefused = 0;
-  #appsRefused = 0;
   /** When the last "refusing connections" warning was logged, and refusals since. */
   #refusedAt = -Infinity;
   #refusedSince = 0;
@@ -277,50 +274,18 @@ export class WormholeServer {
 
   /** Counters for metrics. */
   stats(): ServerStats {
-    const traffic = new Map<string, AppTraffic>();
-    for (const [key, past] of this.#history) traffic.set(key, { ...past, streamsOpen: 0 });
     let appsExposed = 0;
-    for (const peer of this.#peers.values()) {
-      for (const listener of peer.apps.values()) {
-        appsExposed++;
-        const key = `${peer.name}\0${listener.app.name}`;
-        const now = listener.traffic();
-        const past = traffic.get(key);
-        traffic.set(key, {
-          peer: peer.name,
-          app: listener.app.name,
-          streamsTotal: (past?.streamsTotal ?? 0) + now.streamsTotal,
-          streamsOpen: now.streamsOpen,
-          bytesIn: (past?.bytesIn ?? 0) + now.bytesDown,
-          bytesOut: (past?.bytesOut ?? 0) + now.bytesUp,
-        });
-      }
-    }
+    for (const peer of this.#peers.values()) appsExposed += peer.apps.size;
     return {
       peersConnected: this.#peers.size,
       pendingRequests: this.requests().length,
       appsExposed,
-      traffic: [...traffic.values()],
-      handshakeFailures: Object.fromEntries(this.#handshakeFailures),
+      traffic: this.#accounting.traffic(),
+      handshakeFailures: this.#accounting.handshakeFailures(),
       handshakes: this.#endpoint.handshakes(),
-      connectionsRefused: this.#connectionsRefused,
-      appsRefused: this.#appsRefused,
+      connectionsRefused: this.#accounting.connectionsRefused,
+      appsRefused: this.#accounting.appsRefused,
     };
-  }
-
-  /** Folds a closed listener's counters into the history. */
-  #remember(peer: string, listener: AppListener): void {
-    const key = `${peer}\0${listener.app.name}`;
-    const now = listener.traffic();
-    const past = this.#history.get(key);
-    this.#history.set(key, {
-      peer,
-      app: listener.app.name,
-      streamsTotal: (past?.streamsTotal ?? 0) + now.streamsTotal,
-      streamsOpen: 0,
-      bytesIn: (past?.bytesIn ?? 0) + now.bytesDown,
-      bytesOut: (past?.bytesOut ?? 0) + now.bytesUp,
-    });
   }
 
   /** Fingerprint of the server's key, which clients pin. */
@@ -462,7 +427,7 @@ export class WormholeServer {
       });
     } else if (event.kind === "refused") {
       // A flood refuses thousands a second: one warning per 10 s, with the count.
-      this.#connectionsRefused++;
+      this.#accounting.connectionsRefused++;
       this.#refusedSince++;
       const now = performance.now();
       if (now - this.#refusedAt >= 10_000) {
@@ -522,7 +487,7 @@ export class WormholeServer {
         if (code === "closed") log.debug("peer left during the handshake");
         else if (code === "denied") log.info("refused a denied key", { error });
         else log.warn("handshake failed", { code, error: cause });
-        this.#handshakeFailures.set(code, (this.#handshakeFailures.get(code) ?? 0) + 1);
+        this.#accounting.handshakeFailed(code);
         link.close(`handshake failed: ${(error as Error).message}`);
         await link.finished;
         return;
@@ -648,7 +613,7 @@ export class WormholeServer {
       // Its listeners close now, so the new connection can take the same ports.
       this.#peers.delete(previous.name);
       for (const listener of previous.apps.values()) {
-        this.#track(listener.close().then(() => this.#remember(previous.name, listener)));
+        this.#track(listener.close());
         this.#notify((o) =>
           o.appWithdrawn?.({ ...this.#event(previous, listener), reason: "gone" })
         );
@@ -685,7 +650,7 @@ export class WormholeServer {
       // The protocol has no way to tell the client; the peer stays connected
       // with the apps it has, and the operator reads why here.
       peer.appsRefused++;
-      this.#appsRefused++;
+      this.#accounting.appsRefused++;
       const fields = { peer: peer.name, app: app.name, maxApps, refused: peer.appsRefused };
       // Once per connection at warn: a client announcing 25,000 apps would flood the log.
       const level = peer.appsRefused === 1 ? "warn" : "debug";
@@ -703,6 +668,7 @@ export class WormholeServer {
       app,
       listener,
       peer.mux,
+      this.#accounting.ledger(peer.name, app.name),
       log.with({ peer: peer.name }),
       (work) => this.#track(work),
     );
@@ -719,7 +685,6 @@ export class WormholeServer {
     log.info("app withdrawn", { peer: peer.name, app: name });
     this.#notify((o) => o.appWithdrawn?.({ ...this.#event(peer, listener), reason: "withdrawn" }));
     await listener.close();
-    this.#remember(peer.name, listener);
   }
 
   async #removePeer(peer: Peer, reason: string): Promise<void> {
@@ -729,7 +694,6 @@ export class WormholeServer {
     peer.apps.clear();
     await Promise.all(listeners.map((listener) => listener.close()));
     peer.mux.close();
-    for (const listener of listeners) this.#remember(peer.name, listener);
     this.#log.info("peer disconnected", {
       peer: peer.name,
       reason,

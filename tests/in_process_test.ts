@@ -1,0 +1,142 @@
+/**
+ * WormholeServer and WormholeClient in this process, on port 0, as a library
+ * user runs them (chisel's e2e setup: both ends in one process, wait for the
+ * client's `ready()`, tear down in reverse). For logic that needs no process
+ * of its own: replacing a peer, withdrawing an app with live connections,
+ * revoking, and the counters that must never go back.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type AppSpec,
+  DummyAcceptor,
+  type ServerOptions,
+  WormholeClient,
+  WormholeServer,
+} from "../mod.ts";
+import type { Identity } from "../src/crypto/mod.ts";
+import { serverMetrics } from "../src/metrics/mod.ts";
+import { identities } from "../src/crypto/testing.ts";
+import { until } from "../src/k8s/testing.ts";
+import { connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
+
+/** A server on 127.0.0.1, port 0, with `options` over the defaults. */
+function startServer(identity: Identity, options: Partial<ServerOptions> = {}) {
+  return WormholeServer.start({
+    host: "127.0.0.1",
+    port: 0,
+    acceptor: new DummyAcceptor(),
+    identity,
+    keepaliveMs: 60_000,
+    ...options,
+  });
+}
+
+/** A started client of `server` named `name`, offering `apps`. */
+function startClient(
+  server: WormholeServer,
+  identity: Identity,
+  name: string,
+  apps: AppSpec[],
+): WormholeClient {
+  const client = new WormholeClient({
+    server: server.url,
+    name,
+    identity,
+    serverFingerprints: [server.fingerprint],
+    apps,
+    keepaliveMs: 60_000,
+    reconnect: { minMs: 10, maxMs: 50 },
+  });
+  client.start();
+  return client;
+}
+
+/** The listener port of `app` of `peer`, once the server exposes it. */
+async function portOf(server: WormholeServer, peer: string, app: string): Promise<number> {
+  await until(() => server.apps().some((a) => a.peer === peer && a.app === app), `${app} exposed`);
+  const entry = server.apps().find((a) => a.peer === peer && a.app === app)!;
+  return Number(entry.endpoint.split(":").pop());
+}
+
+/** Sends `text` on `conn` and reads back as many bytes (from an echo upstream). */
+async function echo(conn: Deno.TcpConn, text: string): Promise<string> {
+  const data = new TextEncoder().encode(text);
+  await writeAll(conn, data);
+  const got = new Uint8Array(data.length);
+  let at = 0;
+  while (at < got.length) {
+    const n = await conn.read(got.subarray(at));
+    if (n === null) throw new Error(`Connection ended after ${at} of ${got.length} bytes`);
+    at += n;
+  }
+  return new TextDecoder().decode(got);
+}
+
+/** Every `wormhole_*_total` series of a scrape, by its name and labels. */
+function counters(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const match = /^(wormhole_\w+_total(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) out.set(match[1], Number(match[2]));
+  }
+  return out;
+}
+
+Deno.test("in process: a connection that outlives its app's withdrawal keeps counting; scrapes never go back", async () => {
+  const ids = await identities();
+  await using upstream = echoUpstream();
+  const server = await startServer(ids.server);
+  const metrics = serverMetrics(() => server.stats());
+  const web = { name: "web", host: "127.0.0.1", port: upstream.port };
+  const client = startClient(server, ids.client, "edge", [web]);
+  try {
+    await client.ready();
+    const conn = await connect(await portOf(server, "edge", "web"));
+    const scrapes: Map<string, number>[] = [];
+    const scrape = async () => scrapes.push(counters(await metrics.metrics()));
+
+    assert.equal(await echo(conn, "hello"), "hello");
+    await scrape();
+    client.setApps([]);
+    await until(() => server.apps().length === 0, "web withdrawn");
+    const traffic = () => server.stats().traffic.find((t) => t.app === "web")!;
+    assert.equal(traffic().streamsOpen, 1, "the live connection is still open");
+    await scrape();
+
+    assert.equal(await echo(conn, "after the withdrawal"), "after the withdrawal");
+    await scrape();
+    const live = traffic();
+    assert.deepEqual(live, {
+      peer: "edge",
+      app: "web",
+      streamsOpen: 1,
+      streamsTotal: 1,
+      bytesIn: 25,
+      bytesOut: 25,
+    });
+    const clientTraffic = client.stats().traffic.find((t) => t.app === "web")!;
+    assert.equal(clientTraffic.bytesIn, 25, "the client received the caller's 25 bytes");
+
+    await conn.closeWrite();
+    await readAll(conn);
+    conn.close();
+    await until(() => traffic().streamsOpen === 0, "the connection counted as closed");
+    await scrape();
+    assert.deepEqual(traffic(), { ...live, streamsOpen: 0 });
+
+    const bytes = 'wormhole_bytes_total{peer="edge",app="web",direction="out"}';
+    assert.deepEqual(scrapes.map((s) => s.get(bytes)), [5, 5, 25, 25]);
+    for (let i = 1; i < scrapes.length; i++) {
+      for (const [series, value] of scrapes[i - 1]) {
+        assert.ok(
+          (scrapes[i].get(series) ?? -1) >= value,
+          `${series} went from ${value} to ${scrapes[i].get(series)} at scrape ${i}`,
+        );
+      }
+    }
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
