@@ -293,7 +293,7 @@ export class WormholeClient {
     } finally {
       this.#abort.signal.removeEventListener("abort", closeOnAbort);
     }
-    channel.release();
+    const session = channel.release();
     if (!pinned && this.#options.pin) {
       try {
         await this.#options.pin.write(result.serverFingerprint);
@@ -317,7 +317,7 @@ export class WormholeClient {
       return "client shutting down";
     }
     return await this.#session(
-      new SealedLink(link, result.keys, "client", this.#options.session),
+      new SealedLink(session, result.keys, "client", this.#options.session),
     );
   }
 

@@ -21,15 +21,15 @@ Deno.test("session under the multiplexer: a stream carries 8 MiB exactly; a go-a
       decide: () => Promise.resolve({ accepted: true }),
     }),
   ]);
-  clientChannel.release();
-  serverChannel.release();
+  const serverSession = serverChannel.release();
+  const clientSession = clientChannel.release();
   const options = { rekeyBytes: 1 << 20 };
   const accepted = Promise.withResolvers<MuxStream>();
   const goAway = Promise.withResolvers<Reason>();
-  const serverMux = new Mux(new SealedLink(serverLink, server.keys, "server", options), {
+  const serverMux = new Mux(new SealedLink(serverSession, server.keys, "server", options), {
     role: "server",
   });
-  const clientMux = new Mux(new SealedLink(clientLink, client.keys, "client", options), {
+  const clientMux = new Mux(new SealedLink(clientSession, client.keys, "client", options), {
     role: "client",
     onStream: accepted.resolve,
     onGoAway: goAway.resolve,

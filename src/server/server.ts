@@ -492,14 +492,14 @@ export class WormholeServer {
         await link.finished;
         return;
       }
-      channel.release();
+      const session = channel.release();
       // Key confirmed: now, and only now, the approval's "last seen" moves (batched).
       this.#options.approvals?.seen(result.peer.fingerprint);
       // Authenticated: records up to one batch of frames from now on.
       const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
       link.admit(DEFAULT_MAX_RECORD + HEADER_SIZE + maxPayload + SEAL_OVERHEAD);
       await this.#serve(
-        new SealedLink(link, result.keys, "server", options.session),
+        new SealedLink(session, result.keys, "server", options.session),
         result.peer,
         remote,
         log,
