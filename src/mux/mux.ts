@@ -60,8 +60,12 @@ export interface MuxOptions {
   maxRecord?: number;
   /** A peer opened a stream. Without this handler incoming streams are refused. */
   onStream?: (stream: MuxStream) => void;
-  /** A control frame (hello, app announced, app withdrawn) arrived. */
-  onControl?: (frame: Frame) => void;
+  /**
+   * A control frame (hello, app announced, app withdrawn) arrived on `mux`
+   * (passed in, so a handler written before the mux exists needs no
+   * reference to it).
+   */
+  onControl?: (frame: Frame, mux: Mux) => void;
   /** The peer announced it is going away. */
   onGoAway?: (reason: Reason) => void;
 }
@@ -434,7 +438,7 @@ export class Mux implements StreamHost {
       case FrameKind.Hello:
       case FrameKind.AppAnnounce:
       case FrameKind.AppWithdraw:
-        this.#options.onControl?.(frame);
+        this.#options.onControl?.(frame, this);
         return;
       default:
         throw new ProtocolError(

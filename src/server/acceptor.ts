@@ -25,12 +25,22 @@ export interface JoinRequest {
 /** The outcome of a join request. */
 export type Decision = { accepted: true } | { accepted: false; reason: string };
 
-/** Decides on join requests; may take as long as an operator needs. */
+/**
+ * Decides on join requests; may take as long as an operator needs. An
+ * acceptor that keeps requests waiting for someone (the operator) offers the
+ * optional capabilities; the server's admin API answers through them.
+ */
 export interface Acceptor {
   /** A short name for logs: `dummy` or `server`. */
   readonly kind: string;
   /** Decides on `request`. */
   decide(request: JoinRequest): Promise<Decision>;
+  /** Requests waiting for a decision, oldest first. */
+  pending?(): PendingRequest[];
+  /** Approves a waiting request; false when none has that fingerprint. */
+  accept?(fingerprint: string): Promise<boolean>;
+  /** Refuses a waiting request; false when none has that fingerprint. */
+  decline?(fingerprint: string): boolean;
 }
 
 /** Accepts every peer. For local development and trusted networks only. */
