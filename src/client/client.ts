@@ -234,20 +234,50 @@ export class WormholeClient {
 
   /** Authenticates over a fresh link, then runs the session; resolves with why it ended. */
   async #connection(link: ClientWebSocketLink): Promise<string> {
-    const log = this.#log;
-    const identity = this.#options.identity;
-    let pinned: string | readonly string[] | undefined;
+    const expected = await this.#expectedServer(link);
+    if (typeof expected === "string") return expected;
+    const pinned = expected.fingerprints;
+    const authenticated = await this.#handshake(link, pinned);
+    if (typeof authenticated === "string") return authenticated;
+    const { result, session } = authenticated;
+    if (!pinned) {
+      const failed = await this.#pinServer(link, result.serverFingerprint);
+      if (failed) return failed;
+    }
+    if (this.#abort.signal.aborted) {
+      link.close("client shutting down");
+      return "client shutting down";
+    }
+    return await this.#session(
+      new SealedLink(session, result.keys, "client", this.#options.session),
+    );
+  }
+
+  /**
+   * The server keys to expect: the flag's, else the pinned one (undefined:
+   * none pinned yet). An unreadable pin stops the client for good: resolves
+   * with why, then.
+   */
+  async #expectedServer(
+    link: ClientWebSocketLink,
+  ): Promise<{ fingerprints: string | readonly string[] | undefined } | string> {
     try {
-      pinned = this.#options.serverFingerprints ?? await this.#options.pin?.read();
+      return { fingerprints: this.#options.serverFingerprints ?? await this.#options.pin?.read() };
     } catch (error) {
       link.close("cannot read the server pin");
+      this.#log.error("cannot read the server pin: stopping", { error });
       this.#fatal = new ClientFatalError(
         `Cannot read the pinned server fingerprint: ${(error as Error).message}`,
         { cause: error },
       );
-      this.#log.error("cannot read the server pin: stopping", { error });
       return "cannot read the server pin";
     }
+  }
+
+  /** Runs the handshake; resolves with its result and the session's link, or why it failed. */
+  async #handshake(link: ClientWebSocketLink, pinned: string | readonly string[] | undefined) {
+    const { identity } = this.#options;
+    const log = this.#log;
     log.info(
       `Sending public key to the server, please make sure, that the fingerprint matches: ${identity.fingerprint}`,
       { fingerprint: identity.fingerprint },
@@ -257,9 +287,8 @@ export class WormholeClient {
     link.finished.then(() => gone.abort());
     const closeOnAbort = () => link.close("client shutting down");
     this.#abort.signal.addEventListener("abort", closeOnAbort);
-    let result;
     try {
-      result = await clientHandshake(channel, {
+      const result = await clientHandshake(channel, {
         identity,
         name: this.#name,
         serverFingerprint: pinned,
@@ -275,50 +304,56 @@ export class WormholeClient {
         },
         signal: AbortSignal.any([gone.signal, this.#abort.signal]),
       });
+      return { result, session: channel.release() };
     } catch (error) {
       link.close("handshake failed");
-      if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
-        return this.#keyMismatch(error);
-      }
-      if (error instanceof HandshakeError && error.code === "rejected") {
-        // Asking again soon will not change the operator's mind.
-        this.#refused = true;
-        log.warn("the server refused this client", {
-          reason: error.message,
-          retryInMs: this.#options.reconnect?.maxMs ?? 30_000,
-        });
-        return `refused: ${error.message}`;
-      }
-      return (error as Error).message;
+      return this.#handshakeFailed(error);
     } finally {
       this.#abort.signal.removeEventListener("abort", closeOnAbort);
     }
-    const session = channel.release();
-    if (!pinned && this.#options.pin) {
-      try {
-        await this.#options.pin.write(result.serverFingerprint);
-      } catch (error) {
-        // Without the pin the next connection would trust any server again.
-        link.close("cannot pin the server key");
-        log.error("cannot pin the server key: stopping", { error });
-        this.#fatal = new ClientFatalError(
-          `Cannot write ${this.#options.pin.path}: ${(error as Error).message}`,
-          { cause: error },
-        );
-        return "cannot pin the server key";
-      }
-      log.info("pinned the server's key (trust on first use)", {
-        serverFingerprint: result.serverFingerprint,
-        file: this.#options.pin.path,
+  }
+
+  /** Why a handshake failed, and what that means for the next attempt (or whether there is one). */
+  #handshakeFailed(error: unknown): string {
+    if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
+      return this.#keyMismatch(error);
+    }
+    if (error instanceof HandshakeError && error.code === "rejected") {
+      // Asking again soon will not change the operator's mind.
+      this.#refused = true;
+      this.#log.warn("the server refused this client", {
+        reason: error.message,
+        retryInMs: this.#options.reconnect?.maxMs ?? 30_000,
       });
+      return `refused: ${error.message}`;
     }
-    if (this.#abort.signal.aborted) {
-      link.close("client shutting down");
-      return "client shutting down";
+    return (error as Error).message;
+  }
+
+  /**
+   * Pins the server's key on first use; resolves with why the client stops
+   * when it cannot (without the pin the next connection would trust any
+   * server again), else undefined.
+   */
+  async #pinServer(link: ClientWebSocketLink, fingerprint: string): Promise<string | undefined> {
+    const pin = this.#options.pin;
+    if (!pin) return undefined;
+    try {
+      await pin.write(fingerprint);
+    } catch (error) {
+      link.close("cannot pin the server key");
+      this.#log.error("cannot pin the server key: stopping", { error });
+      this.#fatal = new ClientFatalError(
+        `Cannot write ${pin.path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+      return "cannot pin the server key";
     }
-    return await this.#session(
-      new SealedLink(session, result.keys, "client", this.#options.session),
-    );
+    this.#log.info("pinned the server's key (trust on first use)", {
+      serverFingerprint: fingerprint,
+      file: pin.path,
+    });
+    return undefined;
   }
 
   /**
@@ -361,7 +396,7 @@ export class WormholeClient {
       window: this.#options.window,
       maxPayload: this.#options.maxPayload,
       onStream: (stream) => this.#onStream(stream),
-      onControl: (frame) => this.#onControl(mux, frame),
+      onControl: (frame, mux) => this.#onControl(mux, frame),
       onGoAway: (reason) => {
         goAway = reason.reason;
         const level = reason.code === GoAwayCode.Normal ? "info" : "warn";
