@@ -8,8 +8,10 @@
 
 import assert from "node:assert/strict";
 import {
+  ApprovalStore,
   type AppSpec,
   DummyAcceptor,
+  ManualAcceptor,
   type ServerOptions,
   WormholeClient,
   WormholeServer,
@@ -38,6 +40,7 @@ function startClient(
   identity: Identity,
   name: string,
   apps: AppSpec[],
+  reconnect = { minMs: 10, maxMs: 50 },
 ): WormholeClient {
   const client = new WormholeClient({
     server: server.url,
@@ -46,7 +49,7 @@ function startClient(
     serverFingerprints: [server.fingerprint],
     apps,
     keepaliveMs: 60_000,
-    reconnect: { minMs: 10, maxMs: 50 },
+    reconnect,
   });
   client.start();
   return client;
@@ -139,4 +142,78 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     await client.close();
     await server.close();
   }
+});
+
+Deno.test("in process: a newer connection of a peer replaces the older one and keeps its port", async () => {
+  const ids = await identities();
+  await using upstream = echoUpstream();
+  const server = await startServer(ids.server);
+  const web = { name: "web", host: "127.0.0.1", port: upstream.port };
+  // Once replaced, the older client waits a minute before it comes back (and
+  // replaces the newer one in turn); close() ends that wait.
+  const older = startClient(server, ids.client, "edge", [web], { minMs: 60_000, maxMs: 60_000 });
+  let newer: WormholeClient | undefined;
+  try {
+    await older.ready();
+    const port = await portOf(server, "edge", "web");
+    newer = startClient(server, ids.client, "edge", [web]);
+    await newer.ready();
+    await until(() => older.state !== "connected", "the older connection told to go away");
+    assert.equal(await portOf(server, "edge", "web"), port);
+    assert.deepEqual(server.peerNames(), ["edge"]);
+    const conn = await connect(port);
+    assert.equal(await echo(conn, "through the newer one"), "through the newer one");
+    conn.close();
+    assert.equal(server.stats().peersConnected, 1);
+  } finally {
+    await older.close();
+    await newer?.close();
+    await server.close();
+  }
+});
+
+Deno.test("in process: revoking a peer cuts its connections, denies its key and keeps it out", async () => {
+  const ids = await identities();
+  await using upstream = echoUpstream();
+  const approvals = ApprovalStore.memory();
+  const server = await startServer(ids.server, {
+    acceptor: new ManualAcceptor(approvals),
+    approvals,
+  });
+  const web = { name: "web", host: "127.0.0.1", port: upstream.port };
+  const client = startClient(server, ids.client, "edge", [web]);
+  try {
+    await until(() => server.requests().length === 1, "a join request");
+    assert.equal(server.requests()[0].fingerprint, ids.client.fingerprint);
+    assert.equal(await server.accept(ids.client.fingerprint), true);
+    await client.ready();
+    const conn = await connect(await portOf(server, "edge", "web"));
+    assert.equal(await echo(conn, "before"), "before");
+
+    assert.equal(await server.revoke("edge"), true);
+    assert.equal((await readAll(conn)).length, 0, "the live connection is closed");
+    conn.close();
+    assert.deepEqual(server.apps(), []);
+    assert.deepEqual(server.denied().map((d) => d.fingerprint), [ids.client.fingerprint]);
+    await until(() => (server.stats().handshakeFailures.denied ?? 0) > 0, "a refused comeback");
+    assert.notEqual(client.state, "connected");
+    assert.deepEqual(server.peers(), []);
+    assert.equal(await server.revoke("edge"), false);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("in process: ready() rejects once the client is closed", async () => {
+  const ids = await identities();
+  const server = await startServer(ids.server);
+  const client = startClient(server, ids.client, "edge", []);
+  try {
+    await client.ready();
+  } finally {
+    await client.close();
+    await server.close();
+  }
+  await assert.rejects(client.ready(), /closed/);
 });
