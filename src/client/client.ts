@@ -91,7 +91,23 @@ export class ClientFatalError extends Error {
   }
 }
 
-/** A running client. */
+/**
+ * A running client: dials the server, authenticates, offers its apps and
+ * carries the server's connections to their upstreams; reconnects forever.
+ *
+ * @example
+ * ```ts ignore
+ * const client = new WormholeClient({
+ *   server: "wss://tunnel.example.com/wh/tunnel",
+ *   name: "laptop",
+ *   identity: await loadOrCreateIdentityIn(store, "client-key.pem"),
+ *   pin: new ServerPin(store),
+ *   apps: [{ name: "web", host: "127.0.0.1", port: 3000 }],
+ * });
+ * client.start();
+ * await client.ready(); // connected and approved by the operator
+ * ```
+ */
 export class WormholeClient {
   #options: ClientOptions;
   #log: Logger;

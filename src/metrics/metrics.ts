@@ -42,7 +42,15 @@ function render(registry: Registry, forget: () => void): MetricsSource {
   };
 }
 
-/** Metrics of a server; `stats` is read on every scrape. */
+/**
+ * Metrics of a server; `stats` is read on every scrape.
+ *
+ * @example
+ * ```ts ignore
+ * const metrics = serverMetrics(() => server.stats());
+ * const text = await metrics.metrics(); // wormhole_bytes_total{peer="laptop",app="web",direction="in"} …
+ * ```
+ */
 export function serverMetrics(stats: () => ServerStats): MetricsSource {
   const registry = new promClient.Registry();
   let snapshot: ServerStats | null = null;

@@ -7,6 +7,7 @@
  */
 
 import {
+  CONNECTION_STREAM,
   decodeFrames,
   decodeOpen,
   decodeReason,
@@ -177,7 +178,7 @@ export class Mux implements StreamHost {
   /** Sends a connection-level control frame (hello, app announced, …). */
   sendControl(kind: FrameKind, payload: Uint8Array): void {
     if (this.#closed) return;
-    this.#enqueueUrgent({ kind, stream: 0, payload });
+    this.#enqueueUrgent({ kind, stream: CONNECTION_STREAM, payload });
   }
 
   /** Sends a ping; the peer answers with a pong, which refreshes {@linkcode lastReceived}. */
@@ -185,7 +186,7 @@ export class Mux implements StreamHost {
     if (this.#closed) return;
     const payload = new Uint8Array(8);
     new DataView(payload.buffer).setFloat64(0, performance.now());
-    this.#enqueueUrgent({ kind: FrameKind.Ping, stream: 0, payload });
+    this.#enqueueUrgent({ kind: FrameKind.Ping, stream: CONNECTION_STREAM, payload });
   }
 
   /**
@@ -195,7 +196,11 @@ export class Mux implements StreamHost {
   goAway(code: number, reason: string): void {
     if (this.#closed) return;
     this.#urgent.push({
-      frame: { kind: FrameKind.GoAway, stream: 0, payload: encodeReason({ code, reason }) },
+      frame: {
+        kind: FrameKind.GoAway,
+        stream: CONNECTION_STREAM,
+        payload: encodeReason({ code, reason }),
+      },
     });
     this.#flushNow(true);
     this.#closeError ??= new TunnelClosedError(`Tunnel closed: ${reason}`);
@@ -359,7 +364,7 @@ export class Mux implements StreamHost {
 
   #dispatch(frame: Frame): void {
     const { kind, stream: id, payload } = frame;
-    if (id === 0) return this.#dispatchConnection(frame);
+    if (id === CONNECTION_STREAM) return this.#dispatchConnection(frame);
     if (kind === FrameKind.Open) return this.#accept(id, decodeOpen(payload));
     const stream = this.#streams.get(id);
     if (!stream) {
@@ -426,7 +431,7 @@ export class Mux implements StreamHost {
           this.#pong.frame.payload = frame.payload;
         } else {this.#pong = this.#enqueueUrgent({
             kind: FrameKind.Pong,
-            stream: 0,
+            stream: CONNECTION_STREAM,
             payload: frame.payload,
           });}
         return;

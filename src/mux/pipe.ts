@@ -12,9 +12,13 @@ import type { MuxStream } from "./stream.ts";
 
 /** The part of `Deno.Conn` a pipe uses; tests may pass anything with this shape. */
 export interface Duplex {
+  /** Reads into `buffer`; resolves with the bytes read, or null at end of file. */
   read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `data`; resolves with how many bytes were written. */
   write(data: Uint8Array): Promise<number>;
+  /** Ends the writing direction (half-close). */
   closeWrite(): Promise<void>;
+  /** Closes both directions. */
   close(): void;
 }
 

@@ -7,6 +7,7 @@
 
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
+import type { Decision } from "../crypto/mod.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { hostOf } from "./handshake_limits.ts";
 
@@ -21,9 +22,6 @@ export interface JoinRequest {
   /** Aborted when the peer goes away before a decision. */
   signal: AbortSignal;
 }
-
-/** The outcome of a join request. */
-export type Decision = { accepted: true } | { accepted: false; reason: string };
 
 /**
  * Decides on join requests; may take as long as an operator needs. An
@@ -45,9 +43,9 @@ export interface Acceptor {
 
 /** Accepts every peer. For local development and trusted networks only. */
 export class DummyAcceptor implements Acceptor {
-  /** @inheritdoc */
+  /** Shown in logs. */
   readonly kind = "dummy";
-  /** @inheritdoc */
+  /** Accepts. */
   decide(): Promise<Decision> {
     return Promise.resolve({ accepted: true });
   }
@@ -89,7 +87,7 @@ interface Waiting extends PendingRequest {
  * name is pinned to the key it was approved with.
  */
 export class ManualAcceptor implements Acceptor {
-  /** @inheritdoc */
+  /** Shown in logs. */
   readonly kind = "server";
   #store: ApprovalStore;
   #maxPending: number;
@@ -113,7 +111,7 @@ export class ManualAcceptor implements Acceptor {
     this.#log = options?.logger ?? silentLogger;
   }
 
-  /** @inheritdoc */
+  /** Accepts an approved key at once; else waits for the operator's decision. */
   decide(request: JoinRequest): Promise<Decision> {
     const { name, fingerprint } = request;
     const approved = this.#store.get(fingerprint);

@@ -7,6 +7,7 @@
  */
 
 import {
+  type Decision,
   HandshakeError,
   type Identity,
   linkChannel,
@@ -33,7 +34,7 @@ import {
 import { startKeepalive, type WebSocketLink, WebSocketProtocolError } from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
 import type { ServerAccounting } from "./accounting.ts";
-import type { Acceptor, Decision } from "./acceptor.ts";
+import type { Acceptor } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { DEFAULT_HANDSHAKE_LIMITS, hostOf, TokenBuckets } from "./handshake_limits.ts";
 import type { DenyList } from "./deny_list.ts";
