@@ -19,7 +19,7 @@ import {
 import type { Identity } from "../src/crypto/mod.ts";
 import { serverMetrics } from "../src/metrics/mod.ts";
 import { identities } from "../src/crypto/testing.ts";
-import { until } from "../src/k8s/testing.ts";
+import { until } from "../src/testing.ts";
 import { connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
 
 /** A server on 127.0.0.1, port 0, with `options` over the defaults. */
