@@ -22,37 +22,53 @@ import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
 import { connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
 
-/** A server on 127.0.0.1, port 0, with `options` over the defaults. */
-function startServer(identity: Identity, options: Partial<ServerOptions> = {}) {
-  return WormholeServer.start({
-    host: "127.0.0.1",
-    port: 0,
-    acceptor: new DummyAcceptor(),
-    identity,
-    keepaliveMs: 60_000,
-    ...options,
-  });
-}
+/**
+ * A server on 127.0.0.1, port 0, and the clients of a test; disposing it
+ * closes the clients, then the server (chisel's teardown).
+ */
+class Setup implements AsyncDisposable {
+  readonly clients: WormholeClient[] = [];
+  private constructor(readonly server: WormholeServer) {}
 
-/** A started client of `server` named `name`, offering `apps`. */
-function startClient(
-  server: WormholeServer,
-  identity: Identity,
-  name: string,
-  apps: AppSpec[],
-  reconnect = { minMs: 10, maxMs: 50 },
-): WormholeClient {
-  const client = new WormholeClient({
-    server: server.url,
-    name,
-    identity,
-    serverFingerprints: [server.fingerprint],
-    apps,
-    keepaliveMs: 60_000,
-    reconnect,
-  });
-  client.start();
-  return client;
+  /** Starts the server with `options` over the defaults; resolves once it listens. */
+  static async start(identity: Identity, options: Partial<ServerOptions> = {}): Promise<Setup> {
+    return new Setup(
+      await WormholeServer.start({
+        host: "127.0.0.1",
+        port: 0,
+        acceptor: new DummyAcceptor(),
+        identity,
+        keepaliveMs: 60_000,
+        ...options,
+      }),
+    );
+  }
+
+  /** Starts a client named `name` offering `apps`; `await client.ready()` waits for it. */
+  client(
+    identity: Identity,
+    name: string,
+    apps: AppSpec[],
+    reconnect = { minMs: 10, maxMs: 50 },
+  ): WormholeClient {
+    const client = new WormholeClient({
+      server: this.server.url,
+      name,
+      identity,
+      serverFingerprints: [this.server.fingerprint],
+      apps,
+      keepaliveMs: 60_000,
+      reconnect,
+    });
+    this.clients.push(client);
+    client.start();
+    return client;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const client of this.clients.reverse()) await client.close();
+    await this.server.close();
+  }
 }
 
 /** The listener port of `app` of `peer`, once the server exposes it. */
@@ -89,15 +105,17 @@ function counters(text: string): Map<string, number> {
 Deno.test("in process: a connection that outlives its app's withdrawal keeps counting; scrapes never go back", async () => {
   const ids = await identities();
   await using upstream = echoUpstream();
-  const server = await startServer(ids.server);
+  await using setup = await Setup.start(ids.server);
+  const { server } = setup;
   const metrics = serverMetrics(() => server.stats());
   const web = { name: "web", host: "127.0.0.1", port: upstream.port };
-  const client = startClient(server, ids.client, "edge", [web]);
-  try {
+  const client = setup.client(ids.client, "edge", [web]);
+  {
     await client.ready();
     const conn = await connect(await portOf(server, "edge", "web"));
     const scrapes: Map<string, number>[] = [];
-    const scrape = async () => scrapes.push(counters(await metrics.metrics()));
+    let text = "";
+    const scrape = async () => scrapes.push(counters(text = await metrics.metrics()));
 
     assert.equal(await echo(conn, "hello"), "hello");
     await scrape();
@@ -106,6 +124,7 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     const traffic = () => server.stats().traffic.find((t) => t.app === "web")!;
     assert.equal(traffic().streamsOpen, 1, "the live connection is still open");
     await scrape();
+    assert.match(text, /^wormhole_streams_open\{peer="edge",app="web"\} 1$/m);
 
     assert.equal(await echo(conn, "after the withdrawal"), "after the withdrawal");
     await scrape();
@@ -138,25 +157,22 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
         );
       }
     }
-  } finally {
-    await client.close();
-    await server.close();
   }
 });
 
 Deno.test("in process: a newer connection of a peer replaces the older one and keeps its port", async () => {
   const ids = await identities();
   await using upstream = echoUpstream();
-  const server = await startServer(ids.server);
+  await using setup = await Setup.start(ids.server);
+  const { server } = setup;
   const web = { name: "web", host: "127.0.0.1", port: upstream.port };
   // Once replaced, the older client waits a minute before it comes back (and
   // replaces the newer one in turn); close() ends that wait.
-  const older = startClient(server, ids.client, "edge", [web], { minMs: 60_000, maxMs: 60_000 });
-  let newer: WormholeClient | undefined;
-  try {
+  const older = setup.client(ids.client, "edge", [web], { minMs: 60_000, maxMs: 60_000 });
+  {
     await older.ready();
     const port = await portOf(server, "edge", "web");
-    newer = startClient(server, ids.client, "edge", [web]);
+    const newer = setup.client(ids.client, "edge", [web]);
     await newer.ready();
     await until(() => older.state !== "connected", "the older connection told to go away");
     assert.equal(await portOf(server, "edge", "web"), port);
@@ -165,10 +181,10 @@ Deno.test("in process: a newer connection of a peer replaces the older one and k
     assert.equal(await echo(conn, "through the newer one"), "through the newer one");
     conn.close();
     assert.equal(server.stats().peersConnected, 1);
-  } finally {
-    await older.close();
-    await newer?.close();
-    await server.close();
+    // The dummy acceptor keeps no requests: the admin facade finds nothing to decide.
+    assert.deepEqual(server.requests(), []);
+    assert.equal(await server.accept(ids.other.fingerprint), false);
+    assert.equal(await server.decline(ids.other.fingerprint), false);
   }
 });
 
@@ -176,13 +192,14 @@ Deno.test("in process: revoking a peer cuts its connections, denies its key and 
   const ids = await identities();
   await using upstream = echoUpstream();
   const approvals = ApprovalStore.memory();
-  const server = await startServer(ids.server, {
+  await using setup = await Setup.start(ids.server, {
     acceptor: new ManualAcceptor(approvals),
     approvals,
   });
+  const { server } = setup;
   const web = { name: "web", host: "127.0.0.1", port: upstream.port };
-  const client = startClient(server, ids.client, "edge", [web]);
-  try {
+  const client = setup.client(ids.client, "edge", [web]);
+  {
     await until(() => server.requests().length === 1, "a join request");
     assert.equal(server.requests()[0].fingerprint, ids.client.fingerprint);
     assert.equal(await server.accept(ids.client.fingerprint), true);
@@ -199,21 +216,16 @@ Deno.test("in process: revoking a peer cuts its connections, denies its key and 
     assert.notEqual(client.state, "connected");
     assert.deepEqual(server.peers(), []);
     assert.equal(await server.revoke("edge"), false);
-  } finally {
-    await client.close();
-    await server.close();
   }
 });
 
 Deno.test("in process: ready() rejects once the client is closed", async () => {
   const ids = await identities();
-  const server = await startServer(ids.server);
-  const client = startClient(server, ids.client, "edge", []);
-  try {
+  let client: WormholeClient;
+  {
+    await using setup = await Setup.start(ids.server);
+    client = setup.client(ids.client, "edge", []);
     await client.ready();
-  } finally {
-    await client.close();
-    await server.close();
   }
   await assert.rejects(client.ready(), /closed/);
 });

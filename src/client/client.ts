@@ -434,10 +434,12 @@ export class WormholeClient {
       log.warn("server silent, closing connection", { silentMs });
       mux.goAway(GoAwayCode.Timeout, `silent for ${silentMs} ms`);
     });
-    return mux.done.then((error) => {
+    return mux.done.then(async (error) => {
       stopKeepalive();
       this.#mux = null;
       this.#announced.clear();
+      // close() waits for this: Web Crypto calls still running must not outlive the client.
+      await mux.linkEnded;
       return goAway || error?.message || "connection closed";
     });
   }

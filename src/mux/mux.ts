@@ -104,6 +104,7 @@ export class Mux implements StreamHost {
   #closed = false;
   #closeError: Error | undefined;
   #done = Promise.withResolvers<Error | undefined>();
+  #linkEnded = Promise.withResolvers<void>();
 
   /** `performance.now()` when the last record arrived. */
   lastReceived: number = performance.now();
@@ -122,7 +123,10 @@ export class Mux implements StreamHost {
     this.#nextLocalId = options.role === "server" ? 2 : 1;
     link.listen({
       record: (record) => this.#receive(record),
-      closed: (error) => this.#terminate(error ?? new TunnelClosedError()),
+      closed: (error) => {
+        this.#terminate(error ?? new TunnelClosedError());
+        this.#linkEnded.resolve();
+      },
     });
   }
 
@@ -154,6 +158,15 @@ export class Mux implements StreamHost {
   /** Resolves when the connection is closed, with the error that closed it, if any. */
   get done(): Promise<Error | undefined> {
     return this.#done.promise;
+  }
+
+  /**
+   * Resolves once the link below has reported its end, which may come after
+   * {@linkcode done} (a local close): a sealed link reports it only when no
+   * record is being sealed or opened any more, so nothing outlives it.
+   */
+  get linkEnded(): Promise<void> {
+    return this.#linkEnded.promise;
   }
 
   /** Applies the peer's stream settings from its hello. */

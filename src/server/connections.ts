@@ -277,6 +277,8 @@ export class TunnelConnections {
     clearTimeout(helloTimer);
     stopKeepalive();
     this.#muxes.delete(mux);
+    // Shutdown waits for this: Web Crypto calls still running must not outlive the server.
+    await mux.linkEnded;
     return error ?? undefined;
   }
 }
