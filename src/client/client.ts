@@ -28,7 +28,13 @@ import {
   ProtocolError,
   ResetCode,
 } from "../protocol/mod.ts";
-import { Backoff, type ClientWebSocketLink, dialTunnel, startKeepalive } from "../transport/mod.ts";
+import {
+  Backoff,
+  type BackoffOptions,
+  type ClientWebSocketLink,
+  dialTunnel,
+  startKeepalive,
+} from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
@@ -62,8 +68,8 @@ export interface ClientOptions {
   apps?: AppSpec[];
   /** Keepalive ping interval in ms (default 15 000). */
   keepaliveMs?: number;
-  /** Reconnect backoff bounds in ms (default 500 to 30 000). */
-  reconnect?: { minMs?: number; maxMs?: number };
+  /** Reconnect backoff: bounds in ms (default 500 to 30 000), and the randomness for tests. */
+  reconnect?: BackoffOptions;
   /** PEM CA certificates to trust for wss:// (default: the system's). */
   caCerts?: string[];
   /** Dial timeout in ms (default 10 000). */
