@@ -138,6 +138,12 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
       bytesIn: 25,
       bytesOut: 25,
     });
+    const { name, streamsOpen, streamsTotal, bytesIn, bytesOut } = server.peers()[0];
+    assert.deepEqual(
+      { name, streamsOpen, streamsTotal, bytesIn, bytesOut },
+      { name: "edge", streamsOpen: 1, streamsTotal: 1, bytesIn: 25, bytesOut: 25 },
+      "/v1/peers shows the same ledger",
+    );
     const clientTraffic = client.stats().traffic.find((t) => t.app === "web")!;
     assert.equal(clientTraffic.bytesIn, 25, "the client received the caller's 25 bytes");
 
