@@ -26,7 +26,7 @@
  * @module
  */
 
-import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { parseFingerprint } from "../crypto/mod.ts";
 import { dashboardAsset } from "./dashboard/mod.ts";
 import { appDetails, peerDetails, type RateTable, requestDetails } from "./detail.ts";
 import { EventHub } from "./events.ts";

@@ -8,7 +8,7 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import { AdminClient } from "../admin/mod.ts";
-import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { parseFingerprint } from "../crypto/mod.ts";
 import { flag } from "./options.ts";
 import { oneOf, parseHttpUrl } from "./parse.ts";
 import {

@@ -7,7 +7,8 @@
 import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
-import { AppsFileWatcher, type AppSpec, ServerPin, WormholeClient } from "../client/mod.ts";
+import { AppsFileWatcher, ServerPin, WormholeClient } from "../client/mod.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";

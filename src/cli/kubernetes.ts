@@ -10,7 +10,7 @@
 
 import { UsageError } from "./errors.ts";
 import { type Command, InvalidArgumentError } from "commander";
-import type { AppSpec } from "../client/apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import {
   AnnotatedServiceSource,
   KubeServiceSink,

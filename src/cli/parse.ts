@@ -6,9 +6,9 @@
  */
 
 import { InvalidArgumentError } from "commander";
-import { type AppSpec, parseAddress, parseExpose } from "../client/apps.ts";
+import { parseAddress, parseExpose } from "../client/mod.ts";
 import { parseFingerprint } from "../crypto/mod.ts";
-import { nameProblem } from "../protocol/mod.ts";
+import { type AppSpec, nameProblem } from "../protocol/mod.ts";
 import type { PortRange } from "../server/mod.ts";
 
 /** A TCP port, 0 to 65535 (0: OS-chosen). */

@@ -4,17 +4,7 @@
  * @module
  */
 
-import { nameProblem } from "../protocol/mod.ts";
-
-/** A TCP endpoint the client can reach, offered under a name. */
-export interface AppSpec {
-  /** Name the app is exposed under. */
-  name: string;
-  /** Upstream host. */
-  host: string;
-  /** Upstream port. */
-  port: number;
-}
+import { type AppSpec, nameProblem } from "../protocol/mod.ts";
 
 /** Parses `host:port` or `[v6]:port`; throws RangeError naming `what`. */
 export function parseAddress(text: string, what = "address"): { host: string; port: number } {

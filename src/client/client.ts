@@ -15,7 +15,8 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { Mux, type MuxStream, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
+import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
+import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
 import {
   decodeHello,
   encodeAppAnnounce,
@@ -27,9 +28,15 @@ import {
   ProtocolError,
   ResetCode,
 } from "../protocol/mod.ts";
-import { Backoff, type ClientWebSocketLink, dialTunnel, startKeepalive } from "../transport/mod.ts";
+import {
+  Backoff,
+  type BackoffOptions,
+  type ClientWebSocketLink,
+  dialTunnel,
+  startKeepalive,
+} from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
-import type { AppSpec } from "./apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
@@ -61,8 +68,8 @@ export interface ClientOptions {
   apps?: AppSpec[];
   /** Keepalive ping interval in ms (default 15 000). */
   keepaliveMs?: number;
-  /** Reconnect backoff bounds in ms (default 500 to 30 000). */
-  reconnect?: { minMs?: number; maxMs?: number };
+  /** Reconnect backoff: bounds in ms (default 500 to 30 000), and the randomness for tests. */
+  reconnect?: BackoffOptions;
   /** PEM CA certificates to trust for wss:// (default: the system's). */
   caCerts?: string[];
   /** Dial timeout in ms (default 10 000). */
@@ -78,32 +85,6 @@ export interface ClientOptions {
 /** Connection state, for health checks and tests. */
 export type ClientState = "connecting" | "pending" | "connected" | "waiting" | "closed";
 
-/** Traffic counters of one app on the client. */
-export interface ClientAppTraffic {
-  /** App name. */
-  app: string;
-  /** Streams carried so far. */
-  streamsTotal: number;
-  /** Streams open now. */
-  streamsOpen: number;
-  /** Bytes received through the tunnel (callers' requests). */
-  bytesIn: number;
-  /** Bytes sent through the tunnel (the app's answers). */
-  bytesOut: number;
-}
-
-/** A snapshot of the client's state for metrics and health checks. */
-export interface ClientStats {
-  /** Connected and accepted by the server. */
-  connected: boolean;
-  /** Connections made after the first one. */
-  reconnects: number;
-  /** Apps offered. */
-  apps: number;
-  /** Traffic per app. */
-  traffic: ClientAppTraffic[];
-}
-
 /**
  * The client stopped for good: retrying cannot help (e.g. the pin cannot be
  * read, or the server key changed and `exitOnMismatch` is set).
@@ -116,7 +97,23 @@ export class ClientFatalError extends Error {
   }
 }
 
-/** A running client. */
+/**
+ * A running client: dials the server, authenticates, offers its apps and
+ * carries the server's connections to their upstreams; reconnects forever.
+ *
+ * @example
+ * ```ts ignore
+ * const client = new WormholeClient({
+ *   server: "wss://tunnel.example.com/wh/tunnel",
+ *   name: "laptop",
+ *   identity: await loadOrCreateIdentityIn(store, "client-key.pem"),
+ *   pin: new ServerPin(store),
+ *   apps: [{ name: "web", host: "127.0.0.1", port: 3000 }],
+ * });
+ * client.start();
+ * await client.ready(); // connected and approved by the operator
+ * ```
+ */
 export class WormholeClient {
   #options: ClientOptions;
   #log: Logger;
@@ -135,7 +132,10 @@ export class WormholeClient {
   #dials = 0;
   /** The server refused the last attempt: wait the longest delay before the next. */
   #refused = false;
-  #traffic = new Map<string, { streamsTotal: number; done: PipeResult; live: Set<PipeResult> }>();
+  /** Callers of {@linkcode ready} waiting for the next acceptance. */
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Traffic per app, for the life of the client: counters never go back. */
+  #traffic = new Map<string, TrafficLedger>();
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -161,24 +161,34 @@ export class WormholeClient {
     return this.#loop ?? Promise.resolve();
   }
 
+  /**
+   * Resolves once the client is connected and accepted by the server (at
+   * once when it is now); rejects when the client stops first.
+   *
+   * @example
+   * ```ts ignore
+   * const client = new WormholeClient({ server: "ws://127.0.0.1:8080/wh/tunnel", identity, apps });
+   * client.start();
+   * await client.ready();
+   * ```
+   */
+  ready(): Promise<void> {
+    if (this.#state === "connected") return Promise.resolve();
+    if (this.#state === "closed" || this.#fatal) {
+      return Promise.reject(this.#fatal ?? new ClientFatalError("The client is closed"));
+    }
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  #settleReady(error?: Error): void {
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) error ? waiter.reject(error) : waiter.resolve();
+  }
+
   /** Counters for metrics. */
   stats(): ClientStats {
-    const traffic: ClientAppTraffic[] = [];
-    for (const [app, entry] of this.#traffic) {
-      let { bytesUp, bytesDown } = entry.done;
-      for (const live of entry.live) {
-        bytesUp += live.bytesUp;
-        bytesDown += live.bytesDown;
-      }
-      traffic.push({
-        app,
-        streamsTotal: entry.streamsTotal,
-        streamsOpen: entry.live.size,
-        // bytesUp: read from the upstream and sent through the tunnel.
-        bytesIn: bytesDown,
-        bytesOut: bytesUp,
-      });
-    }
+    const traffic = [...this.#traffic].map(([app, ledger]) => ({ app, ...ledger.traffic() }));
     return {
       connected: this.#state === "connected",
       reconnects: Math.max(0, this.#dials - 1),
@@ -241,24 +251,55 @@ export class WormholeClient {
       this.#wake = null;
     }
     this.#state = "closed";
+    this.#settleReady(this.#fatal ?? new ClientFatalError("The client is closed"));
   }
 
   /** Authenticates over a fresh link, then runs the session; resolves with why it ended. */
   async #connection(link: ClientWebSocketLink): Promise<string> {
-    const log = this.#log;
-    const identity = this.#options.identity;
-    let pinned: string | readonly string[] | undefined;
+    const expected = await this.#expectedServer(link);
+    if (typeof expected === "string") return expected;
+    const pinned = expected.fingerprints;
+    const authenticated = await this.#handshake(link, pinned);
+    if (typeof authenticated === "string") return authenticated;
+    const { result, session } = authenticated;
+    if (!pinned) {
+      const failed = await this.#pinServer(link, result.serverFingerprint);
+      if (failed) return failed;
+    }
+    if (this.#abort.signal.aborted) {
+      link.close("client shutting down");
+      return "client shutting down";
+    }
+    return await this.#session(
+      new SealedLink(session, result.keys, "client", this.#options.session),
+    );
+  }
+
+  /**
+   * The server keys to expect: the flag's, else the pinned one (undefined:
+   * none pinned yet). An unreadable pin stops the client for good: resolves
+   * with why, then.
+   */
+  async #expectedServer(
+    link: ClientWebSocketLink,
+  ): Promise<{ fingerprints: string | readonly string[] | undefined } | string> {
     try {
-      pinned = this.#options.serverFingerprints ?? await this.#options.pin?.read();
+      return { fingerprints: this.#options.serverFingerprints ?? await this.#options.pin?.read() };
     } catch (error) {
       link.close("cannot read the server pin");
+      this.#log.error("cannot read the server pin: stopping", { error });
       this.#fatal = new ClientFatalError(
         `Cannot read the pinned server fingerprint: ${(error as Error).message}`,
         { cause: error },
       );
-      this.#log.error("cannot read the server pin: stopping", { error });
       return "cannot read the server pin";
     }
+  }
+
+  /** Runs the handshake; resolves with its result and the session's link, or why it failed. */
+  async #handshake(link: ClientWebSocketLink, pinned: string | readonly string[] | undefined) {
+    const { identity } = this.#options;
+    const log = this.#log;
     log.info(
       `Sending public key to the server, please make sure, that the fingerprint matches: ${identity.fingerprint}`,
       { fingerprint: identity.fingerprint },
@@ -268,9 +309,8 @@ export class WormholeClient {
     link.finished.then(() => gone.abort());
     const closeOnAbort = () => link.close("client shutting down");
     this.#abort.signal.addEventListener("abort", closeOnAbort);
-    let result;
     try {
-      result = await clientHandshake(channel, {
+      const result = await clientHandshake(channel, {
         identity,
         name: this.#name,
         serverFingerprint: pinned,
@@ -286,50 +326,56 @@ export class WormholeClient {
         },
         signal: AbortSignal.any([gone.signal, this.#abort.signal]),
       });
+      return { result, session: channel.release() };
     } catch (error) {
       link.close("handshake failed");
-      if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
-        return this.#keyMismatch(error);
-      }
-      if (error instanceof HandshakeError && error.code === "rejected") {
-        // Asking again soon will not change the operator's mind.
-        this.#refused = true;
-        log.warn("the server refused this client", {
-          reason: error.message,
-          retryInMs: this.#options.reconnect?.maxMs ?? 30_000,
-        });
-        return `refused: ${error.message}`;
-      }
-      return (error as Error).message;
+      return this.#handshakeFailed(error);
     } finally {
       this.#abort.signal.removeEventListener("abort", closeOnAbort);
     }
-    channel.release();
-    if (!pinned && this.#options.pin) {
-      try {
-        await this.#options.pin.write(result.serverFingerprint);
-      } catch (error) {
-        // Without the pin the next connection would trust any server again.
-        link.close("cannot pin the server key");
-        log.error("cannot pin the server key: stopping", { error });
-        this.#fatal = new ClientFatalError(
-          `Cannot write ${this.#options.pin.path}: ${(error as Error).message}`,
-          { cause: error },
-        );
-        return "cannot pin the server key";
-      }
-      log.info("pinned the server's key (trust on first use)", {
-        serverFingerprint: result.serverFingerprint,
-        file: this.#options.pin.path,
+  }
+
+  /** Why a handshake failed, and what that means for the next attempt (or whether there is one). */
+  #handshakeFailed(error: unknown): string {
+    if (error instanceof HandshakeError && error.code === "server-key-mismatch") {
+      return this.#keyMismatch(error);
+    }
+    if (error instanceof HandshakeError && error.code === "rejected") {
+      // Asking again soon will not change the operator's mind.
+      this.#refused = true;
+      this.#log.warn("the server refused this client", {
+        reason: error.message,
+        retryInMs: this.#options.reconnect?.maxMs ?? 30_000,
       });
+      return `refused: ${error.message}`;
     }
-    if (this.#abort.signal.aborted) {
-      link.close("client shutting down");
-      return "client shutting down";
+    return (error as Error).message;
+  }
+
+  /**
+   * Pins the server's key on first use; resolves with why the client stops
+   * when it cannot (without the pin the next connection would trust any
+   * server again), else undefined.
+   */
+  async #pinServer(link: ClientWebSocketLink, fingerprint: string): Promise<string | undefined> {
+    const pin = this.#options.pin;
+    if (!pin) return undefined;
+    try {
+      await pin.write(fingerprint);
+    } catch (error) {
+      link.close("cannot pin the server key");
+      this.#log.error("cannot pin the server key: stopping", { error });
+      this.#fatal = new ClientFatalError(
+        `Cannot write ${pin.path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+      return "cannot pin the server key";
     }
-    return await this.#session(
-      new SealedLink(link, result.keys, "client", this.#options.session),
-    );
+    this.#log.info("pinned the server's key (trust on first use)", {
+      serverFingerprint: fingerprint,
+      file: pin.path,
+    });
+    return undefined;
   }
 
   /**
@@ -372,7 +418,7 @@ export class WormholeClient {
       window: this.#options.window,
       maxPayload: this.#options.maxPayload,
       onStream: (stream) => this.#onStream(stream),
-      onControl: (frame) => this.#onControl(mux, frame),
+      onControl: (frame, mux) => this.#onControl(mux, frame),
       onGoAway: (reason) => {
         goAway = reason.reason;
         const level = reason.code === GoAwayCode.Normal ? "info" : "warn";
@@ -394,10 +440,12 @@ export class WormholeClient {
       log.warn("server silent, closing connection", { silentMs });
       mux.goAway(GoAwayCode.Timeout, `silent for ${silentMs} ms`);
     });
-    return mux.done.then((error) => {
+    return mux.done.then(async (error) => {
       stopKeepalive();
       this.#mux = null;
       this.#announced.clear();
+      // close() waits for this: Web Crypto calls still running must not outlive the client.
+      await mux.linkEnded;
       return goAway || error?.message || "connection closed";
     });
   }
@@ -412,6 +460,7 @@ export class WormholeClient {
     this.#state = "connected";
     this.#log.info("accepted by server", { software: hello.software });
     this.#syncApps();
+    this.#settleReady();
   }
 
   /** Tells the server about apps added, removed or changed since the last sync. */
@@ -465,19 +514,12 @@ export class WormholeClient {
     } catch {
       // The upstream already went away; the pipe will see it.
     }
-    let traffic = this.#traffic.get(app.name);
-    if (!traffic) {
-      traffic = { streamsTotal: 0, done: { bytesUp: 0, bytesDown: 0 }, live: new Set() };
-      this.#traffic.set(app.name, traffic);
-    }
-    const counters: PipeResult = { bytesUp: 0, bytesDown: 0 };
-    traffic.streamsTotal++;
-    traffic.live.add(counters);
-    const result = await pipe(stream, conn, counters);
-    traffic.live.delete(counters);
-    traffic.done.bytesUp += result.bytesUp;
-    traffic.done.bytesDown += result.bytesDown;
-    const fields = { upstream, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+    let ledger = this.#traffic.get(app.name);
+    if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());
+    const counts = ledger.open();
+    const result = await pipe(stream, conn, counts);
+    ledger.close(counts);
+    const fields = { upstream, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
     if (result.error instanceof StreamResetError && result.error.remote) {
       log.debug("stream reset by the server", { ...fields, reason: result.error.message });
     } else if (result.error) {

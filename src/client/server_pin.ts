@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseFingerprint } from "../crypto/fingerprint.ts";
+import { parseFingerprint } from "../crypto/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 
 /** Entry of the client's state holding the pin (a file in the state directory). */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RecordHandler, RecordLink } from "../mux/link.ts";
+import { RecordInbox, type RecordLink } from "../link/mod.ts";
 import { HandshakeError } from "./errors.ts";
 
 /** Where the handshake sends and receives its messages. */
@@ -23,20 +23,18 @@ interface Waiter {
 }
 
 /**
- * Wraps a RecordLink (before anyone else listens on it) as a HandshakeChannel;
- * `release()` stops listening so the session can take the link over; records
- * that arrived after the handshake's last message stay queued and are handed
- * to the next listener in order.
- *
- * To do that, `release()` intercepts the next `link.listen(handler)` call: it
- * first gives `handler` the queued records (and the link's end, if it already
- * came), then restores `link.listen` and installs `handler` on the link.
+ * Wraps a RecordLink (before anyone else listens on it) as a HandshakeChannel.
+ * `release()` ends the handshake's use of it and returns the link for the
+ * session: records that arrived behind the handshake's last message (and the
+ * link's end, if it already came) are replayed, in order, to the returned
+ * link's listener, then everything that arrives later.
  */
-export function linkChannel(link: RecordLink): HandshakeChannel & { release(): void } {
+export function linkChannel(link: RecordLink): HandshakeChannel & { release(): RecordLink } {
   const queue: Uint8Array[] = [];
   const waiters: Waiter[] = [];
   let ended: { error?: Error } | null = null;
-  let released = false;
+  /** The session's inbound side, once released. */
+  let session: RecordInbox | null = null;
 
   const closedError = (cause?: Error) =>
     new HandshakeError(
@@ -44,14 +42,18 @@ export function linkChannel(link: RecordLink): HandshakeChannel & { release(): v
       `Cannot receive handshake message: the connection closed${cause ? `: ${cause.message}` : ""}`,
       { cause },
     );
+  const releasedError = () =>
+    new HandshakeError("closed", "Cannot receive handshake message: the channel was released");
 
   link.listen({
     record(record) {
-      const waiter = released ? undefined : waiters.shift();
+      if (session) return session.record(record);
+      const waiter = waiters.shift();
       if (waiter) waiter.resolve(record);
       else queue.push(record);
     },
     closed(error) {
+      if (session) return session.end(error);
       if (ended) return;
       ended = { error };
       for (const waiter of waiters.splice(0)) waiter.reject(closedError(error));
@@ -60,40 +62,29 @@ export function linkChannel(link: RecordLink): HandshakeChannel & { release(): v
 
   return {
     send(message) {
-      if (released) throw new Error("Cannot send handshake message: the channel was released");
+      if (session) throw new Error("Cannot send handshake message: the channel was released");
       link.send(message);
     },
     receive() {
-      if (released) {
-        return Promise.reject(
-          new HandshakeError(
-            "closed",
-            "Cannot receive handshake message: the channel was released",
-          ),
-        );
-      }
+      if (session) return Promise.reject(releasedError());
       if (queue.length > 0) return Promise.resolve(queue.shift()!);
       if (ended) return Promise.reject(closedError(ended.error));
       return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
     },
     release() {
-      if (released) return;
-      released = true;
-      const abandoned = new HandshakeError(
-        "closed",
-        "Cannot receive handshake message: the channel was released",
-      );
-      for (const waiter of waiters.splice(0)) waiter.reject(abandoned);
-      const own = Object.getOwnPropertyDescriptor(link, "listen");
-      const original = link.listen;
-      const target = link as { listen: RecordLink["listen"] };
-      target.listen = (handler: RecordHandler) => {
-        if (own) Object.defineProperty(link, "listen", own);
-        else delete (link as { listen?: unknown }).listen;
-        // Synchronous hand-over: nothing can arrive between these steps.
-        while (queue.length > 0) handler.record(queue.shift()!);
-        if (ended) handler.closed(ended.error);
-        else original.call(link, handler);
+      if (session) throw new Error("Cannot release the handshake channel twice");
+      const inbox = session = new RecordInbox();
+      for (const waiter of waiters.splice(0)) waiter.reject(releasedError());
+      for (const record of queue.splice(0)) inbox.record(record);
+      if (ended) inbox.end(ended.error);
+      return {
+        listen: (handler) => inbox.listen(handler),
+        send: (record) => link.send(record),
+        get writable() {
+          return link.writable;
+        },
+        waitWritable: () => link.waitWritable(),
+        close: (reason) => link.close(reason),
       };
     },
   };

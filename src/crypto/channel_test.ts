@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import type { RecordHandler } from "../mux/link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import type { RecordHandler } from "../link/mod.ts";
 import { linkChannel } from "./channel.ts";
 import { HandshakeError } from "./errors.ts";
 
@@ -40,43 +40,44 @@ Deno.test("linkChannel rejects receives with `closed` when the link closes", asy
   await assert.rejects(channel.receive(), (e: unknown) => (e as HandshakeError).code === "closed");
 });
 
-Deno.test("linkChannel.release hands records that came after the handshake to the next listener", async () => {
+Deno.test("linkChannel.release returns a link that replays records that came after the handshake", async () => {
   const [a, b] = memoryLinkPair();
   const channel = linkChannel(b);
   a.send(bytes(1)); // the handshake's last message
   a.send(bytes(2)); // the session's first records, right behind it
   a.send(bytes(3));
   assert.equal((await channel.receive())[0], 1);
-  channel.release();
-  a.send(bytes(4)); // after release, before the next listen
-  await Promise.resolve();
-  await Promise.resolve();
+  const session = channel.release();
+  assert.throws(() => channel.release(), /twice/);
+  a.send(bytes(4)); // after release, before the session listens
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const handler = collector();
-  b.listen(handler);
-  a.send(bytes(5)); // straight to the new listener
+  session.listen(handler);
+  a.send(bytes(5)); // straight to the session's listener
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.deepEqual(handler.records, [2, 3, 4, 5]);
-  // `listen` is the link's own again.
-  const second = collector();
-  b.listen(second);
-  a.send(bytes(6));
+  session.send(bytes(8));
+  const back = collector();
+  a.listen(back);
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.deepEqual(second.records, [6]);
-  a.close();
-  assert.equal(second.ends.length, 1);
+  assert.deepEqual(back.records, [8]);
+  session.close();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(handler.ends.length, 1);
 });
 
 Deno.test("linkChannel.release passes on the link's end that came before the next listener", async () => {
   const [a, b] = memoryLinkPair();
   const channel = linkChannel(b);
   const pending = channel.receive();
-  channel.release();
+  const session = channel.release();
   await assert.rejects(pending, (e: unknown) => (e as HandshakeError).code === "closed");
   assert.throws(() => channel.send(bytes(0)), /released/);
   a.send(bytes(7));
   a.close();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const handler = collector();
-  b.listen(handler);
+  session.listen(handler);
   assert.deepEqual(handler.records, [7]);
   assert.deepEqual(handler.ends, [undefined]);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import type { RecordLink } from "../mux/link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import type { RecordLink } from "../link/mod.ts";
 import { linkChannel } from "./channel.ts";
 import { HandshakeError, type HandshakeErrorCode } from "./errors.ts";
 import { clientHandshake, type Decision, serverHandshake } from "./handshake.ts";
@@ -37,8 +37,7 @@ Deno.test("handshake: both sides agree on keys; a sealed record crosses each way
     },
   }).then((result) => {
     // The server starts talking at once, while the client still finishes.
-    serverChannel.release();
-    const sealed = new SealedLink(serverLink, result.keys, "server");
+    const sealed = new SealedLink(serverChannel.release(), result.keys, "server");
     sealed.send(new TextEncoder().encode("hello from server"));
     return { result, sealed };
   });
@@ -51,8 +50,7 @@ Deno.test("handshake: both sides agree on keys; a sealed record crosses each way
   assert.deepEqual(server.result.peer.spki, ids.client.spki);
   assert.deepEqual(seen, [`laptop ${ids.client.fingerprint}`]);
 
-  clientChannel.release();
-  const sealedClient = new SealedLink(clientLink, client.keys, "client");
+  const sealedClient = new SealedLink(clientChannel.release(), client.keys, "client");
   assert.equal(new TextDecoder().decode(await nextRecord(sealedClient)), "hello from server");
   const reply = nextRecord(server.sealed);
   sealedClient.send(new TextEncoder().encode("hello from client"));

@@ -12,7 +12,7 @@
  */
 
 import { HandshakeError } from "./errors.ts";
-import { FieldReader, FieldWriter } from "../protocol/fields.ts";
+import { FieldReader, FieldWriter } from "../protocol/mod.ts";
 import { concat } from "./bytes.ts";
 
 /** Version byte of every handshake message. */

@@ -6,8 +6,7 @@
  * ```ts ignore
  * const channel = linkChannel(link);
  * const { keys } = await clientHandshake(channel, { identity, name, serverFingerprint });
- * channel.release();
- * const sealed = new SealedLink(link, keys, "client");
+ * const sealed = new SealedLink(channel.release(), keys, "client");
  * ```
  *
  * @module

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { LINK_HEADROOM } from "../mux/link.ts";
+import { LINK_HEADROOM } from "../link/mod.ts";
 import { source } from "./bytes.ts";
 import { SessionError } from "./errors.ts";
 

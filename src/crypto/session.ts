@@ -33,7 +33,7 @@
  * @module
  */
 
-import type { RecordHandler, RecordLink } from "../mux/link.ts";
+import type { RecordHandler, RecordLink } from "../link/mod.ts";
 import { SessionError } from "./errors.ts";
 import { Direction, MAX_EPOCH, open, readHeader, seal } from "./record.ts";
 import { epochKey, nextSecret, type SessionKeys } from "./schedule.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { memoryLinkPair } from "../mux/memory_link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
 import { Direction, open, readHeader, seal } from "./record.ts";
 import { deriveHandshakeKeys, epochKey } from "./schedule.ts";
 import { SealedLink, type SessionOptions } from "./session.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { memoryLinkPair } from "../mux/memory_link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
 import { SessionError } from "./errors.ts";
 import { HEADER_BYTES } from "./record.ts";
 import { SealedLink, type SessionOptions, SMALL_RECORD } from "./session.ts";

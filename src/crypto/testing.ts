@@ -6,8 +6,8 @@
  * @module
  */
 
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import type { RecordHandler, RecordLink } from "../mux/link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import type { RecordHandler, RecordLink } from "../link/mod.ts";
 import type { HandshakeChannel } from "./channel.ts";
 import { linkChannel } from "./channel.ts";
 import {

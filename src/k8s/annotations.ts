@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AppSpec } from "../client/apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import { ANNOTATION_EXPOSED, ANNOTATION_NAME, ANNOTATION_PORTS, type Service } from "./objects.ts";
 import type { ServicePort } from "./objects.ts";
 import { sanitizeAppName } from "./names.ts";

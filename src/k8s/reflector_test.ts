@@ -3,7 +3,7 @@ import type { KubeApi, KubeRequest } from "./api.ts";
 import { KubernetesApiError, KubernetesWatchError } from "./errors.ts";
 import { type KubeObject, SERVICES } from "./objects.ts";
 import { type FeedEvents, Reflector } from "./reflector.ts";
-import { until } from "./testing.ts";
+import { until } from "../testing.ts";
 
 type Script = (query: Record<string, string>, signal: AbortSignal) => AsyncIterable<unknown>;
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AppSpec } from "../client/apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { type AppMappingOptions, appsFromService } from "./annotations.ts";
 import { type KubeObject, objectKey, type Service } from "./objects.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import type { AppSpec } from "../client/apps.ts";
+import type { AppSpec } from "../protocol/mod.ts";
 import { KubernetesWatchError } from "./errors.ts";
 import { ANNOTATION_EXPOSED, ANNOTATION_PORTS, type Service } from "./objects.ts";
 import { AnnotatedServiceSource, MemoryServiceFeed } from "./source.ts";
-import { until } from "./testing.ts";
+import { until } from "../testing.ts";
 
 function svc(
   namespace: string,

@@ -7,8 +7,7 @@
  */
 
 import promClient from "prom-client";
-import type { ClientStats } from "../client/mod.ts";
-import type { ServerStats } from "../server/mod.ts";
+import type { ClientStats, ServerStats } from "./stats.ts";
 
 type Registry = InstanceType<typeof promClient.Registry>;
 
@@ -43,7 +42,15 @@ function render(registry: Registry, forget: () => void): MetricsSource {
   };
 }
 
-/** Metrics of a server; `stats` is read on every scrape. */
+/**
+ * Metrics of a server; `stats` is read on every scrape.
+ *
+ * @example
+ * ```ts ignore
+ * const metrics = serverMetrics(() => server.stats());
+ * const text = await metrics.metrics(); // wormhole_bytes_total{peer="laptop",app="web",direction="in"} …
+ * ```
+ */
 export function serverMetrics(stats: () => ServerStats): MetricsSource {
   const registry = new promClient.Registry();
   let snapshot: ServerStats | null = null;
@@ -87,7 +94,7 @@ export function serverMetrics(stats: () => ServerStats): MetricsSource {
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
-    help: "Bytes carried, by direction: in = from the peer, out = to the peer.",
+    help: "Bytes carried, by direction: in = received from the peer, out = sent to it.",
     labelNames: ["peer", "app", "direction"],
     registers: [registry],
     collect() {
@@ -195,7 +202,7 @@ export function clientMetrics(stats: () => ClientStats): MetricsSource {
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
-    help: "Bytes carried, by direction: in = from the server, out = to the server.",
+    help: "Bytes carried, by direction: in = received from the server, out = sent to it.",
     labelNames: ["app", "direction"],
     registers: [registry],
     collect() {

@@ -5,3 +5,5 @@
  */
 
 export * from "./metrics.ts";
+export * from "./ledger.ts";
+export * from "./stats.ts";

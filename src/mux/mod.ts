@@ -6,8 +6,6 @@
  */
 
 export * from "./errors.ts";
-export * from "./link.ts";
 export * from "./stream.ts";
 export * from "./mux.ts";
 export * from "./pipe.ts";
-export * from "./memory_link.ts";

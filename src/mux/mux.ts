@@ -7,6 +7,7 @@
  */
 
 import {
+  CONNECTION_STREAM,
   decodeFrames,
   decodeOpen,
   decodeReason,
@@ -28,7 +29,7 @@ import {
   ResetCode,
 } from "../protocol/mod.ts";
 import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
-import type { RecordLink } from "./link.ts";
+import type { RecordLink } from "../link/mod.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
 
 /** Default per-stream receive window: 2 MiB (single-stream throughput peaks there; see bench/results/profile-notes.md). */
@@ -60,8 +61,12 @@ export interface MuxOptions {
   maxRecord?: number;
   /** A peer opened a stream. Without this handler incoming streams are refused. */
   onStream?: (stream: MuxStream) => void;
-  /** A control frame (hello, app announced, app withdrawn) arrived. */
-  onControl?: (frame: Frame) => void;
+  /**
+   * A control frame (hello, app announced, app withdrawn) arrived on `mux`
+   * (passed in, so a handler written before the mux exists needs no
+   * reference to it).
+   */
+  onControl?: (frame: Frame, mux: Mux) => void;
   /** The peer announced it is going away. */
   onGoAway?: (reason: Reason) => void;
 }
@@ -99,6 +104,7 @@ export class Mux implements StreamHost {
   #closed = false;
   #closeError: Error | undefined;
   #done = Promise.withResolvers<Error | undefined>();
+  #linkEnded = Promise.withResolvers<void>();
 
   /** `performance.now()` when the last record arrived. */
   lastReceived: number = performance.now();
@@ -117,7 +123,10 @@ export class Mux implements StreamHost {
     this.#nextLocalId = options.role === "server" ? 2 : 1;
     link.listen({
       record: (record) => this.#receive(record),
-      closed: (error) => this.#terminate(error ?? new TunnelClosedError()),
+      closed: (error) => {
+        this.#terminate(error ?? new TunnelClosedError());
+        this.#linkEnded.resolve();
+      },
     });
   }
 
@@ -151,6 +160,15 @@ export class Mux implements StreamHost {
     return this.#done.promise;
   }
 
+  /**
+   * Resolves once the link below has reported its end, which may come after
+   * {@linkcode done} (a local close): a sealed link reports it only when no
+   * record is being sealed or opened any more, so nothing outlives it.
+   */
+  get linkEnded(): Promise<void> {
+    return this.#linkEnded.promise;
+  }
+
   /** Applies the peer's stream settings from its hello. */
   setPeerSettings(settings: { window: number; maxPayload: number }): void {
     this.#peerWindow = settings.window;
@@ -173,7 +191,7 @@ export class Mux implements StreamHost {
   /** Sends a connection-level control frame (hello, app announced, …). */
   sendControl(kind: FrameKind, payload: Uint8Array): void {
     if (this.#closed) return;
-    this.#enqueueUrgent({ kind, stream: 0, payload });
+    this.#enqueueUrgent({ kind, stream: CONNECTION_STREAM, payload });
   }
 
   /** Sends a ping; the peer answers with a pong, which refreshes {@linkcode lastReceived}. */
@@ -181,7 +199,7 @@ export class Mux implements StreamHost {
     if (this.#closed) return;
     const payload = new Uint8Array(8);
     new DataView(payload.buffer).setFloat64(0, performance.now());
-    this.#enqueueUrgent({ kind: FrameKind.Ping, stream: 0, payload });
+    this.#enqueueUrgent({ kind: FrameKind.Ping, stream: CONNECTION_STREAM, payload });
   }
 
   /**
@@ -191,7 +209,11 @@ export class Mux implements StreamHost {
   goAway(code: number, reason: string): void {
     if (this.#closed) return;
     this.#urgent.push({
-      frame: { kind: FrameKind.GoAway, stream: 0, payload: encodeReason({ code, reason }) },
+      frame: {
+        kind: FrameKind.GoAway,
+        stream: CONNECTION_STREAM,
+        payload: encodeReason({ code, reason }),
+      },
     });
     this.#flushNow(true);
     this.#closeError ??= new TunnelClosedError(`Tunnel closed: ${reason}`);
@@ -355,7 +377,7 @@ export class Mux implements StreamHost {
 
   #dispatch(frame: Frame): void {
     const { kind, stream: id, payload } = frame;
-    if (id === 0) return this.#dispatchConnection(frame);
+    if (id === CONNECTION_STREAM) return this.#dispatchConnection(frame);
     if (kind === FrameKind.Open) return this.#accept(id, decodeOpen(payload));
     const stream = this.#streams.get(id);
     if (!stream) {
@@ -422,7 +444,7 @@ export class Mux implements StreamHost {
           this.#pong.frame.payload = frame.payload;
         } else {this.#pong = this.#enqueueUrgent({
             kind: FrameKind.Pong,
-            stream: 0,
+            stream: CONNECTION_STREAM,
             payload: frame.payload,
           });}
         return;
@@ -434,7 +456,7 @@ export class Mux implements StreamHost {
       case FrameKind.Hello:
       case FrameKind.AppAnnounce:
       case FrameKind.AppWithdraw:
-        this.#options.onControl?.(frame);
+        this.#options.onControl?.(frame, this);
         return;
       default:
         throw new ProtocolError(

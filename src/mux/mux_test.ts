@@ -16,7 +16,7 @@ import {
   ResetCode,
 } from "../protocol/mod.ts";
 import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
-import { type MemoryLinkOptions, memoryLinkPair } from "./memory_link.ts";
+import { type MemoryLinkOptions, memoryLinkPair } from "../link/testing.ts";
 import { DEFAULT_WINDOW, Mux, type MuxOptions } from "./mux.ts";
 import type { MuxStream } from "./stream.ts";
 import { pattern, tick, waitFor } from "./testing.ts";

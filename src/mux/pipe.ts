@@ -12,18 +12,22 @@ import type { MuxStream } from "./stream.ts";
 
 /** The part of `Deno.Conn` a pipe uses; tests may pass anything with this shape. */
 export interface Duplex {
+  /** Reads into `buffer`; resolves with the bytes read, or null at end of file. */
   read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `data`; resolves with how many bytes were written. */
   write(data: Uint8Array): Promise<number>;
+  /** Ends the writing direction (half-close). */
   closeWrite(): Promise<void>;
+  /** Closes both directions. */
   close(): void;
 }
 
 /** How a piped connection ended. */
 export interface PipeResult {
-  /** Bytes read from the connection and sent into the stream. */
-  bytesUp: number;
-  /** Bytes read from the stream and written to the connection. */
-  bytesDown: number;
+  /** Bytes read from the stream (received from the tunnel peer) and written to the connection. */
+  bytesIn: number;
+  /** Bytes read from the connection and sent into the stream (to the tunnel peer). */
+  bytesOut: number;
   /** Why it ended abnormally: a reset from the peer, or a local socket error. */
   error?: Error;
 }
@@ -41,7 +45,7 @@ const MAX_READ = 65536;
 export async function pipe(
   stream: MuxStream,
   conn: Duplex,
-  result: PipeResult = { bytesUp: 0, bytesDown: 0 },
+  result: PipeResult = { bytesIn: 0, bytesOut: 0 },
 ): Promise<PipeResult> {
   let connClosed = false;
   const closeConn = () => {
@@ -74,7 +78,7 @@ export async function pipe(
           stream.end();
           return;
         }
-        result.bytesUp += n;
+        result.bytesOut += n;
         await stream.write(buffer.subarray(0, n));
         if (n === buffer.length && buffer.length < MAX_READ) {
           buffer = new Uint8Array(buffer.length * 2);
@@ -99,7 +103,7 @@ export async function pipe(
         while (offset < chunk.length) {
           const n = await conn.write(chunk.subarray(offset));
           offset += n;
-          result.bytesDown += n;
+          result.bytesIn += n;
         }
       }
     } catch (error) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFrames, encodeOpen, encodeReason, FrameKind, ResetCode } from "../protocol/mod.ts";
 import { StreamResetError } from "./errors.ts";
-import { memoryLinkPair } from "./memory_link.ts";
+import { memoryLinkPair } from "../link/testing.ts";
 import { Mux } from "./mux.ts";
 import { type Duplex, pipe, type PipeResult } from "./pipe.ts";
 import type { MuxStream } from "./stream.ts";
@@ -119,8 +119,8 @@ Deno.test("pipe: a few MiB go both ways byte-exact (sha-256)", async () => {
   assert.equal(got.reset, false);
   assert.equal(await sha256(got.bytes), await sha256(down));
   assert.equal(upstreamGot, await sha256(up));
-  assert.deepEqual(serverResult, { bytesUp: up.length, bytesDown: down.length });
-  assert.deepEqual(clientResult, { bytesUp: down.length, bytesDown: up.length });
+  assert.deepEqual(serverResult, { bytesOut: up.length, bytesIn: down.length });
+  assert.deepEqual(clientResult, { bytesOut: down.length, bytesIn: up.length });
 });
 
 Deno.test("pipe: half-close is carried while the other direction keeps flowing", async () => {
@@ -146,8 +146,8 @@ Deno.test("pipe: half-close is carried while the other direction keeps flowing",
   assert.equal(got.reset, false);
   assert.equal(await sha256(got.bytes), await sha256(reply));
   assert.equal(result.error, undefined);
-  assert.equal(result.bytesUp, request.length);
-  assert.equal(result.bytesDown, reply.length);
+  assert.equal(result.bytesOut, request.length);
+  assert.equal(result.bytesIn, reply.length);
 });
 
 Deno.test("pipe: a remote reset closes the TCP connection and reports the reset", async () => {
@@ -174,7 +174,7 @@ Deno.test("pipe: a remote reset closes the TCP connection and reports the reset"
   assert.equal(result.error.remote, true);
   assert.equal(result.error.code, ResetCode.Refused);
   assert.equal(result.error.message, "upstream went away");
-  assert.equal(result.bytesDown, 5);
+  assert.equal(result.bytesIn, 5);
   // The client pipe saw its own reset and closed the upstream connection.
   assert.ok(clientResult.error instanceof StreamResetError);
   assert.equal(clientResult.error.remote, false);
@@ -274,7 +274,7 @@ Deno.test("pipe: a connection closed by the runtime does not make pipe reject", 
   conn.closed = 1;
   accepted[0].end();
   const result = await pipe(stream, conn);
-  assert.equal(result.bytesUp, 3);
+  assert.equal(result.bytesOut, 3);
   server.close();
 });
 

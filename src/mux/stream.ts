@@ -62,7 +62,7 @@ export class MuxStream {
   #released = false;
   #closed: PromiseWithResolvers<void> | null = null;
 
-  /** Bytes sent and received, for metrics and logs. */
+  /** Data bytes sent to the peer (put into Data frames). */
   bytesOut = 0;
   /** Bytes received from the peer. */
   bytesIn = 0;

@@ -10,3 +10,4 @@ export * from "./codec.ts";
 export * from "./control.ts";
 export * from "./names.ts";
 export * from "./fields.ts";
+export * from "./app_spec.ts";

@@ -7,6 +7,7 @@
 
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
+import type { Decision } from "../crypto/mod.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { hostOf } from "./handshake_limits.ts";
 
@@ -22,22 +23,29 @@ export interface JoinRequest {
   signal: AbortSignal;
 }
 
-/** The outcome of a join request. */
-export type Decision = { accepted: true } | { accepted: false; reason: string };
-
-/** Decides on join requests; may take as long as an operator needs. */
+/**
+ * Decides on join requests; may take as long as an operator needs. An
+ * acceptor that keeps requests waiting for someone (the operator) offers the
+ * optional capabilities; the server's admin API answers through them.
+ */
 export interface Acceptor {
   /** A short name for logs: `dummy` or `server`. */
   readonly kind: string;
   /** Decides on `request`. */
   decide(request: JoinRequest): Promise<Decision>;
+  /** Requests waiting for a decision, oldest first. */
+  pending?(): PendingRequest[];
+  /** Approves a waiting request; false when none has that fingerprint. */
+  accept?(fingerprint: string): Promise<boolean>;
+  /** Refuses a waiting request; false when none has that fingerprint. */
+  decline?(fingerprint: string): boolean;
 }
 
 /** Accepts every peer. For local development and trusted networks only. */
 export class DummyAcceptor implements Acceptor {
-  /** @inheritdoc */
+  /** Shown in logs. */
   readonly kind = "dummy";
-  /** @inheritdoc */
+  /** Accepts. */
   decide(): Promise<Decision> {
     return Promise.resolve({ accepted: true });
   }
@@ -79,7 +87,7 @@ interface Waiting extends PendingRequest {
  * name is pinned to the key it was approved with.
  */
 export class ManualAcceptor implements Acceptor {
-  /** @inheritdoc */
+  /** Shown in logs. */
   readonly kind = "server";
   #store: ApprovalStore;
   #maxPending: number;
@@ -103,7 +111,7 @@ export class ManualAcceptor implements Acceptor {
     this.#log = options?.logger ?? silentLogger;
   }
 
-  /** @inheritdoc */
+  /** Accepts an approved key at once; else waits for the operator's decision. */
   decide(request: JoinRequest): Promise<Decision> {
     const { name, fingerprint } = request;
     const approved = this.#store.get(fingerprint);

@@ -6,7 +6,8 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import { type Mux, pipe, type PipeResult, StreamResetError } from "../mux/mod.ts";
+import type { TrafficLedger } from "../metrics/mod.ts";
+import { type Mux, pipe, StreamResetError } from "../mux/mod.ts";
 import type { AppInfo } from "../protocol/mod.ts";
 
 /** Pause after an accept error that is not the listener closing, in ms. */
@@ -18,49 +19,38 @@ export class AppListener {
   readonly app: AppInfo;
   /** `host:port` callers connect to. */
   readonly endpoint: string;
-  /** Connections accepted so far. */
-  accepted = 0;
-
-  #live = new Set<PipeResult>();
-  #finished = { bytesUp: 0, bytesDown: 0 };
 
   #listener: Deno.TcpListener;
   #mux: Mux;
+  #ledger: TrafficLedger;
   #log: Logger;
   #track: (work: Promise<unknown>) => void;
   #closed = false;
   #loop: Promise<void>;
 
-  /** Starts accepting on `listener`; `track` registers work the server awaits on shutdown. */
+  /**
+   * Starts accepting on `listener`. Connections are counted in `ledger`,
+   * which outlives the listener; `track` registers work the server awaits
+   * on shutdown.
+   */
   constructor(
     app: AppInfo,
     listener: Deno.TcpListener,
     mux: Mux,
+    ledger: TrafficLedger,
     log: Logger,
     track: (work: Promise<unknown>) => void,
   ) {
     this.app = app;
     this.#listener = listener;
     this.#mux = mux;
+    this.#ledger = ledger;
     const addr = listener.addr;
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     this.endpoint = `${host}:${addr.port}`;
     this.#log = log.with({ app: app.name, endpoint: this.endpoint });
     this.#track = track;
     this.#loop = this.#acceptLoop();
-  }
-
-  /**
-   * Traffic so far: `bytesUp` went from callers to the peer, `bytesDown` came
-   * back; live connections included.
-   */
-  traffic(): { streamsTotal: number; streamsOpen: number; bytesUp: number; bytesDown: number } {
-    let { bytesUp, bytesDown } = this.#finished;
-    for (const live of this.#live) {
-      bytesUp += live.bytesUp;
-      bytesDown += live.bytesDown;
-    }
-    return { streamsTotal: this.accepted, streamsOpen: this.#live.size, bytesUp, bytesDown };
   }
 
   /** The bound port. */
@@ -84,7 +74,6 @@ export class AppListener {
   }
 
   #handle(conn: Deno.TcpConn): void {
-    this.accepted++;
     try {
       conn.setNoDelay(true);
     } catch {
@@ -101,14 +90,11 @@ export class AppListener {
     const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     const log = this.#log.with({ stream: stream.id });
     log.debug("connection accepted", { remote });
-    const counters: PipeResult = { bytesUp: 0, bytesDown: 0 };
-    this.#live.add(counters);
+    const counts = this.#ledger.open();
     this.#track(
-      pipe(stream, conn, counters).then((result) => {
-        this.#live.delete(counters);
-        this.#finished.bytesUp += result.bytesUp;
-        this.#finished.bytesDown += result.bytesDown;
-        const fields = { remote, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+      pipe(stream, conn, counts).then((result) => {
+        this.#ledger.close(counts);
+        const fields = { remote, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
         if (result.error instanceof StreamResetError && result.error.remote) {
           log.info("connection closed: the client reset it", {
             ...fields,

@@ -135,6 +135,7 @@ export class ApprovalStore {
     await this.#change(() => true);
   }
 
+  /** Forgets the approval of the peer `name`; resolves with it, or undefined when there was none. */
   async revoke(name: string): Promise<ApprovedPeer | undefined> {
     let removed: ApprovedPeer | undefined;
     await this.#change((peers) => {

@@ -9,5 +9,7 @@ export * from "./port_allocator.ts";
 export * from "./port_assignments.ts";
 export * from "./app_listener.ts";
 export * from "./server.ts";
+export * from "./observers.ts";
+export type { PeerInfo } from "./admin.ts";
 export * from "./approvals.ts";
 export * from "./deny_list.ts";

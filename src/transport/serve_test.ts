@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_MAX_HANDSHAKE_MESSAGE, serveTunnel, type ServeTunnelOptions } from "./serve.ts";
 import type { WebSocketLink } from "./websocket_link.ts";
 import { CloseCode, Opcode } from "./ws_frame.ts";
+import { until } from "../testing.ts";
 import { rawFrame, rawUpgrade, readCloseCode, writeUntilClosed } from "./testing.ts";
 
 /** An endpoint on 127.0.0.1 that keeps every link it opens; dispose stops it all. */
@@ -33,14 +34,6 @@ async function endpoint(options: Partial<ServeTunnelOptions> = {}) {
   };
 }
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
-
 const chunk = new Uint8Array(4096);
 
 Deno.test("serve: a fragmented message that never ends is refused with 1009 after a few KiB", async () => {
@@ -60,7 +53,7 @@ Deno.test("serve: a fragmented message that never ends is refused with 1009 afte
   ]);
   raw.conn.close();
   assert.equal(code, CloseCode.TooBig);
-  await waitFor(() => server.links.length === 1, "the link");
+  await until(() => server.links.length === 1, "the link");
   const link = server.links[0];
   await link.finished;
   // What it read: the message limit plus at most one read of a pre-auth link.
@@ -88,7 +81,7 @@ Deno.test("serve: a message of endless empty fragments is refused with 1009 too"
   ]);
   raw.conn.close();
   assert.equal(code, CloseCode.TooBig);
-  await waitFor(() => server.links.length === 1, "the link");
+  await until(() => server.links.length === 1, "the link");
   await server.links[0].finished;
   assert.ok(server.links[0].bytesIn <= 64 * 1024, `read ${server.links[0].bytesIn}`);
 });
@@ -104,7 +97,7 @@ Deno.test("serve: one oversized frame is refused with 1009 from its header", asy
   ]);
   raw.conn.close();
   assert.equal(code, CloseCode.TooBig);
-  await waitFor(() => server.links.length === 1, "the link");
+  await until(() => server.links.length === 1, "the link");
   await server.links[0].finished;
   assert.ok(server.links[0].bytesIn <= header.length, `read ${server.links[0].bytesIn}`);
 });
@@ -112,12 +105,12 @@ Deno.test("serve: one oversized frame is refused with 1009 from its header", asy
 Deno.test("serve: an admitted link takes records up to its new limit, and not one byte more", async () => {
   await using server = await endpoint();
   const raw = await rawUpgrade(server.tunnel.addr.port);
-  await waitFor(() => server.links.length === 1, "the link");
+  await until(() => server.links.length === 1, "the link");
   server.links[0].admit(64 * 1024);
   assert.equal(server.tunnel.handshakes(), 0, "admission frees the handshake slot");
   const record = new Uint8Array(64 * 1024).fill(7);
   await raw.conn.write(rawFrame(Opcode.Binary, record));
-  await waitFor(() => server.records.length === 1, "the record");
+  await until(() => server.records.length === 1, "the record");
   assert.deepEqual(server.records[0], record);
   const tooBig = rawFrame(Opcode.Binary, new Uint8Array(64 * 1024 + 1));
   const [code] = await Promise.all([
@@ -159,7 +152,7 @@ Deno.test("serve: connections over maxHandshakes are closed at accept until a sl
   refused.conn.close();
   assert.equal(refused.status, "", "a third connection was upgraded");
   assert.equal(server.tunnel.handshakes(), 2);
-  await waitFor(() => server.links.length === 2, "the links");
+  await until(() => server.links.length === 2, "the links");
   server.links[0].admit(64 * 1024);
   const next = await rawUpgrade(server.tunnel.addr.port);
   assert.equal(next.status, "HTTP/1.1 101 Switching Protocols");
@@ -172,7 +165,7 @@ Deno.test("serve: a connection that never completes its upgrade request is close
   await conn.write(new TextEncoder().encode("GET /wh/tunnel HTTP/1.1\r\n"));
   assert.equal(await conn.read(new Uint8Array(16)), null);
   conn.close();
-  await waitFor(() => server.tunnel.handshakes() === 0, "the slot to be freed");
+  await until(() => server.tunnel.handshakes() === 0, "the slot to be freed");
 });
 
 Deno.test("serve: other paths get 404, plain requests on the tunnel path 426", async () => {
@@ -189,7 +182,7 @@ Deno.test("serve: other paths get 404, plain requests on the tunnel path 426", a
 Deno.test("serve: after the server closes a link it keeps nothing more and cuts a peer that never answers", async () => {
   await using server = await endpoint();
   const raw = await rawUpgrade(server.tunnel.addr.port);
-  await waitFor(() => server.links.length === 1, "the link");
+  await until(() => server.links.length === 1, "the link");
   const link = server.links[0];
   link.close("hello timeout");
   // Whole messages under the limit, sent after the close and never answering it.

@@ -16,9 +16,10 @@
  * @module
  */
 
-import { type RecordHandler, RecordInbox, type RecordLink } from "../mux/mod.ts";
+import { type RecordHandler, RecordInbox, type RecordLink } from "../link/mod.ts";
 import {
   CloseCode,
+  closePayload,
   encodeFrame,
   frameInPlace,
   FrameParser,
@@ -75,8 +76,6 @@ export interface WebSocketLinkOptions extends WatermarkOptions {
   /** Called once, when {@linkcode WebSocketLink.admit} is. */
   onAdmit?: () => void;
 }
-
-const encoder = new TextEncoder();
 
 /** A record link over a WebSocket whose connection and upgrade this process owns. */
 export class WebSocketLink implements RecordLink {
@@ -153,12 +152,12 @@ export class WebSocketLink implements RecordLink {
     onAdmit?.();
   }
 
-  /** @inheritdoc */
+  /** Sets where inbound records go; records that came first are held for it. */
   listen(handler: RecordHandler): void {
     this.#inbox.listen(handler);
   }
 
-  /** @inheritdoc */
+  /** Queues one record as a binary message; it belongs to the link from now on. */
   send(record: Uint8Array): void {
     if (this.#closing || this.#closed) return;
     this.bytesOut += record.length;
@@ -169,18 +168,18 @@ export class WebSocketLink implements RecordLink {
     );
   }
 
-  /** @inheritdoc */
+  /** False while the send queue is above its high watermark. */
   get writable(): boolean {
     return !this.#closed && this.#queued < this.#highWater;
   }
 
-  /** @inheritdoc */
+  /** Resolves once the send queue drained below its low watermark, or the link closed. */
   waitWritable(): Promise<void> {
     if (this.#closed || this.#queued <= this.#lowWater) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  /** @inheritdoc */
+  /** Closes the link with a normal close; `reason` reaches the peer, cut to 123 bytes of UTF-8. Idempotent. */
   close(reason?: string): void {
     this.#sendClose(CloseCode.Normal, reason ?? "");
   }
@@ -195,13 +194,7 @@ export class WebSocketLink implements RecordLink {
     this.#closing = true;
     this.#fragments = [];
     this.#fragmentsSize = 0;
-    // Close reasons are limited to 123 bytes by the WebSocket protocol.
-    const text = encoder.encode(reason.slice(0, 60));
-    const payload = new Uint8Array(2 + text.length);
-    payload[0] = code >>> 8;
-    payload[1] = code & 0xff;
-    payload.set(text, 2);
-    this.#enqueue(encodeFrame(Opcode.Close, payload, this.#masked));
+    this.#enqueue(encodeFrame(Opcode.Close, closePayload(code, reason), this.#masked));
     const timer = setTimeout(() => this.#shutdown(), CLOSE_WAIT_MS);
     this.#done.promise.then(() => clearTimeout(timer));
   }

@@ -48,6 +48,25 @@ export class WebSocketProtocolError extends SyntaxError {
   }
 }
 
+/** Longest close reason: a control frame's 125 payload bytes less the 2-byte code. */
+export const MAX_CLOSE_REASON = 123;
+
+const closeEncoder = new TextEncoder();
+
+/**
+ * The payload of a close frame: `code`, then `reason` as UTF-8 cut to
+ * {@linkcode MAX_CLOSE_REASON} bytes, on a character boundary (the peer must
+ * fail a connection whose close reason is not valid UTF-8).
+ */
+export function closePayload(code: number, reason: string): Uint8Array {
+  const payload = new Uint8Array(2 + MAX_CLOSE_REASON);
+  payload[0] = code >>> 8;
+  payload[1] = code & 0xff;
+  // encodeInto writes whole characters only.
+  const { written } = closeEncoder.encodeInto(reason, payload.subarray(2));
+  return payload.subarray(0, 2 + written);
+}
+
 /**
  * XORs `data` with the 4-byte `mask` in place (RFC 6455 section 5.3), a
  * word at a time where the buffer allows: unmasking runs over every byte a

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   CloseCode,
+  closePayload,
   encodeClientFrame,
   encodeFrame,
   frameInPlace,
@@ -173,3 +174,22 @@ Deno.test("ws frame: a server's parser refuses unmasked frames, and oversized on
 function pattern(length: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + 7) & 0xff);
 }
+
+Deno.test("ws frame: a close reason is cut to 123 bytes of UTF-8, never inside a character", () => {
+  const decode = (payload: Uint8Array) =>
+    new TextDecoder("utf-8", { fatal: true }).decode(payload.subarray(2));
+  const ascii = closePayload(CloseCode.Normal, "x".repeat(200));
+  assert.equal(ascii.length, 125);
+  assert.deepEqual([ascii[0], ascii[1]], [0x03, 0xe8]);
+  assert.equal(decode(ascii), "x".repeat(123));
+  // 2-byte characters: 61 fit (122 bytes), the 62nd would be cut in half.
+  const accents = closePayload(CloseCode.Normal, "é".repeat(100));
+  assert.equal(decode(accents), "é".repeat(61));
+  // 4-byte characters after one ASCII byte: 30 fit (121 bytes).
+  assert.equal(
+    decode(closePayload(CloseCode.Normal, "a" + "🙂".repeat(40))),
+    "a" + "🙂".repeat(30),
+  );
+  assert.equal(closePayload(CloseCode.Normal, "short").length, 7);
+  assert.equal(closePayload(CloseCode.Normal, "").length, 2);
+});

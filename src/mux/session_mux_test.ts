@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { memoryLinkPair } from "../mux/memory_link.ts";
-import { Mux } from "../mux/mux.ts";
-import type { MuxStream } from "../mux/stream.ts";
+import { memoryLinkPair } from "../link/testing.ts";
+import { clientHandshake, linkChannel, SealedLink, serverHandshake } from "../crypto/mod.ts";
+import { identities } from "../crypto/testing.ts";
 import { GoAwayCode, type Reason } from "../protocol/mod.ts";
-import { linkChannel } from "./channel.ts";
-import { clientHandshake, serverHandshake } from "./handshake.ts";
-import { SealedLink } from "./session.ts";
-import { identities } from "./testing.ts";
+import { Mux } from "./mux.ts";
+import type { MuxStream } from "./stream.ts";
 
 Deno.test("session under the multiplexer: a stream carries 8 MiB exactly; a go-away arrives", async () => {
   const ids = await identities();
@@ -23,15 +21,15 @@ Deno.test("session under the multiplexer: a stream carries 8 MiB exactly; a go-a
       decide: () => Promise.resolve({ accepted: true }),
     }),
   ]);
-  clientChannel.release();
-  serverChannel.release();
+  const serverSession = serverChannel.release();
+  const clientSession = clientChannel.release();
   const options = { rekeyBytes: 1 << 20 };
   const accepted = Promise.withResolvers<MuxStream>();
   const goAway = Promise.withResolvers<Reason>();
-  const serverMux = new Mux(new SealedLink(serverLink, server.keys, "server", options), {
+  const serverMux = new Mux(new SealedLink(serverSession, server.keys, "server", options), {
     role: "server",
   });
-  const clientMux = new Mux(new SealedLink(clientLink, client.keys, "client", options), {
+  const clientMux = new Mux(new SealedLink(clientSession, client.keys, "client", options), {
     role: "client",
     onStream: accepted.resolve,
     onGoAway: goAway.resolve,

@@ -1,6 +1,6 @@
 /**
  * An in-memory pair of record links, for tests and for reasoning about the
- * multiplexer without sockets.
+ * multiplexer without sockets (test helpers, not exported by `mod.ts`).
  *
  * @module
  */
