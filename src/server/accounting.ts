@@ -1,19 +1,38 @@
 /**
  * The server's counters: traffic per (peer, app) in the ledger's vocabulary,
  * failed handshakes by reason, and refusals. A (peer, app) keeps one ledger
- * for the life of the process, across withdrawals and reconnects: a
- * connection that outlives its app's listener keeps counting into it, so the
- * counters never go back.
+ * across withdrawals and reconnects: a connection that outlives its app's
+ * listener keeps counting into it, so the counters never go back.
+ *
+ * A ledger whose app is gone is dropped once no connection is open on it
+ * and its counters have not moved for {@linkcode IDLE_SERIES_MS}: otherwise
+ * apps that come and go (5,000 churns made 20,000 metric series) would grow
+ * the process and every scrape without end. Prometheus sees such a series
+ * end (stale); if the app comes back it starts again from 0, which `rate()`
+ * and `increase()` read as a counter reset, as after a restart.
  *
  * @module
  */
 
-import { type AppTraffic, TrafficLedger } from "../metrics/mod.ts";
+import { type AppTraffic, type Traffic, TrafficLedger } from "../metrics/mod.ts";
 import { pairKey } from "./port_assignments.ts";
+
+/** How long the counters of a gone app must stay still before its ledger is dropped. */
+export const IDLE_SERIES_MS = 15 * 60_000;
+
+interface Entry {
+  peer: string;
+  app: string;
+  ledger: TrafficLedger;
+  /** The counters when last looked at, and since when they are so. */
+  seen: string;
+  stillSince: number;
+}
 
 /** Counters of one server, read by its stats. */
 export class ServerAccounting {
-  #traffic = new Map<string, { peer: string; app: string; ledger: TrafficLedger }>();
+  #traffic = new Map<string, Entry>();
+  #retired = new Map<string, Traffic>();
   #handshakeFailures = new Map<string, number>();
   /** Connections closed as they were accepted because `maxHandshakes` were handshaking. */
   connectionsRefused = 0;
@@ -25,19 +44,51 @@ export class ServerAccounting {
     const key = pairKey(peer, app);
     let entry = this.#traffic.get(key);
     if (!entry) {
-      entry = { peer, app, ledger: new TrafficLedger() };
+      entry = { peer, app, ledger: new TrafficLedger(), seen: "", stillSince: 0 };
       this.#traffic.set(key, entry);
     }
     return entry.ledger;
   }
 
-  /** Traffic of every (peer, app) ever exposed. */
+  /** Traffic of every (peer, app) exposed now or recently. */
   traffic(): AppTraffic[] {
     return [...this.#traffic.values()].map(({ peer, app, ledger }) => ({
       peer,
       app,
       ...ledger.traffic(),
     }));
+  }
+
+  /**
+   * The totals of each peer's dropped ledgers, so that a peer's own sums
+   * (the admin API's) never go back when a gone app's ledger is dropped.
+   */
+  retired(peer: string): Traffic | undefined {
+    return this.#retired.get(peer);
+  }
+
+  /**
+   * Drops the ledgers of gone apps that have been still for
+   * {@linkcode IDLE_SERIES_MS} (see the module doc); `exposed(peer, app)`
+   * says which apps are exposed now. Run it before reading for metrics.
+   */
+  sweep(exposed: (peer: string, app: string) => boolean, now: number = performance.now()): void {
+    for (const [key, entry] of this.#traffic) {
+      const traffic = entry.ledger.traffic();
+      const seen = `${traffic.streamsTotal}/${traffic.bytesIn}/${traffic.bytesOut}`;
+      if (seen !== entry.seen || traffic.streamsOpen > 0 || exposed(entry.peer, entry.app)) {
+        entry.seen = seen;
+        entry.stillSince = now;
+      } else if (now - entry.stillSince >= IDLE_SERIES_MS) {
+        this.#traffic.delete(key);
+        const sum = this.#retired.get(entry.peer) ??
+          { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
+        sum.streamsTotal += traffic.streamsTotal;
+        sum.bytesIn += traffic.bytesIn;
+        sum.bytesOut += traffic.bytesOut;
+        this.#retired.set(entry.peer, sum);
+      }
+    }
   }
 
   /** Counts a failed handshake under `code`. */

@@ -107,8 +107,9 @@ export class ServerAdmin {
   peers(): PeerInfo[] {
     const none: Traffic = { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
     const traffic = new Map<string, Traffic>();
-    for (const t of this.#options.accounting.traffic()) {
-      const sum = traffic.get(t.peer) ?? { ...none };
+    const accounting = this.#options.accounting;
+    for (const t of accounting.traffic()) {
+      const sum = traffic.get(t.peer) ?? { ...none, ...accounting.retired(t.peer) };
       sum.streamsOpen += t.streamsOpen;
       sum.streamsTotal += t.streamsTotal;
       sum.bytesIn += t.bytesIn;
@@ -123,7 +124,7 @@ export class ServerAdmin {
         connected: false,
         apps: [],
         lastSeen: approved.lastSeen,
-        ...(traffic.get(approved.name) ?? none),
+        ...(traffic.get(approved.name) ?? accounting.retired(approved.name) ?? none),
       });
     }
     for (const peer of this.#options.peers.values()) {
@@ -135,7 +136,7 @@ export class ServerAdmin {
         lastSeen: out.get(peer.name)?.lastSeen ?? peer.connectedAt.toISOString(),
         remote: peer.remote,
         connectedSince: peer.connectedAt.toISOString(),
-        ...(traffic.get(peer.name) ?? none),
+        ...(traffic.get(peer.name) ?? accounting.retired(peer.name) ?? none),
       });
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -13,6 +13,14 @@ import type { PortBook } from "./port_allocator.ts";
 /** Entry of the server's state holding the port assignments. */
 export const PORTS_ENTRY = "ports.json";
 
+/**
+ * Assignments kept per peer: the most recently assigned. Apps that come and
+ * go must not grow the state (a Secret holds at most 1 MiB) without end;
+ * twice the default `--max-apps` keeps every live app's port and many gone
+ * ones'.
+ */
+export const MAX_PORTS_PER_PEER = 512;
+
 /** One stored assignment. */
 interface Assignment {
   peer: string;
@@ -67,7 +75,13 @@ export class PortAssignments implements PortBook {
     if (this.get(key) === port) return;
     this.#change((ports) => {
       if (ports.get(key) === port) return false;
+      ports.delete(key); // the map's order is recency: the oldest of a peer go first
       ports.set(key, port);
+      const peer = `${key.split("\0")[0]}\0`;
+      const mine = [...ports.keys()].filter((other) => other.startsWith(peer));
+      for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PORTS_PER_PEER))) {
+        ports.delete(old);
+      }
       return true;
     });
   }
@@ -98,10 +112,11 @@ export class PortAssignments implements PortBook {
         ports = new Map();
       }
       if (!edit(ports)) return undefined;
+      // Stored oldest first, so that the order (recency) survives a restart.
       const list: Assignment[] = [...ports].map(([key, port]) => {
         const [peer, app] = key.split("\0");
         return { peer, app, port };
-      }).sort((a, b) => a.peer.localeCompare(b.peer) || a.app.localeCompare(b.app));
+      });
       return { [PORTS_ENTRY]: JSON.stringify({ version: 1, ports: list }, null, 2) + "\n" };
     }).catch((error) => this.#log.warn("cannot store the port assignments", { error }))
       .finally(() => this.#writes.delete(write));

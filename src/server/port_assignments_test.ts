@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryStateBackend, StateStore } from "../state/mod.ts";
 import { PortAllocator } from "./port_allocator.ts";
-import { pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
+import { MAX_PORTS_PER_PEER, pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
 
 async function restartedAllocator(
   backend: MemoryStateBackend,
@@ -20,9 +20,10 @@ Deno.test("port assignments: a pair gets its port back from the state after a re
   web.close();
   db.close();
   await first.ports.flush();
+  // Oldest first: the order of assignment survives a restart.
   assert.deepEqual(JSON.parse((await backend.read()).entries[PORTS_ENTRY]).ports, [
-    { peer: "edge", app: "db", port: dbPort },
     { peer: "edge", app: "web", port: webPort },
+    { peer: "edge", app: "db", port: dbPort },
   ]);
 
   const second = await restartedAllocator(backend);
@@ -85,4 +86,25 @@ Deno.test("port assignments: a damaged entry is ignored (ports are a convenience
     listener.addr.port,
   );
   listener.close();
+});
+
+Deno.test("port assignments: regression: apps that come and go keep at most MAX_PORTS_PER_PEER ports per peer, the newest", async () => {
+  const backend = new MemoryStateBackend();
+  const ports = new PortAssignments(await StateStore.open(backend));
+  for (let i = 0; i < MAX_PORTS_PER_PEER + 100; i++) {
+    ports.set(pairKey("edge", `app-${i}`), 20_000 + i);
+  }
+  ports.set(pairKey("core", "db"), 19_999);
+  await ports.flush();
+  const reopened = new PortAssignments(await StateStore.open(backend));
+  const edge = [...reopened.entries()].filter(([key]) => key.startsWith("edge\0"));
+  assert.equal(edge.length, MAX_PORTS_PER_PEER);
+  assert.equal(reopened.get(pairKey("edge", "app-99")), undefined, "the oldest went");
+  assert.equal(reopened.get(pairKey("edge", "app-100")), 20_100);
+  assert.equal(reopened.get(pairKey("core", "db")), 19_999, "other peers keep theirs");
+  // The order survives the restart: the next one drops the oldest that was kept.
+  reopened.set(pairKey("edge", "one-more"), 30_000);
+  await reopened.flush();
+  assert.equal(reopened.get(pairKey("edge", "app-100")), undefined);
+  assert.equal(reopened.get(pairKey("edge", "app-101")), 20_101);
 });

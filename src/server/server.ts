@@ -224,6 +224,7 @@ export class WormholeServer {
 
   /** Counters for metrics. */
   stats(): ServerStats {
+    this.#accounting.sweep((peer, app) => this.#peers.get(peer)?.apps.has(app) ?? false);
     return {
       peersConnected: this.#peers.size,
       pendingRequests: this.requests().length,
