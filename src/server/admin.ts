@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { PeerEntry } from "../admin/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Traffic } from "../metrics/mod.ts";
 import { GoAwayCode } from "../protocol/mod.ts";
@@ -16,27 +17,8 @@ import { DEFAULT_DENY_FOR_MS, type DeniedKey, type DenyList } from "./deny_list.
 import type { PeerRegistry } from "./peers.ts";
 import type { PortAssignments } from "./port_assignments.ts";
 
-/**
- * A peer as the admin API lists it. The traffic fields are in the ledger's
- * vocabulary, summed over the peer's apps since the server started, seen
- * from the server: `bytesIn` came from the peer, `bytesOut` went to it.
- */
-export interface PeerInfo extends Traffic {
-  /** Peer name. */
-  name: string;
-  /** Key fingerprint. */
-  fingerprint: string;
-  /** Connected now. */
-  connected: boolean;
-  /** Apps exposed now. */
-  apps: string[];
-  /** ISO time of its last accepted connection. */
-  lastSeen: string;
-  /** Where its connection comes from (connected peers only). */
-  remote?: string;
-  /** ISO time its current connection was accepted (connected peers only). */
-  connectedSince?: string;
-}
+/** A peer as the admin API lists it ({@linkcode PeerEntry}), with its traffic. */
+export interface PeerInfo extends PeerEntry, Traffic {}
 
 /** What the admin facade works on. */
 export interface ServerAdminOptions {
