@@ -1,0 +1,157 @@
+/**
+ * Floods while the approved peer keeps working: each flood runs in its own
+ * process against the server while client a is probed and carries a
+ * sha256-checked transfer. Its p99 must stay within 5× the quiet p99, no
+ * request may fail, and the server must stay up.
+ *
+ * @module
+ */
+
+import { isRunning, rssKiB } from "../../bench/lib/proc.ts";
+import { Prober, transfer } from "../load.ts";
+import { format } from "../report.ts";
+import { type Context, sleep, startTool, toolSays, transferCheck } from "./context.ts";
+
+/** How much slower than quiet the approved peer may get during a flood. */
+export const FLOOD_P99_FACTOR = 5;
+
+/**
+ * How much the server's RSS may grow during a flood (MiB). The suite's own
+ * bound, not a documented one: every per-connection buffer the server has is
+ * capped (window, payload, pre-auth message size), so a flood that grows it by
+ * more than this is a queue without a bound.
+ */
+export const FLOOD_RSS_GROWTH_MIB = 64;
+
+interface Flood {
+  label: string;
+  mode: string;
+  amount: number;
+}
+
+/** Runs every flood in turn. */
+export async function floods(ctx: Context): Promise<void> {
+  const p = ctx.profile;
+  const list: Flood[] = [
+    { label: `${p.idleSockets} pre-auth idle sockets`, mode: "idle", amount: p.idleSockets },
+    {
+      label: `${p.handshakeRate}/s fresh-key handshakes`,
+      mode: "handshakes",
+      amount: p.handshakeRate,
+    },
+    { label: `${p.replayRate}/s replayed hellos`, mode: "replay", amount: p.replayRate },
+    { label: "never-reading Ping flooder", mode: "pings", amount: 0 },
+  ];
+  for (const flood of list) {
+    const scenario = `flood: ${flood.label}`;
+    ctx.log(scenario);
+    try {
+      await oneFlood(ctx, scenario, flood);
+    } catch (error) {
+      ctx.checks.error(scenario, error);
+    }
+  }
+}
+
+async function oneFlood(ctx: Context, scenario: string, flood: Flood): Promise<void> {
+  const { rig, profile, checks } = ctx;
+  const server = rig.server!;
+  const tool = startTool("flood.ts", [
+    flood.mode,
+    rig.tunnelPort,
+    profile.floodSeconds,
+    flood.amount,
+  ]);
+  try {
+    const first = await toolSays(
+      tool,
+      flood.mode === "replay" || flood.mode === "pings" ? "approve" : "ready",
+      60_000,
+    );
+    if (typeof first.approve === "string") {
+      await rig.approveAll([first.approve]);
+      await toolSays(tool, "ready", 30_000);
+    }
+    const echo = (await rig.appPort("a", "echo"))!;
+    const sink = (await rig.appPort("a", "sink"))!;
+    const rssBefore = await rssKiB(server.pid);
+    let rssPeak = rssBefore;
+    const prober = new Prober(echo);
+    const moving = transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+    const done = toolSays(tool, "done", profile.floodSeconds * 1000 + 60_000);
+    let finished = false;
+    done.finally(() => finished = true).catch(() => {});
+    while (!finished) {
+      rssPeak = Math.max(rssPeak, await rssKiB(server.pid));
+      await sleep(200);
+    }
+    const report = (await done).done as Record<string, unknown>;
+    const probe = await prober.stop();
+    const moved = await moving;
+    const limit = Math.max(ctx.quiet.p99, 0) * FLOOD_P99_FACTOR;
+    checks.atMost(
+      scenario,
+      `approved peer p99 ≤ ${FLOOD_P99_FACTOR}× quiet p99`,
+      probe.p99,
+      limit,
+      "ms",
+      {
+        probe,
+        quietP99: ctx.quiet.p99,
+      },
+    );
+    checks.atMost(scenario, "approved peer's requests failed", probe.failures, 0, "", {
+      requests: probe.count + probe.failures,
+      errors: probe.errors,
+    });
+    transferCheck(ctx, scenario, moved);
+    const alive = isRunning(server.pid) && await ready(rig.admin);
+    checks.add({
+      scenario,
+      name: "server up and ready after the flood",
+      pass: alive,
+      measured: `${alive ? "ready" : "down"}; flood: ${floodSummary(report, profile.floodSeconds)}`,
+      limit: "ready",
+      figures: { flood: report },
+    });
+    checks.atMost(
+      scenario,
+      `server RSS growth (from ${format(rssBefore / 1024)} MiB)`,
+      (rssPeak - rssBefore) / 1024,
+      FLOOD_RSS_GROWTH_MIB,
+      "MiB",
+      { rssBeforeKiB: rssBefore, rssPeakKiB: rssPeak },
+    );
+  } finally {
+    await tool.stop();
+  }
+}
+
+/** What the flood tool did, in a few words. */
+function floodSummary(report: Record<string, unknown>, seconds: number): string {
+  const errors = Object.values(report.errors as Record<string, number>).reduce((a, b) => a + b, 0);
+  switch (report.mode) {
+    case "idle":
+      return `${report.opened} held, ${report.closedByServer} closed by the server`;
+    case "handshakes":
+    case "replay":
+      return `${format(Number(report.started) / seconds)}/s sent, ${errors} refused or failed`;
+    case "pings":
+      return `${report.sent} pings, ${
+        report.closedByServer ? "closed by the server" : "not closed"
+      }`;
+    default:
+      return JSON.stringify(report);
+  }
+}
+
+/** The server answers /readyz with 200. */
+export async function ready(admin: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${admin}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
