@@ -53,7 +53,7 @@ export const SHORT: Profile = {
   idleSockets: 200,
   handshakeRate: 50,
   replayRate: 50,
-  floodSeconds: 6,
+  floodSeconds: 8,
   transferMiB: 64,
   transferTimeoutMs: 60_000,
 };

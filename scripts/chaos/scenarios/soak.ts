@@ -42,9 +42,11 @@ export async function churn(ctx: Context): Promise<void> {
   try {
     const echo = (await rig.appPort("a", "echo"))!;
     const sink = (await rig.appPort("a", "sink"))!;
-    // Warm up first, so that the start figures include what a working process keeps anyway.
+    // Warm up with the same kinds of load first, so that the start figures include what a
+    // working process keeps anyway (V8 keeps the pages of a heap it grew once).
     await shortConnections(echo, 500);
-    await sleep(1000);
+    await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+    await sleep(Math.max(2000, 2 * profile.keepaliveMs));
     const server = rig.server!;
     const startServer = await footprint(server.pid);
     const startClient = await footprint(ctx.a.process.pid);

@@ -33,12 +33,19 @@ const [mode, portText, secondsText, amountText = "0"] = Deno.args;
 const port = Number(portText);
 const seconds = Number(secondsText);
 const amount = Number(amountText);
-const deadline = performance.now() + seconds * 1000;
+// Set when the flood starts (after keys are made and approved), so that it lasts `seconds`.
+let deadline = Infinity;
 const errors: Record<string, number> = {};
 const url = (p: number) => `ws://127.0.0.1:${p}/wh/tunnel`;
 
 function say(value: Record<string, unknown>): void {
   console.log(JSON.stringify(value));
+}
+
+/** Says the flood starts now and starts its clock. */
+function ready(value: Record<string, unknown>): void {
+  deadline = performance.now() + seconds * 1000;
+  say({ ready: value });
 }
 
 function count(error: unknown): void {
@@ -95,6 +102,7 @@ async function idle(total: number): Promise<Record<string, unknown>> {
   const conns: Deno.TcpConn[] = [];
   let closedByServer = 0;
   const readers: Promise<void>[] = [];
+  deadline = performance.now() + seconds * 1000;
   for (let i = 0; i < total && performance.now() < deadline; i++) {
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -126,7 +134,7 @@ async function idle(total: number): Promise<Record<string, unknown>> {
 async function handshakes(rate: number): Promise<Record<string, unknown>> {
   // Making an RSA key takes ~50 ms; a pool keeps the rate up. None is ever approved.
   const pool: Identity[] = await Promise.all(Array.from({ length: 8 }, generateIdentity));
-  say({ ready: { pool: pool.length } });
+  ready({ pool: pool.length });
   let answered = 0;
   const started = await paced(rate, async () => {
     const identity = pool[Math.floor(Math.random() * pool.length)];
@@ -158,7 +166,7 @@ async function replay(rate: number): Promise<Record<string, unknown>> {
   const { link } = await approvedHandshake("replayed", port, (m) => hello = m);
   link.close("recorded");
   await link.finished;
-  say({ ready: { helloBytes: hello!.length } });
+  ready({ helloBytes: hello!.length });
   let answered = 0;
   const started = await paced(rate, async () => {
     const copy = await dialTunnel(url(port), { timeoutMs: 5000 });
@@ -199,7 +207,7 @@ async function pings(): Promise<Record<string, unknown>> {
   );
   await welcomed.promise;
   proxy.pause("down", true);
-  say({ ready: {} });
+  ready({});
   let sent = 0;
   let closed = false;
   link.finished.then(() => closed = true);
