@@ -18,7 +18,7 @@ import { Rig } from "./rig.ts";
 import { type Context, transferCheck } from "./scenarios/context.ts";
 import { clientKill, partition, serverRestart, serverStop } from "./scenarios/faults.ts";
 import { floods } from "./scenarios/floods.ts";
-import { churn, manyPeers } from "./scenarios/soak.ts";
+import { churn, manyPeers, steady } from "./scenarios/soak.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -26,6 +26,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<void>> = {
   floods,
   churn,
+  soak: steady,
   peers: manyPeers,
   "client-kill": clientKill,
   partition,

@@ -33,6 +33,8 @@ export interface Profile {
   replayRate: number;
   /** How long each flood lasts (s). */
   floodSeconds: number;
+  /** Steady traffic without faults (s). */
+  soakSeconds: number;
   /** Size of each sha256-checked transfer (MiB). */
   transferMiB: number;
   /** Longest wait for one transfer (ms). */
@@ -54,6 +56,7 @@ export const SHORT: Profile = {
   handshakeRate: 50,
   replayRate: 50,
   floodSeconds: 8,
+  soakSeconds: 10,
   transferMiB: 64,
   transferTimeoutMs: 60_000,
 };
@@ -75,6 +78,8 @@ export const LONG: Profile = {
   handshakeRate: 500,
   replayRate: 200,
   floodSeconds: 60,
+  // Fills the run up to about 30 minutes.
+  soakSeconds: 900,
   transferMiB: 1024,
   transferTimeoutMs: 600_000,
 };

@@ -7,7 +7,7 @@
  */
 
 import { rssKiB } from "../../bench/lib/proc.ts";
-import { shortConnections, transfer } from "../load.ts";
+import { Prober, shortConnections, transfer } from "../load.ts";
 import { format } from "../report.ts";
 import { fdCount } from "../rig.ts";
 import { type Context, since, sleep, startTool, toolSays, transferCheck } from "./context.ts";
@@ -24,6 +24,55 @@ interface Footprint {
 
 async function footprint(pid: number): Promise<Footprint> {
   return { fds: await fdCount(pid), rssKiB: await rssKiB(pid) };
+}
+
+/** Longest wait after the load for FDs and RSS to come back (V8 returns memory ~5–8 s after). */
+export const SETTLE_MS = 15_000;
+
+function within(start: Footprint, end: Footprint): boolean {
+  return end.fds <= start.fds + FD_SLACK && end.rssKiB <= start.rssKiB * (1 + RSS_SLACK);
+}
+
+/**
+ * The footprints of `pids` once every one is back within its limits, or
+ * after {@linkcode SETTLE_MS} (at least two keepalive intervals, so that
+ * closes have been noticed).
+ */
+async function settled(ctx: Context, pids: [number, Footprint][]): Promise<Footprint[]> {
+  const started = performance.now();
+  await sleep(Math.min(SETTLE_MS, 2 * ctx.profile.keepaliveMs));
+  for (;;) {
+    const now = await Promise.all(pids.map(([pid]) => footprint(pid)));
+    const done = now.every((end, i) => within(pids[i][1], end));
+    if (done || performance.now() - started >= SETTLE_MS) return now;
+    await sleep(1000);
+  }
+}
+
+/** FDs flat and RSS back within 10 % for each (who, start, end). */
+function footprintChecks(
+  ctx: Context,
+  scenario: string,
+  list: [string, Footprint, Footprint][],
+): void {
+  for (const [who, start, end] of list) {
+    ctx.checks.atMost(
+      scenario,
+      `${who} FDs flat (start ${start.fds})`,
+      end.fds,
+      start.fds + FD_SLACK,
+      "FDs",
+      { start, end },
+    );
+    ctx.checks.atMost(
+      scenario,
+      `${who} RSS back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
+      end.rssKiB / 1024,
+      (start.rssKiB * (1 + RSS_SLACK)) / 1024,
+      "MiB",
+      { start, end },
+    );
+  }
 }
 
 /** Cycles and short connections, then FDs and RSS of the server and client a against their start. */
@@ -72,34 +121,14 @@ export async function churn(ctx: Context): Promise<void> {
     await tool.closeStdin();
     await tool.stop();
 
-    // Let closes and keepalives settle, then compare.
-    await sleep(Math.max(2000, 2 * profile.keepaliveMs));
-    const endServer = await footprint(server.pid);
-    const endClient = await footprint(ctx.a.process.pid);
-    for (
-      const [who, start, end] of [["server", startServer, endServer], [
-        "client a",
-        startClient,
-        endClient,
-      ]] as const
-    ) {
-      checks.atMost(
-        scenario,
-        `${who} FDs flat (start ${start.fds})`,
-        end.fds,
-        start.fds + FD_SLACK,
-        "FDs",
-        { start, end },
-      );
-      checks.atMost(
-        scenario,
-        `${who} RSS back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
-        end.rssKiB / 1024,
-        (start.rssKiB * (1 + RSS_SLACK)) / 1024,
-        "MiB",
-        { start, end },
-      );
-    }
+    const [endServer, endClient] = await settled(ctx, [
+      [server.pid, startServer],
+      [ctx.a.process.pid, startClient],
+    ]);
+    footprintChecks(ctx, scenario, [
+      ["server", startServer, endServer],
+      ["client a", startClient, endClient],
+    ]);
   } catch (error) {
     checks.error(scenario, error);
   } finally {
@@ -156,5 +185,67 @@ export async function manyPeers(ctx: Context): Promise<void> {
   } finally {
     await tool.closeStdin();
     await tool.stop();
+  }
+}
+
+/**
+ * Steady traffic without faults for the profile's soak time: probes, short
+ * connections and transfers in rounds; nothing may fail, every transfer must
+ * be exact, and FDs and RSS must end where they started.
+ */
+export async function steady(ctx: Context): Promise<void> {
+  const { rig, profile, checks } = ctx;
+  const scenario = `soak ${profile.soakSeconds} s`;
+  ctx.log(scenario);
+  try {
+    const echo = (await rig.appPort("a", "echo"))!;
+    const sink = (await rig.appPort("a", "sink"))!;
+    await shortConnections(echo, 500);
+    await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+    await sleep(Math.max(2000, 2 * profile.keepaliveMs));
+    const server = rig.server!;
+    const startServer = await footprint(server.pid);
+    const startClient = await footprint(ctx.a.process.pid);
+    const end = performance.now() + profile.soakSeconds * 1000;
+    let rounds = 0;
+    let connFailures = 0;
+    let inexact = 0;
+    let mib = 0;
+    let probeFailures = 0;
+    let worstP99 = 0;
+    while (performance.now() < end) {
+      const prober = new Prober(echo);
+      const [conns, moved] = await Promise.all([
+        shortConnections(echo, 1000, 4),
+        transfer(sink, profile.transferMiB, profile.transferTimeoutMs),
+      ]);
+      const probe = await prober.stop();
+      rounds++;
+      connFailures += conns.failures;
+      probeFailures += probe.failures;
+      worstP99 = Math.max(worstP99, probe.p99);
+      if (moved.exact) mib += moved.mib;
+      else inexact++;
+    }
+    const [endServer, endClient] = await settled(ctx, [
+      [server.pid, startServer],
+      [ctx.a.process.pid, startClient],
+    ]);
+    const figures = { rounds, mib, worstP99 };
+    checks.atMost(
+      scenario,
+      `requests failed (${rounds} rounds)`,
+      connFailures + probeFailures,
+      0,
+      "",
+      figures,
+    );
+    checks.atMost(scenario, `transfers not exact (${mib} MiB exact)`, inexact, 0, "", figures);
+    footprintChecks(ctx, scenario, [
+      ["server", startServer, endServer],
+      ["client a", startClient, endClient],
+    ]);
+  } catch (error) {
+    checks.error(scenario, error);
   }
 }
