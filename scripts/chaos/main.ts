@@ -11,7 +11,7 @@
 
 import { cleanupAll } from "../bench/lib/proc.ts";
 import { probeFor, shortConnections, transfer } from "./load.ts";
-import { LONG, type Profile, SHORT } from "./profile.ts";
+import { ChaosUsageError, type Flags, parseFlags } from "./flags.ts";
 import { ChaosProxy } from "./proxy.ts";
 import { Checks, renderTable } from "./report.ts";
 import { Rig } from "./rig.ts";
@@ -35,42 +35,6 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<void>> = {
     for (let round = 1; round <= ctx.profile.restarts; round++) await serverRestart(ctx, round);
   },
 };
-
-interface Flags {
-  profile: Profile;
-  json: boolean;
-  out: string;
-  only: string[];
-}
-
-function usage(message: string): never {
-  console.error(`chaos: ${message}`);
-  console.error("usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b]");
-  console.error(`scenarios: ${Object.keys(SCENARIOS).join(", ")}`);
-  Deno.exit(2);
-}
-
-function parseFlags(args: string[]): Flags {
-  const flags: Flags = {
-    profile: SHORT,
-    json: false,
-    out: `${ROOT}bench/results/chaos-latest.json`,
-    only: Object.keys(SCENARIOS),
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--long") flags.profile = LONG;
-    else if (arg === "--json") flags.json = true;
-    else if (arg === "--out") flags.out = args[++i] ?? usage("--out needs a path (or - for none)");
-    else if (arg === "--only") {
-      const list = (args[++i] ?? usage("--only needs a list")).split(",").map((s) => s.trim());
-      const unknown = list.filter((s) => !(s in SCENARIOS));
-      if (unknown.length) usage(`unknown scenario "${unknown[0]}" in --only`);
-      flags.only = list;
-    } else usage(`unknown flag "${arg}"`);
-  }
-  return flags;
-}
 
 /** The rig of the run in progress, for Ctrl-C. */
 let current: Rig | null = null;
@@ -123,7 +87,15 @@ async function run(flags: Flags, checks: Checks, dir: string): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const flags = parseFlags(Deno.args);
+  let flags: Flags;
+  try {
+    flags = parseFlags(Deno.args, Object.keys(SCENARIOS), `${ROOT}bench/results/chaos-latest.json`);
+  } catch (error) {
+    if (!(error instanceof ChaosUsageError)) throw error;
+    console.error(`chaos: ${error.message}`);
+    console.error("usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b]");
+    return 2;
+  }
   const checks = new Checks();
   const dir = await Deno.makeTempDir({ prefix: "wormhole-chaos-" });
   const onSignal = async () => {

@@ -1,0 +1,60 @@
+/**
+ * The chaos suite's command line: `[--long] [--json] [--out PATH|-] [--only LIST]`.
+ *
+ * @module
+ */
+
+import { LONG, type Profile, SHORT } from "./profile.ts";
+
+/** What a run was asked to do. */
+export interface Flags {
+  profile: Profile;
+  /** Print the JSON report instead of the table. */
+  json: boolean;
+  /** Where the JSON report goes; `-` for nowhere. */
+  out: string;
+  /** Scenarios to run, in the given order. */
+  only: string[];
+}
+
+/** A bad command line; the suite exits 2 with its message. */
+export class ChaosUsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ChaosUsageError";
+  }
+}
+
+/** Parses `args`; `scenarios` are the known names (the default list), `out` the default report path. */
+export function parseFlags(
+  args: readonly string[],
+  scenarios: readonly string[],
+  out: string,
+): Flags {
+  const flags: Flags = { profile: SHORT, json: false, out, only: [...scenarios] };
+  const value = (i: number, what: string) => {
+    const next = args[i];
+    if (next === undefined || next.startsWith("--")) {
+      throw new ChaosUsageError(`${args[i - 1]} needs ${what}`);
+    }
+    return next;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--long") flags.profile = LONG;
+    else if (arg === "--json") flags.json = true;
+    else if (arg === "--out") flags.out = value(++i, "a path (or - for none)");
+    else if (arg === "--only") {
+      const list = value(++i, "a comma list of scenarios").split(",").map((s) => s.trim());
+      const unknown = list.find((s) => !scenarios.includes(s));
+      if (unknown !== undefined) {
+        throw new ChaosUsageError(
+          `Unknown scenario "${unknown}" in --only; known: ${scenarios.join(", ")}`,
+        );
+      }
+      flags.only = list;
+    } else throw new ChaosUsageError(`Unknown flag "${arg}"`);
+  }
+  return flags;
+}
