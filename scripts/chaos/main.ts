@@ -18,6 +18,7 @@ import { Rig } from "./rig.ts";
 import { type Context, transferCheck } from "./scenarios/context.ts";
 import { clientKill, partition, serverRestart, serverStop } from "./scenarios/faults.ts";
 import { floods } from "./scenarios/floods.ts";
+import { kubeClientKill } from "./scenarios/kube.ts";
 import { churn, manyPeers, steady } from "./scenarios/soak.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -29,6 +30,7 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<void>> = {
   soak: steady,
   peers: manyPeers,
   "client-kill": clientKill,
+  "kube-client-kill": kubeClientKill,
   partition,
   stop: serverStop,
   restart: async (ctx) => {

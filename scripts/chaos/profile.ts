@@ -33,6 +33,8 @@ export interface Profile {
   replayRate: number;
   /** How long each flood lasts (s). */
   floodSeconds: number;
+  /** `--unexpose-grace` of the Kubernetes-mode server (s). */
+  unexposeGraceSeconds: number;
   /** Steady traffic without faults (s). */
   soakSeconds: number;
   /** Size of each sha256-checked transfer (MiB). */
@@ -57,6 +59,7 @@ export const SHORT: Profile = {
   replayRate: 50,
   floodSeconds: 8,
   soakSeconds: 10,
+  unexposeGraceSeconds: 2,
   transferMiB: 64,
   transferTimeoutMs: 60_000,
 };
@@ -80,6 +83,7 @@ export const LONG: Profile = {
   floodSeconds: 60,
   // Fills the run up to about 30 minutes.
   soakSeconds: 900,
+  unexposeGraceSeconds: 10,
   transferMiB: 1024,
   transferTimeoutMs: 600_000,
 };

@@ -59,6 +59,7 @@ export class Checks {
       pass: false,
       measured: oneLine(message),
       limit: "no error",
+      figures: { error: message.split("\n").slice(0, 40) },
     });
   }
 

@@ -18,6 +18,7 @@ Deno.test("chaos report: a scenario that threw is one failed check with its firs
   checks.error("server kill -9", new Error("No log line\nmore"));
   assert.equal(checks.failed, 1);
   assert.equal(checks.list[0].measured, "No log line");
+  assert.deepEqual(checks.list[0].figures, { error: ["No log line", "more"] });
 });
 
 Deno.test("chaos report: numbers keep one decimal below 100, none above", () => {

@@ -20,6 +20,14 @@ export interface RigTiming {
   reconnectMaxMs: number;
 }
 
+/** What a rig's server gets besides the defaults. */
+export interface RigServerOptions {
+  /** More `wormhole server` arguments (e.g. Kubernetes mode). */
+  args?: string[];
+  /** Environment (e.g. `KUBECONFIG`). */
+  env?: Record<string, string>;
+}
+
 /** A client process and how it reaches the server. */
 export interface RigClient {
   name: string;
@@ -39,7 +47,11 @@ export class Rig {
   server: WormholeProcess | null = null;
   #starts = 0;
 
-  constructor(readonly dir: string, readonly timing: RigTiming) {}
+  constructor(
+    readonly dir: string,
+    readonly timing: RigTiming,
+    readonly serverOptions: RigServerOptions = {},
+  ) {}
 
   /** The admin API's base URL. */
   get admin(): string {
@@ -49,16 +61,20 @@ export class Rig {
   /** Starts the server on the rig's ports and state dir; resolves once it listens. */
   async startServer(): Promise<WormholeProcess> {
     this.#starts++;
-    const server = new WormholeProcess(loopbackServerArgs(`${this.dir}/server`, [
-      "--port",
-      String(this.tunnelPort),
-      "--admin-port",
-      String(this.adminPort),
-      "--acceptor",
-      "server",
-      "--keepalive",
-      `${this.timing.keepaliveMs}ms`,
-    ]));
+    const server = new WormholeProcess(
+      loopbackServerArgs(`${this.dir}/server`, [
+        "--port",
+        String(this.tunnelPort),
+        "--admin-port",
+        String(this.adminPort),
+        "--acceptor",
+        "server",
+        "--keepalive",
+        `${this.timing.keepaliveMs}ms`,
+        ...this.serverOptions.args ?? [],
+      ]),
+      this.serverOptions.env,
+    );
     this.server = server;
     await server.waitForLog("admin listening");
     return server;
