@@ -10,7 +10,7 @@ import { buildProgram } from "../src/cli/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Flags of other tools that the docs show (Deno, kubectl, helm, docker) and of the demo script. */
+/** Flags of other tools that the docs show (Deno, kubectl, helm, docker) and of the demo and chaos scripts. */
 const OTHER_TOOLS = new Set([
   "--allow-all",
   "--allow-env",
@@ -24,6 +24,7 @@ const OTHER_TOOLS = new Set([
   "--from-literal",
   "--heap-growing-percent",
   "--initial-heap-size",
+  "--long",
   "--max-semi-space-size",
   "--once",
   "--overwrite",
