@@ -15,6 +15,8 @@ interface Pair {
   caller: Deno.TcpConn;
   target: Deno.TcpConn | null;
   done: Promise<void>;
+  /** One side ended during a partition; the other was not told (nothing crosses a partition). */
+  severed: boolean;
 }
 
 /** Forwards every connection on its port to 127.0.0.1:`targetPort`. */
@@ -47,15 +49,23 @@ export class ChaosProxy {
 
   /**
    * Partitions (`true`) or heals (`false`). While partitioned every byte read
-   * from either side is dropped and new connections get no target. Healing
-   * closes the connections made during the partition (their first bytes are
-   * lost, so they could never work); older ones carry on (their bytes sent
-   * meanwhile are lost, which the peers' own checks must notice).
+   * from either side is dropped, and so is a side's close (FIN or reset):
+   * each side must find out by itself that the other is gone. New
+   * connections get no target. Healing closes the connections made during
+   * the partition (their first bytes are lost, so they could never work) and
+   * those one side closed meanwhile (as the retransmitted FIN or a reset
+   * would); the others carry on (their bytes sent meanwhile are lost, which
+   * the peers' own checks must notice).
    */
   partition(on: boolean): void {
     this.#blackhole = on;
     if (on) return;
-    for (const pair of this.#pairs) if (pair.target === null) close(pair.caller);
+    for (const pair of this.#pairs) {
+      if (pair.target === null || pair.severed) {
+        close(pair.caller);
+        if (pair.target) close(pair.target);
+      }
+    }
   }
 
   /** Stops (`true`) or resumes reading `direction`'s source on every connection. */
@@ -76,7 +86,7 @@ export class ChaosProxy {
         return;
       }
       this.accepted++;
-      const pair: Pair = { caller, target: null, done: Promise.resolve() };
+      const pair: Pair = { caller, target: null, done: Promise.resolve(), severed: false };
       pair.done = this.#run(pair).finally(() => this.#pairs.delete(pair));
       this.#pairs.add(pair);
     }
@@ -85,7 +95,7 @@ export class ChaosProxy {
   async #run(pair: Pair): Promise<void> {
     if (this.#blackhole) {
       // No route: whatever the caller sends is lost until it or the heal closes it.
-      await this.#pump(pair.caller, null, "up");
+      await this.#pump(pair, pair.caller, null, "up");
       close(pair.caller);
       return;
     }
@@ -98,15 +108,23 @@ export class ChaosProxy {
       return;
     }
     await Promise.all([
-      this.#pump(pair.caller, pair.target, "up"),
-      this.#pump(pair.target, pair.caller, "down"),
+      this.#pump(pair, pair.caller, pair.target, "up"),
+      this.#pump(pair, pair.target, pair.caller, "down"),
     ]);
     close(pair.caller);
     close(pair.target);
   }
 
-  /** Copies `from` to `to` until EOF or an error; half-closes `to` on EOF. */
-  async #pump(from: Deno.TcpConn, to: Deno.TcpConn | null, direction: Direction): Promise<void> {
+  /**
+   * Copies `from` to `to` until EOF or an error; half-closes `to` on EOF,
+   * closes both on an error, unless partitioned (then `to` learns nothing).
+   */
+  async #pump(
+    pair: Pair,
+    from: Deno.TcpConn,
+    to: Deno.TcpConn | null,
+    direction: Direction,
+  ): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
     try {
       for (;;) {
@@ -121,11 +139,15 @@ export class ChaosProxy {
         let at = 0;
         while (at < n) at += await to.write(buffer.subarray(at, n));
       }
-      await to?.closeWrite().catch(() => {});
+      if (this.#blackhole) pair.severed = true;
+      else await to?.closeWrite().catch(() => {});
     } catch {
-      // One side failed: end both, as a router's reset would.
-      close(from);
-      if (to) close(to);
+      // One side failed: end both, as a router's reset would (a partition passes no reset).
+      if (this.#blackhole) pair.severed = true;
+      else {
+        close(from);
+        if (to) close(to);
+      }
     }
   }
 

@@ -65,3 +65,27 @@ Deno.test("chaos proxy: a paused direction is not read until resumed, then nothi
   assert.deepEqual(await late, data);
   conn.close();
 });
+
+Deno.test("chaos proxy: a partition hides a close from the other side until the heal", async () => {
+  await using upstream = echoUpstream();
+  await using proxy = new ChaosProxy(upstream.port);
+  const conn = await connect(proxy.port);
+  await writeAll(conn, new Uint8Array([1]));
+  const buffer = new Uint8Array(8);
+  assert.equal(await conn.read(buffer), 1);
+
+  proxy.partition(true);
+  await conn.closeWrite(); // the FIN is lost: the upstream keeps waiting, and so does its echo
+  let ended = false;
+  const end = readAll(conn).then((rest) => {
+    ended = true;
+    return rest;
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(ended, false);
+  assert.equal(upstream.connections.size, 1);
+
+  proxy.partition(false); // now the close gets through, as the retransmitted FIN would
+  assert.deepEqual(await end, new Uint8Array(0));
+  conn.close();
+});
