@@ -11,8 +11,8 @@ export interface Flags {
   profile: Profile;
   /** Print the JSON report instead of the table. */
   json: boolean;
-  /** Where the JSON report goes; `-` for nowhere. */
-  out: string;
+  /** Where the JSON report goes; `-` for nowhere; undefined for the profile's default. */
+  out?: string;
   /** Scenarios to run, in the given order. */
   only: string[];
 }
@@ -26,13 +26,9 @@ export class ChaosUsageError extends Error {
   }
 }
 
-/** Parses `args`; `scenarios` are the known names (the default list), `out` the default report path. */
-export function parseFlags(
-  args: readonly string[],
-  scenarios: readonly string[],
-  out: string,
-): Flags {
-  const flags: Flags = { profile: SHORT, json: false, out, only: [...scenarios] };
+/** Parses `args`; `scenarios` are the known names (the default list). */
+export function parseFlags(args: readonly string[], scenarios: readonly string[]): Flags {
+  const flags: Flags = { profile: SHORT, json: false, only: [...scenarios] };
   const value = (i: number, what: string) => {
     const next = args[i];
     if (next === undefined || next.startsWith("--")) {

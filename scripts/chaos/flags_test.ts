@@ -5,10 +5,9 @@ import { LONG, SHORT } from "./profile.ts";
 const NAMES = ["floods", "churn", "restart"];
 
 Deno.test("chaos flags: the defaults are the short profile, every scenario, the table", () => {
-  assert.deepEqual(parseFlags([], NAMES, "out.json"), {
+  assert.deepEqual(parseFlags([], NAMES), {
     profile: SHORT,
     json: false,
-    out: "out.json",
     only: NAMES,
   });
 });
@@ -17,7 +16,6 @@ Deno.test("chaos flags: --long, --json, --out and --only in its given order", ()
   const flags = parseFlags(
     ["--long", "--json", "--out", "-", "--only", "restart, floods"],
     NAMES,
-    "out.json",
   );
   assert.equal(flags.profile, LONG);
   assert.equal(flags.json, true);
@@ -29,7 +27,7 @@ Deno.test("chaos flags: unknown flags, unknown scenarios and missing values are 
   for (
     const args of [["--fast"], ["--only", "floods,nope"], ["--out"], ["--only", "--long"]]
   ) {
-    assert.throws(() => parseFlags(args, NAMES, "out.json"), ChaosUsageError, args.join(" "));
+    assert.throws(() => parseFlags(args, NAMES), ChaosUsageError, args.join(" "));
   }
 });
 

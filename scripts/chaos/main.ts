@@ -91,7 +91,7 @@ async function run(flags: Flags, checks: Checks, dir: string): Promise<void> {
 async function main(): Promise<number> {
   let flags: Flags;
   try {
-    flags = parseFlags(Deno.args, Object.keys(SCENARIOS), `${ROOT}bench/results/chaos-latest.json`);
+    flags = parseFlags(Deno.args, Object.keys(SCENARIOS));
   } catch (error) {
     if (!(error instanceof ChaosUsageError)) throw error;
     console.error(`chaos: ${error.message}`);
@@ -126,9 +126,10 @@ async function main(): Promise<number> {
     failed: checks.failed,
     checks: checks.list,
   };
-  if (flags.out !== "-") {
-    await Deno.writeTextFile(flags.out, JSON.stringify(report, null, 2) + "\n");
-  }
+  // The short profile's report is the one CI and the README compare; a soak gets its own file.
+  const name = flags.profile.name === "long" ? "chaos-long-latest" : "chaos-latest";
+  const out = flags.out ?? `${ROOT}bench/results/${name}.json`;
+  if (out !== "-") await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
   if (flags.json) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(renderTable(checks.list));
