@@ -14,6 +14,8 @@ import { type Context, since, sleep, startTool, toolSays, transferCheck } from "
 
 /** FDs a process may hold above its start after the load (admin keep-alive sockets come and go). */
 export const FD_SLACK = 5;
+/** The shortest soak whose RSS is judged (s). */
+export const RSS_SOAK_SECONDS = 300;
 /** RSS growth allowed once the load has ended. */
 export const RSS_SLACK = 0.10;
 
@@ -49,11 +51,15 @@ async function settled(ctx: Context, pids: [number, Footprint][]): Promise<Footp
   }
 }
 
-/** FDs flat and RSS back within 10 % for each (who, start, end). */
+/**
+ * FDs flat and, unless `rss` is false, RSS back within 10 % for each (who,
+ * start, end); without the RSS check its figures stay in the FD check's.
+ */
 function footprintChecks(
   ctx: Context,
   scenario: string,
   list: [string, Footprint, Footprint][],
+  rss = true,
 ): void {
   for (const [who, start, end] of list) {
     ctx.checks.atMost(
@@ -64,14 +70,16 @@ function footprintChecks(
       "FDs",
       { start, end },
     );
-    ctx.checks.atMost(
-      scenario,
-      `${who} RSS back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
-      end.rssKiB / 1024,
-      (start.rssKiB * (1 + RSS_SLACK)) / 1024,
-      "MiB",
-      { start, end },
-    );
+    if (rss) {
+      ctx.checks.atMost(
+        scenario,
+        `${who} RSS back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
+        end.rssKiB / 1024,
+        (start.rssKiB * (1 + RSS_SLACK)) / 1024,
+        "MiB",
+        { start, end },
+      );
+    }
   }
 }
 
@@ -241,10 +249,13 @@ export async function steady(ctx: Context): Promise<void> {
       figures,
     );
     checks.atMost(scenario, `transfers not exact (${mib} MiB exact)`, inexact, 0, "", figures);
+    // Ten seconds of 64 MiB/s cannot tell a heap growing to its plateau from a leak: client a
+    // grew 20-50 % in the short soak on main b4c7290 and stayed there, and ended at its start
+    // after the 15-minute one. So RSS is judged only in a soak of five minutes or more.
     footprintChecks(ctx, scenario, [
       ["server", startServer, endServer],
       ["client a", startClient, endClient],
-    ]);
+    ], profile.soakSeconds >= RSS_SOAK_SECONDS);
   } catch (error) {
     checks.error(scenario, error);
   }
