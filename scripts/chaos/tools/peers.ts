@@ -11,7 +11,8 @@
  * @module
  */
 
-import { type AppSpec, WormholeClient } from "../../../src/client/mod.ts";
+import { WormholeClient } from "../../../src/client/mod.ts";
+import type { AppSpec } from "../../../src/protocol/mod.ts";
 import { generateIdentity, type Identity } from "../../../src/crypto/mod.ts";
 
 const [port, count, prefix, echoPort, cycles, holdSeconds] = [
