@@ -176,7 +176,9 @@ export async function manyPeers(ctx: Context): Promise<void> {
       scenario,
       name: "every peer approved and connected",
       pass: connected === profile.peers,
-      measured: `${connected} in ${tookMs} ms; server ${perPeer >= 0 ? "+" : ""}${format(perPeer)} KiB/peer`,
+      measured: `${connected} in ${tookMs} ms; server ${perPeer >= 0 ? "+" : ""}${
+        format(perPeer)
+      } KiB/peer`,
       limit: `${profile.peers}`,
       figures: {
         connected,
