@@ -67,8 +67,8 @@ export const SHORT: Profile = {
 /** The soak: the figures of issue 15. */
 export const LONG: Profile = {
   name: "long",
-  // 10 s, not the default 15 s: four intervals (three silent ones and the
-  // check) then fit in the 60 s stop.
+  // 10 s, not the default 15 s: three silent intervals then fit in the 60 s
+  // stop with room for the reconnect.
   keepaliveMs: 10_000,
   reconnectMaxMs: 1000,
   quietSeconds: 30,

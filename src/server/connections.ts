@@ -230,7 +230,10 @@ export class TunnelConnections {
     });
     const error = await this.#watch(mux, () => peer !== null, log);
     if (error) log.warn("tunnel connection failed", { error });
+    // At once: a silent peer's link may take its close deadline (1 s) to end.
     if (peer) await peers.remove(peer, error ? error.message : "disconnected");
+    // Shutdown waits for this: Web Crypto calls still running must not outlive the server.
+    await mux.linkEnded;
   }
 
   /** The peer's first control frame: its hello. Registers the peer and answers. */
@@ -259,7 +262,7 @@ export class TunnelConnections {
 
   /**
    * Keeps `mux` alive (keepalive, and a hello within `helloTimeoutMs`) until
-   * it ends; resolves with its error, if any.
+   * it ends; resolves with its error, if any (its link may still be ending).
    */
   async #watch(mux: Mux, greeted: () => boolean, log: Logger): Promise<Error | undefined> {
     const { keepaliveMs, helloTimeoutMs } = this.#options;
@@ -277,8 +280,6 @@ export class TunnelConnections {
     clearTimeout(helloTimer);
     stopKeepalive();
     this.#muxes.delete(mux);
-    // Shutdown waits for this: Web Crypto calls still running must not outlive the server.
-    await mux.linkEnded;
     return error ?? undefined;
   }
 }

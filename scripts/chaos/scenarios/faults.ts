@@ -4,9 +4,9 @@
  * with SIGKILL during a transfer and restarted on the same state directory.
  *
  * The limits are the documented promises: a peer silent for three keepalive
- * intervals is closed (checked once per interval, so the close comes at most
- * four intervals after the fault, plus timer lateness), and clients are back
- * within 2 s of the server's return.
+ * intervals is closed (keepalive wakes at that moment, so the close comes at
+ * most three intervals after the fault, plus timer lateness), and clients are
+ * back within 2 s of the server's return.
  *
  * @module
  */
@@ -19,7 +19,7 @@ import { type Context, since, sleep, transferCheck } from "./context.ts";
 /** Longest time from a fault until a client is back through the tunnel. */
 export const BACK_WITHIN_MS = 2000;
 /** Intervals from the fault to the close: three silent ones plus the next check. */
-export const DEAD_WITHIN_INTERVALS = 4;
+export const DEAD_WITHIN_INTERVALS = 3;
 /** Allowance for timers firing late on a loaded machine (ms). */
 export const TIMER_SLACK_MS = 250;
 
