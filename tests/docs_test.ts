@@ -27,6 +27,7 @@ const OTHER_TOOLS = new Set([
   "--long",
   "--max-semi-space-size",
   "--once",
+  "--only",
   "--overwrite",
   "--rm",
   "--set",
