@@ -83,6 +83,25 @@ function footprintChecks(
   }
 }
 
+/**
+ * Client a's echo and sink ports, and the start footprints of the server and
+ * client a, taken after a warm-up with the same kinds of load: so that they
+ * include what a working process keeps anyway (V8 keeps the pages of a heap
+ * it grew once).
+ */
+async function warmedUp(ctx: Context) {
+  const { rig, profile } = ctx;
+  const echo = (await rig.appPort("a", "echo"))!;
+  const sink = (await rig.appPort("a", "sink"))!;
+  await shortConnections(echo, 500);
+  await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+  await sleep(Math.max(2000, 2 * profile.keepaliveMs));
+  const server = rig.server!;
+  const startServer = await footprint(server.pid);
+  const startClient = await footprint(ctx.a.process.pid);
+  return { echo, sink, server, startServer, startClient };
+}
+
 /** Cycles and short connections, then FDs and RSS of the server and client a against their start. */
 export async function churn(ctx: Context): Promise<void> {
   const { rig, profile, checks } = ctx;
@@ -97,16 +116,7 @@ export async function churn(ctx: Context): Promise<void> {
     3600,
   ]);
   try {
-    const echo = (await rig.appPort("a", "echo"))!;
-    const sink = (await rig.appPort("a", "sink"))!;
-    // Warm up with the same kinds of load first, so that the start figures include what a
-    // working process keeps anyway (V8 keeps the pages of a heap it grew once).
-    await shortConnections(echo, 500);
-    await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
-    await sleep(Math.max(2000, 2 * profile.keepaliveMs));
-    const server = rig.server!;
-    const startServer = await footprint(server.pid);
-    const startClient = await footprint(ctx.a.process.pid);
+    const { echo, sink, server, startServer, startClient } = await warmedUp(ctx);
 
     const approve = await toolSays(tool, "approve", 60_000);
     await rig.approveAll(approve.approve as string[]);
@@ -204,18 +214,11 @@ export async function manyPeers(ctx: Context): Promise<void> {
  * be exact, and FDs and RSS must end where they started.
  */
 export async function steady(ctx: Context): Promise<void> {
-  const { rig, profile, checks } = ctx;
+  const { profile, checks } = ctx;
   const scenario = `soak ${profile.soakSeconds} s`;
   ctx.log(scenario);
   try {
-    const echo = (await rig.appPort("a", "echo"))!;
-    const sink = (await rig.appPort("a", "sink"))!;
-    await shortConnections(echo, 500);
-    await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
-    await sleep(Math.max(2000, 2 * profile.keepaliveMs));
-    const server = rig.server!;
-    const startServer = await footprint(server.pid);
-    const startClient = await footprint(ctx.a.process.pid);
+    const { echo, sink, server, startServer, startClient } = await warmedUp(ctx);
     const end = performance.now() + profile.soakSeconds * 1000;
     let rounds = 0;
     let connFailures = 0;
