@@ -13,6 +13,19 @@ import { startClient, startServer, tempDir } from "./harness/process.ts";
 /** Runs the server with this few file descriptors (soft and hard). */
 const FEW_FDS = ["prlimit", "--nofile=128:128"];
 
+/** A server under the open-files limit of FEW_FDS. */
+function startFewFdServer(stateDir: string, args: string[]) {
+  return startServer(stateDir, args, undefined, undefined, FEW_FDS);
+}
+
+/** `count` TCP connections to the tunnel port of `url` that never say anything. */
+async function idleSockets(url: string, count: number): Promise<Deno.TcpConn[]> {
+  const port = Number(new URL(url).port);
+  const idle = [];
+  for (let i = 0; i < count; i++) idle.push(await connect(port));
+  return idle;
+}
+
 Deno.test("hostile: unauthenticated never-ending messages cost the server KiB, not what was sent", async () => {
   await using dir = await tempDir();
   const server = await startServer(`${dir.path}/server`, ["--acceptor", "server"]);
@@ -54,17 +67,14 @@ Deno.test("hostile: out of file descriptors, the server keeps its listeners and 
   await using upstream = echoUpstream();
   // No handshake cap, and no upgrade timeout before the test is done: the idle
   // sockets exhaust the 128 descriptors until they are closed.
-  const server = await startServer(
-    `${dir.path}/server`,
-    ["--max-handshakes", "1000", "--hello-timeout", "5m"],
-    undefined,
-    undefined,
-    FEW_FDS,
-  );
+  const server = await startFewFdServer(`${dir.path}/server`, [
+    "--max-handshakes",
+    "1000",
+    "--hello-timeout",
+    "5m",
+  ]);
   await using _server = server.proc;
-  const port = Number(new URL(server.url).port);
-  const idle = [];
-  for (let i = 0; i < 150; i++) idle.push(await connect(port));
+  const idle = await idleSockets(server.url, 150);
   await server.proc.waitForLog("cannot accept connections, retrying");
   // The admin API is hit while no descriptor is free, as a probe would.
   await fetch(`${server.admin}/healthz`, { signal: AbortSignal.timeout(500) })
@@ -93,18 +103,10 @@ Deno.test("hostile: out of file descriptors, the server keeps its listeners and 
 Deno.test("hostile: --max-handshakes keeps idle sockets from exhausting descriptors", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
-  const server = await startServer(
-    `${dir.path}/server`,
-    ["--hello-timeout", "1s"],
-    undefined,
-    undefined,
-    FEW_FDS,
-  );
+  const server = await startFewFdServer(`${dir.path}/server`, ["--hello-timeout", "1s"]);
   await using _server = server.proc;
-  const port = Number(new URL(server.url).port);
   // More than the server's descriptors: without the cap (64) it would run out.
-  const idle = [];
-  for (let i = 0; i < 150; i++) idle.push(await connect(port));
+  const idle = await idleSockets(server.url, 150);
   await server.proc.waitForLog("refusing connections: too many handshakes");
   // The held sockets are dropped at the upgrade timeout; then a client gets in.
   await using client = startClient(server.url, `${dir.path}/client`, [
