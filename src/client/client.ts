@@ -16,7 +16,7 @@ import {
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
-import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
+import { Mux, type MuxStream } from "../mux/mod.ts";
 import {
   decodeHello,
   encodeAppAnnounce,
@@ -38,6 +38,7 @@ import {
 import { VERSION } from "../version.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
+import { carryToUpstream } from "./upstream.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
 export interface ClientOptions {
@@ -494,39 +495,15 @@ export class WormholeClient {
     work.finally(() => this.#work.delete(work));
   }
 
-  async #connect(stream: MuxStream, app: AppSpec): Promise<void> {
-    const upstream = `${app.host}:${app.port}`;
-    const log = this.#log.with({ app: app.name, stream: stream.id });
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: app.host, port: app.port });
-    } catch (error) {
-      log.warn("upstream refused the connection", { upstream, error });
-      stream.reset(ResetCode.Refused, `${upstream}: ${(error as Error).message}`);
-      return;
-    }
-    if (stream.error) {
-      conn.close();
-      return;
-    }
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // The upstream already went away; the pipe will see it.
-    }
+  #connect(stream: MuxStream, app: AppSpec): Promise<void> {
     let ledger = this.#traffic.get(app.name);
     if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());
-    const counts = ledger.open();
-    const result = await pipe(stream, conn, counts);
-    ledger.close(counts);
-    const fields = { upstream, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
-    if (result.error instanceof StreamResetError && result.error.remote) {
-      log.debug("stream reset by the server", { ...fields, reason: result.error.message });
-    } else if (result.error) {
-      log.info("upstream connection ended abruptly", { ...fields, error: result.error });
-    } else {
-      log.debug("upstream connection closed", fields);
-    }
+    return carryToUpstream(
+      stream,
+      app,
+      ledger,
+      this.#log.with({ app: app.name, stream: stream.id }),
+    );
   }
 
   /** Disconnects, stops reconnecting, and waits until every socket is closed. */

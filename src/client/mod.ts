@@ -7,3 +7,6 @@
 export * from "./apps.ts";
 export * from "./client.ts";
 export * from "./server_pin.ts";
+export * from "./app_listener.ts";
+export * from "./port_allocator.ts";
+export * from "./upstream.ts";

@@ -5,11 +5,11 @@
  */
 
 export * from "./acceptor.ts";
-export * from "./port_allocator.ts";
 export * from "./port_assignments.ts";
-export * from "./app_listener.ts";
 export * from "./server.ts";
 export * from "./observers.ts";
 export type { PeerInfo } from "./admin.ts";
 export * from "./approvals.ts";
 export * from "./deny_list.ts";
+// The server's options (`portRange`) name it; it lives with the allocator both ends use.
+export type { PortRange } from "../client/mod.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { PortAllocator, type PortRange } from "../client/mod.ts";
 import type { Identity, SessionOptions } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { ServerStats } from "../metrics/mod.ts";
@@ -25,7 +26,6 @@ import { TunnelConnections } from "./connections.ts";
 import { type DeniedKey, DenyList } from "./deny_list.ts";
 import { Observers, type ServerObserver } from "./observers.ts";
 import { PeerRegistry } from "./peers.ts";
-import { PortAllocator, type PortRange } from "./port_allocator.ts";
 import type { PortAssignments } from "./port_assignments.ts";
 
 /** Configuration of {@linkcode WormholeServer}. */
