@@ -7,77 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ApprovalStore,
-  type AppSpec,
-  type BackoffOptions,
-  DummyAcceptor,
-  ManualAcceptor,
-  type ServerOptions,
-  WormholeClient,
-  WormholeServer,
-} from "../mod.ts";
-import type { Identity } from "../src/crypto/mod.ts";
+import { ApprovalStore, ManualAcceptor, type WormholeClient } from "../mod.ts";
 import { serverMetrics } from "../src/metrics/mod.ts";
 import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
 import { connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
-
-/**
- * A server on 127.0.0.1, port 0, and the clients of a test; disposing it
- * closes the clients, then the server (chisel's teardown).
- */
-class Setup implements AsyncDisposable {
-  readonly clients: WormholeClient[] = [];
-  private constructor(readonly server: WormholeServer) {}
-
-  /** Starts the server with `options` over the defaults; resolves once it listens. */
-  static async start(identity: Identity, options: Partial<ServerOptions> = {}): Promise<Setup> {
-    return new Setup(
-      await WormholeServer.start({
-        host: "127.0.0.1",
-        port: 0,
-        acceptor: new DummyAcceptor(),
-        identity,
-        keepaliveMs: 60_000,
-        ...options,
-      }),
-    );
-  }
-
-  /** Starts a client named `name` offering `apps`; `await client.ready()` waits for it. */
-  client(
-    identity: Identity,
-    name: string,
-    apps: AppSpec[],
-    reconnect: BackoffOptions = { minMs: 10, maxMs: 50 },
-  ): WormholeClient {
-    const client = new WormholeClient({
-      server: this.server.url,
-      name,
-      identity,
-      serverFingerprints: [this.server.fingerprint],
-      apps,
-      keepaliveMs: 60_000,
-      reconnect,
-    });
-    this.clients.push(client);
-    client.start();
-    return client;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const client of this.clients.reverse()) await client.close();
-    await this.server.close();
-  }
-}
-
-/** The listener port of `app` of `peer`, once the server exposes it. */
-async function portOf(server: WormholeServer, peer: string, app: string): Promise<number> {
-  await until(() => server.apps().some((a) => a.peer === peer && a.app === app), `${app} exposed`);
-  const entry = server.apps().find((a) => a.peer === peer && a.app === app)!;
-  return Number(entry.endpoint.split(":").pop());
-}
+import { portOf, Setup } from "./harness/in_process.ts";
 
 /** Sends `text` on `conn` and reads back as many bytes (from an echo upstream). */
 async function echo(conn: Deno.TcpConn, text: string): Promise<string> {

@@ -18,6 +18,8 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
 import { Mux, type MuxStream } from "../mux/mod.ts";
 import {
+  decodeAppAnnounce,
+  decodeAppWithdraw,
   decodeHello,
   encodeAppAnnounce,
   encodeAppWithdraw,
@@ -25,6 +27,7 @@ import {
   type Frame,
   FrameKind,
   GoAwayCode,
+  HelloFeature,
   ProtocolError,
   ResetCode,
 } from "../protocol/mod.ts";
@@ -39,6 +42,7 @@ import { VERSION } from "../version.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
 import { carryToUpstream } from "./upstream.ts";
+import { OfferedApps, type OfferedAppsOptions, type ReceivedOffer } from "./offered_apps.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
 export interface ClientOptions {
@@ -81,6 +85,8 @@ export interface ClientOptions {
   maxPayload?: number;
   /** Where to log. */
   logger?: Logger;
+  /** Where the apps the server offers are listened for, and who hears of changes. */
+  offered?: Omit<OfferedAppsOptions, "track" | "log">;
 }
 
 /** Connection state, for health checks and tests. */
@@ -137,6 +143,8 @@ export class WormholeClient {
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** Traffic per app, for the life of the client: counters never go back. */
   #traffic = new Map<string, TrafficLedger>();
+  /** Listeners of the apps the server offers this client. */
+  #offered: OfferedApps;
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -145,6 +153,11 @@ export class WormholeClient {
     this.#log = (options.logger ?? silentLogger).with({ peer: this.#name });
     this.#backoff = new Backoff(options.reconnect);
     for (const app of options.apps ?? []) this.#apps.set(app.name, app);
+    this.#offered = new OfferedApps({
+      ...options.offered,
+      track: (work) => this.#track(work),
+      log: this.#log,
+    });
   }
 
   /** Current connection state. */
@@ -201,6 +214,11 @@ export class WormholeClient {
   /** Apps currently offered. */
   get apps(): AppSpec[] {
     return [...this.#apps.values()];
+  }
+
+  /** Apps the server offers this client now, with the endpoints they are listened on. */
+  offered(): ReceivedOffer[] {
+    return this.#offered.list();
   }
 
   /** Starts the connect loop. */
@@ -435,6 +453,7 @@ export class WormholeClient {
         window: mux.window,
         maxPayload: mux.maxPayload,
         software: `wormhole/${VERSION}`,
+        features: HelloFeature.Offers,
       }),
     );
     const stopKeepalive = startKeepalive(mux, this.#options.keepaliveMs ?? 15_000, (silentMs) => {
@@ -445,6 +464,7 @@ export class WormholeClient {
       stopKeepalive();
       this.#mux = null;
       this.#announced.clear();
+      await this.#offered.clear();
       // close() waits for this: Web Crypto calls still running must not outlive the client.
       await mux.linkEnded;
       return goAway || error?.message || "connection closed";
@@ -452,6 +472,14 @@ export class WormholeClient {
   }
 
   #onControl(mux: Mux, frame: Frame): void {
+    if (this.#established && frame.kind === FrameKind.AppOffer) {
+      this.#offered.offer(mux, decodeAppAnnounce(frame.payload));
+      return;
+    }
+    if (this.#established && frame.kind === FrameKind.AppOfferWithdraw) {
+      this.#offered.withdraw(decodeAppWithdraw(frame.payload));
+      return;
+    }
     if (frame.kind !== FrameKind.Hello || this.#established) {
       throw new ProtocolError("malformed", "Cannot accept this control frame from the server");
     }
@@ -490,9 +518,14 @@ export class WormholeClient {
       stream.reset(ResetCode.UnknownApp, `no app named "${stream.app}" here`);
       return;
     }
-    const work = this.#connect(stream, app);
+    this.#track(this.#connect(stream, app));
+  }
+
+  /** Registers work {@linkcode close} waits for. */
+  #track(work: Promise<unknown>): void {
     this.#work.add(work);
-    work.finally(() => this.#work.delete(work));
+    work.finally(() => this.#work.delete(work))
+      .catch((error) => this.#log.error("background task failed", { error }));
   }
 
   #connect(stream: MuxStream, app: AppSpec): Promise<void> {

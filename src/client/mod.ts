@@ -10,3 +10,4 @@ export * from "./server_pin.ts";
 export * from "./app_listener.ts";
 export * from "./port_allocator.ts";
 export * from "./upstream.ts";
+export * from "./offered_apps.ts";

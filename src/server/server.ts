@@ -12,6 +12,7 @@ import { PortAllocator, type PortRange } from "../client/mod.ts";
 import type { Identity, SessionOptions } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { ServerStats } from "../metrics/mod.ts";
+import type { OfferSpec } from "../protocol/mod.ts";
 import {
   DEFAULT_MAX_HANDSHAKES,
   type ServeEvent,
@@ -25,6 +26,7 @@ import type { ApprovalStore } from "./approvals.ts";
 import { TunnelConnections } from "./connections.ts";
 import { type DeniedKey, DenyList } from "./deny_list.ts";
 import { Observers, type ServerObserver } from "./observers.ts";
+import { type OfferedApp, ServerOffers } from "./offers.ts";
 import { PeerRegistry } from "./peers.ts";
 import type { PortAssignments } from "./port_assignments.ts";
 
@@ -70,6 +72,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** Hooks told about peers and apps. */
   observers?: ServerObserver[];
+  /** Apps offered to clients at start; {@linkcode WormholeServer.setOffers} changes them later. */
+  offers?: OfferSpec[];
   /** Where to log. */
   logger?: Logger;
 }
@@ -111,6 +115,7 @@ export class WormholeServer {
   #peers: PeerRegistry;
   #connections: TunnelConnections;
   #admin: ServerAdmin;
+  #offers: ServerOffers;
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
   /** When the last "refusing connections" warning was logged, and refusals since. */
@@ -132,6 +137,8 @@ export class WormholeServer {
       track,
       log,
     });
+    this.#offers = new ServerOffers({ track, log });
+    this.#offers.set(options.offers ?? []);
     this.#connections = new TunnelConnections({
       identity: options.identity,
       acceptor: options.acceptor,
@@ -145,6 +152,7 @@ export class WormholeServer {
       window: options.window,
       maxPayload: options.maxPayload,
       track,
+      offers: this.#offers,
     });
     this.#admin = new ServerAdmin({
       acceptor: options.acceptor,
@@ -215,6 +223,19 @@ export class WormholeServer {
       }
     }
     return out.sort((a, b) => a.peer.localeCompare(b.peer) || a.app.localeCompare(b.app));
+  }
+
+  /**
+   * Replaces the apps offered to clients; each connected peer is told what
+   * changed for it at once.
+   */
+  setOffers(offers: readonly OfferSpec[]): void {
+    this.#offers.set(offers);
+  }
+
+  /** The apps offered to clients, sorted by name. */
+  offers(): OfferedApp[] {
+    return this.#offers.list();
   }
 
   /** Names of the connected, accepted peers. */
