@@ -18,20 +18,17 @@ import {
 import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
 import { portOf, rawPeer, Setup } from "./harness/in_process.ts";
-import { connect, echoUpstream, randomBytes, readAll, sha256, writeAll } from "./harness/net.ts";
+import {
+  connect,
+  echoUpstream,
+  exchange,
+  randomBytes,
+  readAll,
+  sha256,
+  writeAll,
+} from "./harness/net.ts";
 
 const MiB = 1024 * 1024;
-
-/** Sends `data` through `port` to an echo upstream and resolves with the SHA-256 of what came back. */
-async function echoDigest(port: number, data: Uint8Array<ArrayBuffer>): Promise<string> {
-  const conn = await connect(port);
-  const [, back] = await Promise.all([
-    writeAll(conn, data).then(() => conn.closeWrite()),
-    readAll(conn),
-  ]);
-  conn.close();
-  return sha256(back);
-}
 
 /** The listener port of the app `app` the server offers `client`, once it listens. */
 async function offeredPort(
@@ -61,12 +58,12 @@ Deno.test("both directions: an edge app and a central app at once on one tunnel,
 
   const up = randomBytes(64 * MiB);
   const down = randomBytes(64 * MiB);
-  const [toCenterDigest, toEdgeDigest] = await Promise.all([
-    echoDigest(toCenter, up),
-    echoDigest(toEdge, down),
+  const [toCenterEcho, toEdgeEcho] = await Promise.all([
+    exchange(toCenter, up),
+    exchange(toEdge, down),
   ]);
-  assert.equal(toCenterDigest, await sha256(up));
-  assert.equal(toEdgeDigest, await sha256(down));
+  assert.equal(await sha256(toCenterEcho), await sha256(up));
+  assert.equal(await sha256(toEdgeEcho), await sha256(down));
   assert.equal(centralUpstream.accepted, 1);
   assert.equal(edgeUpstream.accepted, 1);
 });

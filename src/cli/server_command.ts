@@ -27,6 +27,7 @@ import {
 } from "../server/mod.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
+import { type OfferFlags, offerFlags, OfferSources } from "./server_offers.ts";
 import {
   type KubernetesServerFlags,
   kubernetesServerFlags,
@@ -54,7 +55,7 @@ import {
   parsePortRange,
 } from "./parse.ts";
 
-interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags {
+interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags, OfferFlags {
   host: string;
   port: number;
   path: string;
@@ -155,6 +156,7 @@ export function serverCommand(): Command {
   });
   flag(command, "--tls-cert <file>", "PEM certificate chain: serve wss:// (needs --tls-key)");
   flag(command, "--tls-key <file>", "PEM private key of --tls-cert");
+  offerFlags(command);
   kubernetesServerFlags(command);
   stateFlags(command, "server");
   tunnelFlags(command, {
@@ -215,6 +217,7 @@ async function serve(
     log.warn("acceptor dummy: every client is accepted without approval");
     acceptor = new DummyAcceptor();
   }
+  const offers = await OfferSources.open(flags, log);
   const kube = await startServerKubernetes(flags, log);
   let server: WormholeServer;
   try {
@@ -238,12 +241,15 @@ async function serve(
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
       observers: kube?.observers,
+      offers: offers.offers,
       logger: log,
     });
   } catch (error) {
+    await offers.stop();
     await kube?.close();
     throw listenError(error, "--host, --port", flags.host, flags.port);
   }
+  offers.onChange((list) => server.setOffers(list));
   const abort = new AbortController();
   let admin;
   try {
@@ -262,6 +268,7 @@ async function serve(
     });
   } catch (error) {
     await server.close();
+    await offers.stop();
     await kube?.close();
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
@@ -269,7 +276,7 @@ async function serve(
   const signal = await untilSignal();
   log.info("shutting down", { signal });
   abort.abort();
-  await Promise.all([server.close(), admin.finished]);
+  await Promise.all([server.close(), admin.finished, offers.stop()]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
   await kube?.close();
 }
