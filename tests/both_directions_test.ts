@@ -15,12 +15,14 @@ import {
   ResetCode,
   StreamResetError,
 } from "../mod.ts";
+import { clientMetrics, serverMetrics } from "../src/metrics/mod.ts";
 import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
 import { portOf, rawPeer, Setup } from "./harness/in_process.ts";
 import {
   connect,
   echoUpstream,
+  eventually,
   exchange,
   randomBytes,
   readAll,
@@ -66,6 +68,24 @@ Deno.test("both directions: an edge app and a central app at once on one tunnel,
   assert.equal(await sha256(toEdgeEcho), await sha256(down));
   assert.equal(centralUpstream.accepted, 1);
   assert.equal(edgeUpstream.accepted, 1);
+
+  // Metrics tell the two flows apart, on both sides.
+  const size = 64 * MiB;
+  const serverText = serverMetrics(() => setup.server.stats());
+  const clientText = clientMetrics(() => client.stats());
+  const line = (labels: string) => new RegExp(`^wormhole_bytes_total\\{${labels}\\} ${size}$`, "m");
+  const has = async (metrics: { metrics(): Promise<string> }, labels: string) =>
+    line(labels).test(await metrics.metrics());
+  for (
+    const [metrics, labels] of [
+      [serverText, 'peer="edge-1",app="db",direction="in",flow="to-center"'],
+      [serverText, 'peer="edge-1",app="web",direction="out",flow="to-edge"'],
+      [clientText, 'app="db",direction="out",flow="to-center"'],
+      [clientText, 'app="web",direction="in",flow="to-edge"'],
+    ] as const
+  ) {
+    await eventually(() => has(metrics, labels), labels);
+  }
 });
 
 Deno.test("both directions: an offer restricted to peer A is invisible to B, and B's forged stream open is reset, never dialled", async () => {

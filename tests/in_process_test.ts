@@ -60,7 +60,7 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     const traffic = () => server.stats().traffic.find((t) => t.app === "web")!;
     assert.equal(traffic().streamsOpen, 1, "the live connection is still open");
     await scrape();
-    assert.match(text, /^wormhole_streams_open\{peer="edge",app="web"\} 1$/m);
+    assert.match(text, /^wormhole_streams_open\{peer="edge",app="web",flow="to-edge"\} 1$/m);
 
     assert.equal(await echo(conn, "after the withdrawal"), "after the withdrawal");
     await scrape();
@@ -89,7 +89,7 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     await scrape();
     assert.deepEqual(traffic(), { ...live, streamsOpen: 0 });
 
-    const bytes = 'wormhole_bytes_total{peer="edge",app="web",direction="out"}';
+    const bytes = 'wormhole_bytes_total{peer="edge",app="web",direction="out",flow="to-edge"}';
     assert.deepEqual(scrapes.map((s) => s.get(bytes)), [5, 5, 25, 25]);
     for (let i = 1; i < scrapes.length; i++) {
       for (const [series, value] of scrapes[i - 1]) {

@@ -15,7 +15,7 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
+import { type ClientStats, Flow, TrafficLedger } from "../metrics/mod.ts";
 import { Mux, type MuxStream } from "../mux/mod.ts";
 import {
   decodeAppAnnounce,
@@ -208,6 +208,7 @@ export class WormholeClient {
       reconnects: Math.max(0, this.#dials - 1),
       apps: this.#apps.size,
       traffic,
+      offeredTraffic: this.#offered.traffic(),
     };
   }
 
@@ -535,7 +536,7 @@ export class WormholeClient {
       stream,
       app,
       ledger,
-      this.#log.with({ app: app.name, stream: stream.id }),
+      this.#log.with({ app: app.name, stream: stream.id, flow: Flow.ToEdge }),
     );
   }
 

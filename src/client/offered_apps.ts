@@ -11,14 +11,11 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import { type ClientAppTraffic, TrafficLedger } from "../metrics/mod.ts";
+import { type ClientAppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import type { AppInfo } from "../protocol/mod.ts";
 import { AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortRange } from "./port_allocator.ts";
-
-/** The direction of connections to the apps a server offers, in logs and metrics. */
-export const TO_CENTER = "to-center";
 
 /** An app the server offers this client, as the client lists it. */
 export interface ReceivedOffer {
@@ -65,7 +62,7 @@ export class OfferedApps {
     this.#options = options;
     // Ports remembered per app for the life of the process: a reconnect gets them back.
     this.#ports = new PortAllocator(options.listenHost ?? "127.0.0.1", options.portRange);
-    this.#log = options.log.with({ direction: TO_CENTER });
+    this.#log = options.log.with({ flow: Flow.ToCenter });
   }
 
   /** The server's name, as offers are listed. */

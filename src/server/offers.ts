@@ -10,9 +10,9 @@
  * @module
  */
 
-import { carryToUpstream, TO_CENTER } from "../client/mod.ts";
+import { carryToUpstream } from "../client/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type AppTraffic, TrafficLedger } from "../metrics/mod.ts";
+import { type AppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux, MuxStream } from "../mux/mod.ts";
 import {
   encodeAppAnnounce,
@@ -83,7 +83,7 @@ export class ServerOffers {
           app: offer.name,
           upstream: `${offer.host}:${offer.port}`,
           peers: offer.peers?.join(",") ?? "*",
-          direction: TO_CENTER,
+          flow: Flow.ToCenter,
         });
       }
     }
@@ -122,7 +122,7 @@ export class ServerOffers {
     const peer: PeerOffers = {
       name,
       mux,
-      log: log.with({ direction: TO_CENTER }),
+      log: log.with({ flow: Flow.ToCenter }),
       told: new Map(),
       streams: new Map(),
       refused: 0,

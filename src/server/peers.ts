@@ -9,6 +9,7 @@
 
 import { AppListener, type PortAllocator } from "../client/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { Flow } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import { type AppInfo, GoAwayCode, nameProblem } from "../protocol/mod.ts";
 import type { ServerAccounting } from "./accounting.ts";
@@ -144,7 +145,7 @@ export class PeerRegistry {
       listener,
       peer.mux,
       accounting.ledger(peer.name, app.name),
-      log,
+      log.with({ flow: Flow.ToEdge }),
       this.#options.track,
     );
     peer.apps.set(app.name, appListener);

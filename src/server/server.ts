@@ -251,6 +251,7 @@ export class WormholeServer {
       pendingRequests: this.requests().length,
       appsExposed: this.#peers.appsExposed(),
       traffic: this.#accounting.traffic(),
+      offeredTraffic: this.#offers.traffic(),
       handshakeFailures: this.#accounting.handshakeFailures(),
       handshakes: this.#endpoint.handshakes(),
       connectionsRefused: this.#accounting.connectionsRefused,
