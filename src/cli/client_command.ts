@@ -15,7 +15,12 @@ import type { Logger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
-import { type OfferedFlags, offeredFlags, offeredOptions } from "./client_offers.ts";
+import {
+  type OfferedFlags,
+  offeredFlags,
+  offeredOptions,
+  OfferedServices,
+} from "./client_offers.ts";
 import {
   type KubernetesClientFlags,
   kubernetesClientFlags,
@@ -147,6 +152,7 @@ async function join(
     log.info("created client key", { fingerprint: identity.fingerprint, state: state.name });
   }
   const fixed = flags.expose ?? [];
+  const services = await OfferedServices.start(flags, log);
   let watcher: AppsFileWatcher | null = null;
   let fromFile: AppSpec[] = [];
   let fromKube: AppSpec[] = [];
@@ -164,7 +170,7 @@ async function join(
     window: flags.window,
     maxPayload: flags.maxPayload,
     logger: log,
-    offered: offeredOptions(flags),
+    offered: offeredOptions(flags, services),
   });
   if (flags.appsFile) {
     const path = flags.appsFile;
@@ -215,7 +221,7 @@ async function join(
         onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
       });
     } catch (error) {
-      await Promise.all([client.close(), watcher?.stop(), kube?.close()]);
+      await Promise.all([client.close(), watcher?.stop(), kube?.close(), services?.close()]);
       throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
     }
     log.info("admin listening", { url: admin.url });
@@ -229,7 +235,13 @@ async function join(
   stop.abort();
   if (signal) log.info("shutting down", { signal });
   adminAbort.abort();
-  await Promise.all([client.close(), watcher?.stop(), admin?.finished, kube?.close()]);
+  await Promise.all([
+    client.close(),
+    watcher?.stop(),
+    admin?.finished,
+    kube?.close(),
+    services?.close(),
+  ]);
   if (client.fatal) throw client.fatal;
   if (kube?.failure) throw kube.failure;
 }

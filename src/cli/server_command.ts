@@ -218,7 +218,7 @@ async function serve(
     acceptor = new DummyAcceptor();
   }
   const offers = await OfferSources.open(flags, log);
-  const kube = await startServerKubernetes(flags, log);
+  const kube = await startServerKubernetes(flags, log, (list) => offers.setKubernetes(list));
   let server: WormholeServer;
   try {
     server = await WormholeServer.start({
@@ -273,10 +273,16 @@ async function serve(
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
   log.info("admin listening", { url: admin.url });
-  const signal = await untilSignal();
-  log.info("shutting down", { signal });
+  const stop = new AbortController();
+  const signal = await Promise.race([
+    untilSignal(stop.signal),
+    ...(kube?.offers ? [kube.offers.ended.then(() => null)] : []),
+  ]);
+  stop.abort();
+  if (signal) log.info("shutting down", { signal });
   abort.abort();
   await Promise.all([server.close(), admin.finished, offers.stop()]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
   await kube?.close();
+  if (kube?.offers?.failure) throw kube.offers.failure;
 }

@@ -76,9 +76,13 @@ export class OfferSources {
     return mergeApps(this.#fixed, this.#fromFile, this.#fromKube);
   }
 
-  /** Sends every later change to `apply` (the server's `setOffers`). */
+  /**
+   * Sends the offers to `apply` (the server's `setOffers`) now and after
+   * every change (changes while the server started are not lost).
+   */
   onChange(apply: (offers: OfferSpec[]) => void): void {
     this.#apply = apply;
+    apply(this.offers);
   }
 
   /** The offers from annotated central Services changed. */
