@@ -32,6 +32,10 @@ export const SERVER_FLAGS: Readonly<Record<string, FlagKind>> = {
   "kubernetes-labels": "value",
   "network-policies": "boolean",
   "unexpose-grace": "value",
+  "kubernetes-namespaces": "value",
+  "kubernetes-upstream": "value",
+  "cluster-domain": "value",
+  "expose": "repeatable",
 };
 
 /** Flags of `wormhole client` (alias `join`). */
@@ -52,6 +56,11 @@ export const CLIENT_FLAGS: Readonly<Record<string, FlagKind>> = {
   "log-level": "value",
   "log-format": "value",
   "admin-port": "value",
+  "server-name": "value",
+  "port-range": "value",
+  "kubernetes-namespace": "value",
+  "kubernetes-labels": "value",
+  "network-policies": "boolean",
 };
 
 /** The state directory of the image (its VOLUME and WORMHOLE_STATE_DIR). */
