@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
-import { appPort, echoUpstream, exchangeText, waitForApps } from "./harness/net.ts";
+import { appPort, echoUpstream, eventually, exchangeText, waitForApps } from "./harness/net.ts";
 
 Deno.test("both directions (processes): offers per peer from --expose and --apps-file, listed by apps list, followed live", async () => {
   await using dir = await tempDir();
@@ -42,6 +42,12 @@ Deno.test("both directions (processes): offers per peer from --expose and --apps
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, new RegExp(`^central\\s+db\\s+127\\.0\\.0\\.1:${dbPort}\\s`, "m"));
   assert.match(table.stdout, /^central\s+pub\s+127\.0\.0\.1:\d+\s/m);
+  // With the traffic through the offer (8 bytes each way, one connection).
+  await eventually(async () => {
+    const json = await runWormhole(["apps", "list", "-o", "json", "--admin", admin1]);
+    const db = JSON.parse(json.stdout).find((a: { app: string }) => a.app === "db");
+    return db.streamsTotal === 1 && db.bytesIn === 8 && db.bytesOut === 8;
+  }, "db's traffic in apps list");
 
   await Deno.writeTextFile(appsFile, "[]\n");
   await waitForApps(admin1, (apps) => !apps.some((a) => a.app === "db"));

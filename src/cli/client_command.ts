@@ -213,6 +213,16 @@ async function join(
             ...client.offered().map(({ app, endpoint, peer }) => ({ app, endpoint, peer })),
           ],
           ready: () => client.state === "connected",
+          // Traffic for `apps list`: the client's apps under its name, offers under the server's.
+          stats: () => {
+            const stats = client.stats();
+            return {
+              traffic: [
+                ...stats.traffic.map((t) => ({ peer: flags.name, ...t })),
+                ...(stats.offeredTraffic ?? []).map((t) => ({ peer: flags.serverName, ...t })),
+              ],
+            };
+          },
         }, {
           metrics: clientMetrics(() => client.stats()),
           hosts: flags.adminHosts,
