@@ -10,15 +10,17 @@ import assert from "node:assert/strict";
 import {
   decodeAppAnnounce,
   decodeAppWithdraw,
+  decodeHello,
   FrameKind,
   HelloFeature,
   ResetCode,
   StreamResetError,
+  WormholeClient,
 } from "../mod.ts";
 import { clientMetrics, serverMetrics } from "../src/metrics/mod.ts";
 import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
-import { portOf, rawPeer, Setup } from "./harness/in_process.ts";
+import { olderServer, portOf, rawPeer, Setup } from "./harness/in_process.ts";
 import {
   connect,
   echoUpstream,
@@ -143,6 +145,32 @@ Deno.test("both directions: a client that predates offers is told nothing and ca
   assert.deepEqual(old.controls, [], "no offer frame reached the older client");
   assert.equal(old.mux.isClosed, false);
   assert.equal(upstream.accepted, 0);
+});
+
+Deno.test("both directions: a client that asks for offers works with a server that predates them, and gets none", async () => {
+  const ids = await identities();
+  await using upstream = echoUpstream();
+  await using server = await olderServer(ids.server);
+  const client = new WormholeClient({
+    server: server.url,
+    name: "edge-1",
+    identity: ids.client,
+    serverFingerprints: [ids.server.fingerprint],
+    apps: [{ name: "web", host: "127.0.0.1", port: upstream.port }],
+    keepaliveMs: 60_000,
+  });
+  client.start();
+  try {
+    await client.ready();
+    await until(() => server.controls.length === 2, "the hello and the app announced");
+    assert.equal(decodeHello(server.controls[0].payload).features, HelloFeature.Offers);
+    assert.equal(server.controls[1].kind, FrameKind.AppAnnounce);
+    assert.deepEqual(decodeAppAnnounce(server.controls[1].payload).name, "web");
+    assert.deepEqual(client.offered(), []);
+    assert.equal(client.state, "connected");
+  } finally {
+    await client.close();
+  }
 });
 
 Deno.test("both directions: a withdrawn offer closes the client's listener and resets its live connections", async () => {

@@ -1,7 +1,8 @@
 /**
  * WormholeServer and WormholeClient in this process, on port 0, as a library
- * user runs them (chisel's e2e setup), and a bare authenticated peer that
- * sends what a test tells it to (an older client, or a forging one).
+ * user runs them (chisel's e2e setup), a bare authenticated peer that sends
+ * what a test tells it to (an older client, or a forging one), and a bare
+ * server that predates offers.
  */
 
 import {
@@ -12,12 +13,15 @@ import {
   dialTunnel,
   DummyAcceptor,
   encodeHello,
+  FieldWriter,
   type Frame,
   FrameKind,
   linkChannel,
   Mux,
   SealedLink,
+  serverHandshake,
   type ServerOptions,
+  serveTunnel,
   WormholeClient,
   WormholeServer,
 } from "../../mod.ts";
@@ -135,6 +139,70 @@ export async function rawPeer(
       mux.close();
       await mux.linkEnded;
       await link.finished;
+    },
+  };
+}
+
+/** A server that predates offers: what its clients sent, and where they dial it. */
+export interface OlderServer extends AsyncDisposable {
+  /** Tunnel URL. */
+  readonly url: string;
+  /** Control frames clients sent (their hello first), in order. */
+  readonly controls: Frame[];
+}
+
+/**
+ * A server as builds before offers were: it accepts every key, answers the
+ * hello with the fields of protocol v1's first release (no features) and
+ * never offers anything.
+ */
+export async function olderServer(identity: Identity): Promise<OlderServer> {
+  const abort = new AbortController();
+  const controls: Frame[] = [];
+  const muxes = new Set<Mux>();
+  const sessions = new Set<Promise<void>>();
+  const serve = async (link: Parameters<Parameters<typeof serveTunnel>[0]["onConnection"]>[0]) => {
+    const channel = linkChannel(link);
+    const result = await serverHandshake(channel, {
+      identity,
+      name: "server",
+      helloTimeoutMs: 10_000,
+      pendingIntervalMs: 60_000,
+      decide: () => Promise.resolve({ accepted: true }),
+    });
+    const mux = new Mux(new SealedLink(channel.release(), result.keys, "server"), {
+      role: "server",
+      onControl: (frame, mux) => {
+        controls.push({ ...frame, payload: frame.payload.slice() });
+        if (controls.length > 1) return;
+        // The hello's first release: window, max payload, name, software; nothing after.
+        const hello = new FieldWriter().u32(mux.window).u32(mux.maxPayload)
+          .var(new TextEncoder().encode("server")).var(new TextEncoder().encode("wormhole/0.0.9"));
+        mux.sendControl(FrameKind.Hello, hello.bytes());
+      },
+    });
+    muxes.add(mux);
+    await mux.linkEnded;
+  };
+  const endpoint = await serveTunnel({
+    hostname: "127.0.0.1",
+    port: 0,
+    path: "/wh/tunnel",
+    signal: abort.signal,
+    onConnection: (link) => {
+      const session = serve(link).catch(() => link.close("handshake failed"))
+        .then(() => link.finished);
+      sessions.add(session);
+    },
+  });
+  return {
+    url: endpoint.url,
+    controls,
+    async [Symbol.asyncDispose]() {
+      abort.abort();
+      for (const mux of muxes) mux.close();
+      await Promise.all(sessions);
+      await endpoint.finished;
     },
   };
 }
