@@ -13,6 +13,7 @@ import {
   decodeHello,
   FrameKind,
   HelloFeature,
+  Logger,
   ResetCode,
   StreamResetError,
   WormholeClient,
@@ -94,7 +95,9 @@ Deno.test("both directions: an offer restricted to peer A is invisible to B, and
   const ids = await identities();
   await using db = echoUpstream();
   await using open = echoUpstream();
+  const lines: string[] = [];
   await using setup = await Setup.start(ids.server, {
+    logger: new Logger({ format: "json", sink: (line) => lines.push(line) }),
     offers: [
       { name: "db", host: "127.0.0.1", port: db.port, peers: ["edge-a"] },
       { name: "public", host: "127.0.0.1", port: open.port },
@@ -118,6 +121,12 @@ Deno.test("both directions: an offer restricted to peer A is invisible to B, and
     [[FrameKind.AppOffer, "public"]],
   );
   assert.equal(db.accepted, 0, "the forged open was never dialled");
+  const refusal = lines.map((line) => JSON.parse(line))
+    .find((line) => line.msg === "refusing a stream: the app is not offered to this peer");
+  assert.ok(refusal, "the refusal is logged");
+  assert.equal(refusal.peer, "edge-b");
+  assert.equal(refusal.app, "db");
+  assert.equal(refusal.flow, "to-center");
   assert.equal(b.mux.isClosed, false, "B stays connected");
 
   // B may use what is offered to it.

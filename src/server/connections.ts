@@ -250,7 +250,7 @@ export class TunnelConnections {
       window: options.window,
       maxPayload: options.maxPayload,
       onControl,
-      onStream: options.offers && ((stream) => options.offers!.accept(mux, stream, log)),
+      onStream: options.offers && ((stream) => options.offers!.accept(mux, stream)),
       onGoAway: (reason) => log.info("peer is going away", { reason: reason.reason }),
     });
     const error = await this.#watch(mux, () => peer !== null, log);

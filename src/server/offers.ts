@@ -11,7 +11,7 @@
  */
 
 import { carryToUpstream } from "../client/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogTally } from "../log/mod.ts";
 import { type AppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux, MuxStream } from "../mux/mod.ts";
 import {
@@ -35,18 +35,22 @@ export interface OfferedApp {
   peers?: readonly string[];
 }
 
-/** One connected peer that asked for offers: what it was told, and its streams. */
+/** One connected peer: whether it asked for offers, what it was told, and its streams. */
 interface PeerOffers {
   name: string;
   mux: Mux;
   log: Logger;
+  /** Its hello has `HelloFeature.Offers`: only then is it told anything. */
+  asks: boolean;
   /** Apps it was told about, with the port it was told. */
   told: Map<string, number>;
   /** Its connections to offered apps, by app, so a withdrawal can reset them. */
   streams: Map<string, Set<MuxStream>>;
-  /** Streams refused, so that a peer forging opens is logged at warn once. */
-  refused: number;
+  /** Refused streams: a peer forging opens by the thousand costs a line per interval. */
+  refused: LogTally;
 }
+
+const REFUSED = "refusing a stream: the app is not offered to this peer";
 
 /** What the offers need from the server. */
 export interface ServerOffersOptions {
@@ -62,10 +66,13 @@ export class ServerOffers {
   #peers = new Map<Mux, PeerOffers>();
   #traffic = new Map<string, { peer: string; app: string; ledger: TrafficLedger }>();
   #options: ServerOffersOptions;
+  /** Streams opened before the peer's hello. */
+  #unknown: LogTally;
 
   /** No offers yet. */
   constructor(options: ServerOffersOptions) {
     this.#options = options;
+    this.#unknown = new LogTally(options.log, REFUSED);
   }
 
   /**
@@ -118,14 +125,15 @@ export class ServerOffers {
    * it is told about the apps offered to it now and later.
    */
   attach(name: string, mux: Mux, features: number, log: Logger): void {
-    if ((features & HelloFeature.Offers) === 0) return;
+    const peerLog = log.with({ flow: Flow.ToCenter });
     const peer: PeerOffers = {
       name,
       mux,
-      log: log.with({ flow: Flow.ToCenter }),
+      log: peerLog,
+      asks: (features & HelloFeature.Offers) !== 0,
       told: new Map(),
       streams: new Map(),
-      refused: 0,
+      refused: new LogTally(peerLog, REFUSED),
     };
     this.#peers.set(mux, peer);
     this.#sync(peer);
@@ -140,11 +148,11 @@ export class ServerOffers {
    * The peer on `mux` opened `stream`: dials the upstream when the app is
    * offered to it now, else resets the stream and logs it.
    */
-  accept(mux: Mux, stream: MuxStream, fallback: Logger): void {
+  accept(mux: Mux, stream: MuxStream): void {
     const peer = this.#peers.get(mux);
     const offer = peer?.told.has(stream.app) ? this.#offers.get(stream.app) : undefined;
     if (!peer || !offer) {
-      this.#refuse(peer, stream, fallback);
+      this.#refuse(peer, stream);
       return;
     }
     let streams = peer.streams.get(offer.name);
@@ -157,16 +165,10 @@ export class ServerOffers {
     );
   }
 
-  #refuse(peer: PeerOffers | undefined, stream: MuxStream, fallback: Logger): void {
-    const log = peer?.log ?? fallback;
-    const refused = peer ? ++peer.refused : 1;
-    // A peer forging opens by the thousand must not flood the log.
-    const level = refused === 1 ? "warn" : "debug";
-    log[level]("refusing a stream: the app is not offered to this peer", {
-      app: stream.app,
-      stream: stream.id,
-      refused,
-    });
+  #refuse(peer: PeerOffers | undefined, stream: MuxStream): void {
+    const fields = { app: stream.app, stream: stream.id };
+    if (peer) peer.refused.add(fields);
+    else this.#unknown.add({ ...fields, before: "hello" });
     stream.reset(ResetCode.UnknownApp, `no app named "${stream.app}" is offered to you`);
   }
 
@@ -179,6 +181,7 @@ export class ServerOffers {
 
   /** Tells `peer` what changed: withdrawals (resetting their connections) first, then offers. */
   #sync(peer: PeerOffers): void {
+    if (!peer.asks) return;
     for (const [name, port] of peer.told) {
       const offer = this.#offers.get(name);
       if (offer && offer.port === port && isOfferedTo(offer, peer.name)) continue;
