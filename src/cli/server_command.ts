@@ -254,7 +254,10 @@ async function serve(
       handler: adminHandler(server, {
         token: flags.adminToken,
         hosts: flags.adminHosts,
-        metrics: serverMetrics(() => server.stats()),
+        metrics: serverMetrics(
+          () => server.stats(),
+          kube?.ha && (() => ({ leader: kube.ha!.leader, changes: kube.ha!.changes })),
+        ),
         dashboard: true,
         signal: abort.signal,
       }),

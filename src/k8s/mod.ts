@@ -14,6 +14,7 @@ export * from "./api.ts";
 export * from "./endpoint_slice.ts";
 export * from "./errors.ts";
 export * from "./exposer.ts";
+export * from "./ha.ts";
 export * from "./ha_collector.ts";
 export * from "./leader.ts";
 export * from "./names.ts";
