@@ -289,6 +289,7 @@ export async function startServerKubernetes(
       sink,
       replica: replica.name,
       graceMs: flags.unexposeGrace,
+      networkPolicies: flags.networkPolicies,
       durationMs: flags.leaseDuration,
       renewDeadlineMs: flags.leaseRenewDeadline,
       retryPeriodMs: flags.leaseRetryPeriod,

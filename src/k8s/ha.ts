@@ -28,6 +28,8 @@ export interface HaOptions extends LeaseTimings {
   replica: string;
   /** `--unexpose-grace` in ms. */
   graceMs: number;
+  /** `--network-policies`. */
+  networkPolicies?: boolean;
   /** Where to log. */
   logger?: Logger;
 }
@@ -69,6 +71,7 @@ export async function startHa(options: HaOptions): Promise<Ha> {
     sink: options.sink,
     replicas: members,
     graceMs: options.graceMs,
+    networkPolicies: options.networkPolicies,
     logger: log,
   });
   const elector = new LeaseElector({

@@ -31,6 +31,8 @@ export interface HaCollectorOptions {
   replicas: ReplicaView;
   /** How long a Service may go unheld (`--unexpose-grace`), in ms. */
   graceMs: number;
+  /** `--network-policies`: NetworkPolicies are collected too (without it RBAC may not allow them). */
+  networkPolicies?: boolean;
   /** Where to log. */
   logger?: Logger;
   /** The clock, in ms (tests replace it). */
@@ -95,7 +97,9 @@ export class HaCollector {
       const since = this.#unheldSince.get(name) ?? now;
       this.#unheldSince.set(name, since);
       if (now - since < graceMs) continue;
-      const policy = await sink.get("NetworkPolicy", name).catch(() => undefined);
+      const policy = this.#options.networkPolicies
+        ? await sink.get("NetworkPolicy", name)
+        : undefined;
       if (policy && isOwned(policy) && await this.#delete("NetworkPolicy", policy)) {
         done.networkPolicies.push(name);
       }
@@ -108,7 +112,8 @@ export class HaCollector {
     for (const name of this.#unheldSince.keys()) {
       if (!services.has(name)) this.#unheldSince.delete(name);
     }
-    for (const policy of await sink.listOwned("NetworkPolicy")) {
+    const policies = this.#options.networkPolicies ? await sink.listOwned("NetworkPolicy") : [];
+    for (const policy of policies) {
       const name = policy.metadata.name;
       if (services.has(name) || done.networkPolicies.includes(name)) continue;
       if (await this.#delete("NetworkPolicy", policy)) done.networkPolicies.push(name);

@@ -39,7 +39,13 @@ function setup() {
   const sink = new MemoryServiceSink("wormhole");
   const replicas = new Replicas();
   let now = 1_000_000;
-  const collector = new HaCollector({ sink, replicas, graceMs: GRACE, now: () => now });
+  const collector = new HaCollector({
+    sink,
+    replicas,
+    graceMs: GRACE,
+    networkPolicies: true,
+    now: () => now,
+  });
   return { sink, replicas, collector, advance: (ms: number) => now += ms };
 }
 
@@ -101,4 +107,18 @@ Deno.test("ha collector: a new leader's clocks start afresh (reset)", async () =
   assert.deepEqual((await collector.collect()).services, []);
   advance(GRACE);
   assert.deepEqual((await collector.collect()).services, ["web"]);
+});
+
+Deno.test("ha collector: without --network-policies it never reads NetworkPolicies (RBAC may not allow it)", async () => {
+  const sink = new MemoryServiceSink("wormhole");
+  const replicas = new Replicas();
+  let now = 0;
+  const collector = new HaCollector({ sink, replicas, graceMs: GRACE, now: () => now });
+  proxy(sink, "web");
+  await collector.collect();
+  now += GRACE;
+  const done = await collector.collect();
+  assert.deepEqual(done.services, ["web"]);
+  assert.deepEqual(done.networkPolicies, []);
+  assert.deepEqual(sink.names("NetworkPolicy"), ["web"]);
 });
