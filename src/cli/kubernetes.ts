@@ -184,8 +184,9 @@ export function kubernetesServerFlags(command: Command): Command {
     },
   );
   command.hook("preAction", (self) => {
-    if (self.getOptionValue("ha")) checkHa(self);
+    // Like --network-policies, --ha means nothing without --kubernetes.
     if (!self.getOptionValue("kubernetes")) return;
+    if (self.getOptionValue("ha")) checkHa(self);
     // Checked before anything runs (no state directory or key is created for nothing).
     if (!self.getOptionValue("kubernetesLabels")) throw missingLabels();
     if (self.getOptionValueSource("listenHost") === "default") {
@@ -200,7 +201,6 @@ export function kubernetesServerFlags(command: Command): Command {
 
 /** `--ha` needs the shared state and sound timings; checked before anything runs. */
 function checkHa(command: Command): void {
-  if (!command.getOptionValue("kubernetes")) throw new UsageError("--ha needs --kubernetes");
   if (command.getOptionValue("state") !== "kubernetes") {
     throw new UsageError(
       "--ha needs --state kubernetes: the replicas share keys, approvals and ports through it",
