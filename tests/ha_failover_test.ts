@@ -23,7 +23,13 @@ import {
   TcpUpstream,
   writeAll,
 } from "./harness/net.ts";
-import { type ServerProcess, startClient, startServer, tempDir } from "./harness/process.ts";
+import {
+  runWormhole,
+  type ServerProcess,
+  startClient,
+  startServer,
+  tempDir,
+} from "./harness/process.ts";
 
 const NS = "wormhole";
 const SERVICE = "edge-web";
@@ -212,4 +218,61 @@ Deno.test("ha failover: kill -9 the holder → new connections go through the ot
   } finally {
     for (const server of servers.values()) await server.proc.stop();
   }
+});
+
+Deno.test("ha one operator view: a request waiting on replica a is listed by b, and accepting it on b completes a's handshake", async () => {
+  await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
+  await using dir = await tempDir();
+  await using echo = echoUpstream();
+  const range = quietPorts(4);
+  const start = (name: string, address: string) =>
+    startServer(`${dir.path}/${name}`, [
+      "--acceptor",
+      "server",
+      "--kubernetes",
+      "--kubernetes-namespace",
+      NS,
+      "--kubernetes-labels",
+      "app=wormhole-server",
+      "--state",
+      "kubernetes",
+      "--ha",
+      "--replica-name",
+      name,
+      "--advertise-address",
+      address,
+      "--listen-host",
+      address,
+      "--port-range",
+      `${range}-${range + 3}`,
+    ], kube.env);
+  const a = await start("a", "127.0.0.2");
+  await using _a = a.proc;
+  const b = await start("b", "127.0.0.3");
+  await using _b = b.proc;
+  await using client = startClient(a.url, `${dir.path}/client`, [
+    "--name",
+    "edge",
+    "--expose",
+    `web=${echo.address}`,
+  ]);
+  const waiting = await client.waitForLog("waiting for the operator to approve this key");
+  const fingerprint = String(waiting.fingerprint);
+
+  const listed = await eventually(async () => {
+    const out = await runWormhole(["requests", "list", "--admin", b.admin, "-o", "wide"]);
+    assert.equal(out.code, 0, out.stderr);
+    return out.stdout.includes(fingerprint) ? out.stdout : undefined;
+  }, "b lists the request waiting on a");
+  const [head, row] = listed.trim().split("\n");
+  assert.match(head, /\bREPLICA$/);
+  assert.match(row, new RegExp(`^edge\\s+127\\.0\\.0\\.1:\\d+\\s+.*${fingerprint}.*\\sa$`));
+
+  const accepted = await runWormhole(["requests", "accept", fingerprint, "--admin", b.admin]);
+  assert.equal(accepted.code, 0, accepted.stderr);
+  await a.proc.waitForLog("peer approved on another replica");
+  await eventually(() => holder(kube) === "a", "a holds the accepted peer's slice");
+  await client.waitForLog("accepted by server");
+  const none = await runWormhole(["requests", "list", "--admin", a.admin, "-o", "json"]);
+  assert.deepEqual(JSON.parse(none.stdout), []);
 });

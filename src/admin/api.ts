@@ -89,6 +89,10 @@ export interface RequestEntry {
   remote: string;
   /** ISO time it started waiting. */
   since: string;
+  /** `--ha`: the server replica holding its connection. */
+  replica?: string;
+  /** `--ha`: when its entry lapses unless its replica renews it. */
+  expires?: string;
 }
 
 /** A key the server refuses, as `GET /v1/denied` lists it. */

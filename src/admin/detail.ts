@@ -48,6 +48,10 @@ export interface RequestDetail {
   remote: string;
   /** ISO time it started waiting. */
   waitingSince: string;
+  /** `--ha`: the server replica holding its connection. */
+  replica?: string;
+  /** `--ha`: when its entry lapses unless its replica renews it (ISO time). */
+  expires?: string;
 }
 
 /** A peer as `GET /v1/peers?detail=1` shows it. */
@@ -122,6 +126,8 @@ export function requestDetails(state: AdminState): RequestDetail[] {
     name: r.name,
     remote: r.remote,
     waitingSince: r.since,
+    ...(r.replica === undefined ? {} : { replica: r.replica }),
+    ...(r.expires === undefined ? {} : { expires: r.expires }),
   }));
 }
 

@@ -21,6 +21,7 @@ import {
   DenyList,
   DummyAcceptor,
   ManualAcceptor,
+  PendingBoard,
   PortAssignments,
   type PortRange,
   WormholeServer,
@@ -210,6 +211,10 @@ async function serve(
       maxPending: flags.maxPending,
       maxPendingPerRemote: flags.maxPendingPerRemote,
       logger: log,
+      // --ha: one operator view of the requests waiting on every replica.
+      board: flags.kubernetes && flags.ha && flags.replicaName
+        ? new PendingBoard(state, flags.replicaName, { logger: log })
+        : undefined,
     });
   } else {
     log.warn("acceptor dummy: every client is accepted without approval");

@@ -53,6 +53,7 @@ export const REQUESTS_VIEW: View<RequestDetail> = [
   { header: "WAITING", cell: (r, now) => humanAge(r.waitingSince, now) },
   { header: "FINGERPRINT", cell: (r) => r.fingerprint },
   { header: "WAITING SINCE", wide: true, cell: (r) => r.waitingSince || "-" },
+  { header: "REPLICA", wide: true, cell: (r) => r.replica ?? "-" },
 ];
 
 /** `peers list`. */
