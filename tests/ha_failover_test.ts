@@ -275,4 +275,20 @@ Deno.test("ha one operator view: a request waiting on replica a is listed by b, 
   await client.waitForLog("accepted by server");
   const none = await runWormhole(["requests", "list", "--admin", a.admin, "-o", "json"]);
   assert.deepEqual(JSON.parse(none.stdout), []);
+
+  // b's /v1/peers and /v1/apps show the peer a holds, and its app.
+  const apps = await eventually(async () => {
+    const out = await runWormhole(["apps", "list", "--admin", b.admin, "-o", "json"]);
+    const list = JSON.parse(out.stdout) as { peer: string; app: string; replica?: string }[];
+    return list.length > 0 ? list : undefined;
+  }, "b lists the app of the peer a holds");
+  assert.deepEqual(apps.map(({ peer, app, replica }) => ({ peer, app, replica })), [
+    { peer: "edge", app: "web", replica: "a" },
+  ]);
+  const peers = await runWormhole(["peers", "list", "--admin", b.admin, "-o", "json"]);
+  const [edge] = JSON.parse(peers.stdout);
+  assert.equal(edge.name, "edge");
+  assert.equal(edge.status, "connected");
+  assert.equal(edge.replica, "a");
+  assert.equal(edge.fingerprint, fingerprint);
 });

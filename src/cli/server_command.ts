@@ -24,6 +24,7 @@ import {
   PendingBoard,
   PortAssignments,
   type PortRange,
+  ReplicaRoster,
   WormholeServer,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
@@ -221,6 +222,10 @@ async function serve(
     acceptor = new DummyAcceptor();
   }
   const kube = await startServerKubernetes(flags, log);
+  // --ha: every replica's peers and apps in /v1/peers and /v1/apps.
+  const roster = kube?.ha && flags.replicaName
+    ? new ReplicaRoster(state, flags.replicaName, { logger: log })
+    : undefined;
   let server: WormholeServer;
   try {
     server = await WormholeServer.start({
@@ -242,13 +247,14 @@ async function serve(
       maxPayload: flags.maxPayload,
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
-      observers: kube?.observers,
+      observers: roster ? [...kube!.observers, roster] : kube?.observers,
       logger: log,
     });
   } catch (error) {
     await kube?.close();
     throw listenError(error, "--host, --port", flags.host, flags.port);
   }
+  roster?.attach(server);
   const abort = new AbortController();
   let admin;
   try {
@@ -256,7 +262,7 @@ async function serve(
       hostname: flags.adminHost,
       port: flags.adminPort,
       signal: abort.signal,
-      handler: adminHandler(server, {
+      handler: adminHandler(roster ? roster.view(server) : server, {
         token: flags.adminToken,
         hosts: flags.adminHosts,
         metrics: serverMetrics(
@@ -270,6 +276,7 @@ async function serve(
     });
   } catch (error) {
     await server.close();
+    await roster?.close();
     await kube?.close();
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
@@ -279,5 +286,8 @@ async function serve(
   abort.abort();
   await Promise.all([server.close(), admin.finished]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
+  // --ha: the requests that ended with the server leave the other replicas' lists.
+  if (acceptor instanceof ManualAcceptor) await acceptor.settled();
+  await roster?.close();
   await kube?.close();
 }

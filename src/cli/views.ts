@@ -72,6 +72,7 @@ export const PEERS_VIEW: View<PeerDetail> = [
   { header: "APPS", wide: true, cell: (p) => p.apps.join(",") || "-" },
   { header: "LAST SEEN", wide: true, cell: (p) => p.lastSeen || "-" },
   { header: "FINGERPRINT", wide: true, cell: (p) => p.fingerprint || "-" },
+  { header: "REPLICA", wide: true, cell: (p) => p.replica ?? "-" },
 ];
 
 /** `apps list`. */
@@ -88,6 +89,7 @@ export const APPS_VIEW: View<AppDetail> = [
   { header: "CONNS/S", wide: true, cell: (a) => String(a.connectionsPerSecond) },
   { header: "BYTES IN", wide: true, cell: (a) => String(a.bytesIn) },
   { header: "BYTES OUT", wide: true, cell: (a) => String(a.bytesOut) },
+  { header: "REPLICA", wide: true, cell: (a) => a.replica ?? "-" },
 ];
 
 /** `denied list`. */

@@ -14,3 +14,4 @@ export type { PeerInfo } from "./admin.ts";
 export * from "./approvals.ts";
 export * from "./deny_list.ts";
 export * from "./pending_board.ts";
+export * from "./replica_roster.ts";

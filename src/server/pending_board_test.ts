@@ -2,48 +2,10 @@ import assert from "node:assert/strict";
 import { ManualAcceptor } from "./acceptor.ts";
 import { ApprovalStore } from "./approvals.ts";
 import { PENDING_ENTRY, PendingBoard } from "./pending_board.ts";
-import {
-  type StateBackend,
-  StateConflictError,
-  type StateSnapshot,
-  StateStore,
-} from "../state/mod.ts";
+import { StateStore } from "../state/mod.ts";
+import { SharedDocument } from "../state/testing.ts";
 
 const FP = "c".repeat(40);
-
-/** One document in memory that several stores write, each hearing the others' writes. */
-class SharedDocument {
-  #snapshot: StateSnapshot = { entries: {}, version: "" };
-  #counter = 0;
-  #watchers = new Set<(snapshot: StateSnapshot) => void>();
-
-  view(): StateBackend {
-    const own = new Set<(snapshot: StateSnapshot) => void>();
-    return {
-      name: "shared memory",
-      describe: (key) => `entry "${key}" in shared memory`,
-      read: () => Promise.resolve(this.#snapshot),
-      write: (entries, base) => {
-        if (base.version !== this.#snapshot.version) {
-          return Promise.reject(new StateConflictError("changed underneath"));
-        }
-        this.#snapshot = { entries: { ...entries }, version: String(++this.#counter) };
-        const written = this.#snapshot;
-        for (const watcher of this.#watchers) if (!own.has(watcher)) watcher(written);
-        return Promise.resolve(written);
-      },
-      watch: (onChange, signal) =>
-        new Promise<void>((resolve) => {
-          own.add(onChange);
-          this.#watchers.add(onChange);
-          signal.addEventListener("abort", () => {
-            this.#watchers.delete(onChange);
-            resolve();
-          }, { once: true });
-        }),
-    };
-  }
-}
 
 async function replicas(names: string[], now?: () => number) {
   const document = new SharedDocument();
