@@ -77,9 +77,9 @@ function balancer(backends: () => number[]): TcpUpstream {
 }
 
 /** kube-proxy for one selector-less Service: each connection goes to its slice's endpoint. */
-function kubeProxy(kube: FakeKube): TcpUpstream {
+function kubeProxy(kube: FakeKube, service = SERVICE): TcpUpstream {
   return new TcpUpstream(async (conn) => {
-    const slice = kube.get("EndpointSlice", NS, SERVICE);
+    const slice = kube.get("EndpointSlice", NS, service);
     const address = (slice?.endpoints as { addresses: string[] }[] | undefined)?.[0]?.addresses[0];
     const port = (slice?.ports as { port: number }[] | undefined)?.[0]?.port;
     if (address === undefined || port === undefined) return;
@@ -88,8 +88,8 @@ function kubeProxy(kube: FakeKube): TcpUpstream {
   });
 }
 
-function holder(kube: FakeKube): string | undefined {
-  return kube.get("EndpointSlice", NS, SERVICE)?.metadata.annotations?.[REPLICA];
+function holder(kube: FakeKube, service = SERVICE): string | undefined {
+  return kube.get("EndpointSlice", NS, service)?.metadata.annotations?.[REPLICA];
 }
 
 function leaseHolder(kube: FakeKube): string | undefined {
@@ -99,7 +99,20 @@ function leaseHolder(kube: FakeKube): string | undefined {
   return lease?.spec?.holderIdentity;
 }
 
-Deno.test("ha failover: kill -9 the holder → new connections go through the other replica; the new leader cleans up; SIGTERM moves the client at once", async () => {
+/** Sends `text` on an open connection through an echo upstream and reads it back. */
+async function echoOn(conn: Deno.TcpConn, text: string): Promise<string> {
+  await writeAll(conn, new TextEncoder().encode(text));
+  const buffer = new Uint8Array(text.length);
+  let read = 0;
+  while (read < text.length) {
+    const n = await conn.read(buffer.subarray(read));
+    if (n === null) throw new Error(`connection ended after ${read} of ${text.length} bytes`);
+    read += n;
+  }
+  return new TextDecoder().decode(buffer);
+}
+
+Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go through another replica, connections through the others are untouched; the new leader cleans up; SIGTERM moves the client at once", async () => {
   await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
   await using dir = await tempDir();
   await using echo = echoUpstream();
@@ -138,17 +151,19 @@ Deno.test("ha failover: kill -9 the holder → new connections go through the ot
   };
   const tunnelPort = (server: ServerProcess) => Number(new URL(server.url).port);
   await using lb = balancer(() =>
-    ["a", "b"].flatMap((n) => {
+    ["a", "b", "c"].flatMap((n) => {
       const server = servers.get(n);
       return server ? [tunnelPort(server)] : [];
     })
   );
   await using proxy = kubeProxy(kube);
+  await using otherProxy = kubeProxy(kube, "other-web");
   try {
-    // a first: it creates the shared key; b then reads it from the Secret.
+    // a first: it creates the shared key; the others then read it from the Secret.
     const a = await start("a", "127.0.0.2");
     await eventually(() => leaseHolder(kube) === "a", "a leads");
     const b = await start("b", "127.0.0.3");
+    const c = await start("c", "127.0.0.4");
     const url = new URL(a.url);
     url.port = String(lb.port);
     await using client = startClient(url.href, `${dir.path}/client`, [
@@ -159,11 +174,21 @@ Deno.test("ha failover: kill -9 the holder → new connections go through the ot
       "--keepalive",
       "1s",
     ]);
+    // Another peer, on c (dialled directly): its traffic must not notice a's death.
+    await using other = startClient(c.url, `${dir.path}/other`, [
+      "--name",
+      "other",
+      "--expose",
+      `web=${echo.address}`,
+    ]);
 
-    await eventually(() => holder(kube) === "a", "a holds the peer's slice");
+    await eventually(() => holder(kube) === "a", "a holds edge's slice");
+    await eventually(() => holder(kube, "other-web") === "c", "c holds other's slice");
     const service = kube.get("Service", NS, SERVICE)!;
     assert.equal((service.spec as { selector?: unknown }).selector, undefined);
     assert.equal(await exchangeText(proxy.port, "through a"), "through a");
+    const onC = await Deno.connect({ hostname: "127.0.0.1", port: otherProxy.port });
+    assert.equal(await echoOn(onC, "through c"), "through c");
 
     // Mid-traffic: a connection through a is open when a dies.
     const open = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
@@ -184,14 +209,18 @@ Deno.test("ha failover: kill -9 the holder → new connections go through the ot
     }, "new connections through b");
     const failoverMs = Math.round(performance.now() - killedAt);
     assert.equal(kube.get("Service", NS, SERVICE)?.metadata.uid, service.metadata.uid);
+    assert.equal(await echoOn(onC, "still through c"), "still through c", "untouched");
+    onC.close();
+    assert.equal(other.logs.filter((l) => l.msg === "accepted by server").length, 1);
 
-    await eventually(() => leaseHolder(kube) === "b", "b takes the leader Lease");
+    await eventually(() => ["b", "c"].includes(leaseHolder(kube) ?? ""), "b or c leads");
     const tookOverMs = Math.round(performance.now() - killedAt);
+    const leader = servers.get(leaseHolder(kube)!)!;
+    await leader.proc.waitForLog("became the leader");
     await eventually(
       () => kube.get("Lease", NS, "wormhole-replica-a") === undefined,
       "the leader forgets the dead replica",
     );
-    await b.proc.waitForLog((l) => l.msg === "became the leader" && l.replica === "b");
 
     // Graceful: a comes back; SIGTERM on b sends go-away, the client moves to a at once.
     await start("a", "127.0.0.2");
@@ -204,15 +233,16 @@ Deno.test("ha failover: kill -9 the holder → new connections go through the ot
       return await exchangeText(proxy.port, "back on a").catch(() => "") === "back on a";
     }, "new connections through a again");
     const gracefulMs = Math.round(performance.now() - terminatedAt);
-    await eventually(() => leaseHolder(kube) === "a", "a leads again (b released the Lease)");
+    await eventually(() => ["a", "c"].includes(leaseHolder(kube) ?? ""), "a live replica leads");
     assert.equal(kube.get("Lease", NS, "wormhole-replica-b"), undefined, "b deleted its Lease");
 
     // The peer leaves for good: a releases the slice, the leader deletes the Service after the grace.
     await client.stop();
     await eventually(() => kube.get("Service", NS, SERVICE) === undefined, "Service collected");
     assert.equal(kube.get("EndpointSlice", NS, SERVICE), undefined);
+    assert.equal(holder(kube, "other-web"), "c", "other's Service and slice stay");
     console.log(
-      `ha failover: kill -9 of the holder → new connections through the other replica in ${failoverMs} ms; ` +
+      `ha failover: kill -9 of the holder → new connections through another replica in ${failoverMs} ms; ` +
         `leader Lease taken over in ${tookOverMs} ms; SIGTERM → moved in ${gracefulMs} ms`,
     );
   } finally {

@@ -224,8 +224,12 @@ function checkHa(command: Command): void {
     throw new UsageError(`POD_IP: ${(error as Error).message}`);
   }
   if (!command.getOptionValue("replicaName")) {
-    const name = Deno.env.get("POD_NAME") || Deno.hostname();
-    command.setOptionValueWithSource("replicaName", parseReplicaName(name.toLowerCase()), "env");
+    const name = Deno.env.get("POD_NAME") || Deno.hostname().toLowerCase();
+    try {
+      command.setOptionValueWithSource("replicaName", parseReplicaName(name), "env");
+    } catch (error) {
+      throw new UsageError(`--ha needs --replica-name: ${(error as Error).message}`);
+    }
   }
 }
 

@@ -114,12 +114,11 @@ export class ReplicaRoster implements ServerObserver {
    * (everything else is `local`'s own, bound to it).
    */
   view<T extends LocalView>(local: T): T {
-    const roster = this;
     // A proxy rather than a copy of every method: whatever the server's view gains stays there.
     return new Proxy(local, {
-      get(target, property) {
-        if (property === "apps") return () => roster.apps(target.apps());
-        if (property === "peers") return () => roster.peers(target.peers());
+      get: (target, property) => {
+        if (property === "apps") return () => this.apps(target.apps());
+        if (property === "peers") return () => this.peers(target.peers());
         const value = Reflect.get(target, property, target);
         return typeof value === "function" ? value.bind(target) : value;
       },
