@@ -21,8 +21,10 @@ import {
   DenyList,
   DummyAcceptor,
   ManualAcceptor,
+  PendingBoard,
   PortAssignments,
   type PortRange,
+  ReplicaRoster,
   WormholeServer,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
@@ -212,6 +214,10 @@ async function serve(
       maxPending: flags.maxPending,
       maxPendingPerRemote: flags.maxPendingPerRemote,
       logger: log,
+      // --ha: one operator view of the requests waiting on every replica.
+      board: flags.kubernetes && flags.ha && flags.replicaName
+        ? new PendingBoard(state, flags.replicaName, { logger: log })
+        : undefined,
     });
   } else {
     log.warn("acceptor dummy: every client is accepted without approval");
@@ -219,6 +225,10 @@ async function serve(
   }
   const offers = await OfferSources.open(flags, log);
   const kube = await startServerKubernetes(flags, log, (list) => offers.setKubernetes(list));
+  // --ha: every replica's peers and apps in /v1/peers and /v1/apps.
+  const roster = kube?.ha && flags.replicaName
+    ? new ReplicaRoster(state, flags.replicaName, { logger: log })
+    : undefined;
   let server: WormholeServer;
   try {
     server = await WormholeServer.start({
@@ -240,7 +250,7 @@ async function serve(
       maxPayload: flags.maxPayload,
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
-      observers: kube?.observers,
+      observers: roster ? [...kube!.observers, roster] : kube?.observers,
       offers: offers.offers,
       logger: log,
     });
@@ -249,6 +259,7 @@ async function serve(
     await kube?.close();
     throw listenError(error, "--host, --port", flags.host, flags.port);
   }
+  roster?.attach(server);
   offers.onChange((list) => server.setOffers(list));
   const abort = new AbortController();
   let admin;
@@ -257,10 +268,13 @@ async function serve(
       hostname: flags.adminHost,
       port: flags.adminPort,
       signal: abort.signal,
-      handler: adminHandler(server, {
+      handler: adminHandler(roster ? roster.view(server) : server, {
         token: flags.adminToken,
         hosts: flags.adminHosts,
-        metrics: serverMetrics(() => server.stats()),
+        metrics: serverMetrics(
+          () => server.stats(),
+          kube?.ha && (() => ({ leader: kube.ha!.leader, changes: kube.ha!.changes })),
+        ),
         dashboard: true,
         signal: abort.signal,
       }),
@@ -268,6 +282,7 @@ async function serve(
     });
   } catch (error) {
     await server.close();
+    await roster?.close();
     await offers.stop();
     await kube?.close();
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
@@ -283,6 +298,9 @@ async function serve(
   abort.abort();
   await Promise.all([server.close(), admin.finished, offers.stop()]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
+  // --ha: the requests that ended with the server leave the other replicas' lists.
+  if (acceptor instanceof ManualAcceptor) await acceptor.settled();
+  await roster?.close();
   await kube?.close();
   if (kube?.offers?.failure) throw kube.offers.failure;
 }

@@ -11,6 +11,8 @@ export * from "./observers.ts";
 export type { PeerInfo } from "./admin.ts";
 export * from "./approvals.ts";
 export * from "./deny_list.ts";
+export * from "./pending_board.ts";
+export * from "./replica_roster.ts";
 export type { OfferedApp } from "./offers.ts";
 // The server's options (`portRange`) name it; it lives with the allocator both ends use.
 export type { PortRange } from "../client/mod.ts";
