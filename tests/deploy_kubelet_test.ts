@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { loadChart, type Manifest, renderChart, type RenderOptions } from "./deploy/chart.ts";
 import { kustomize } from "./deploy/kustomize.ts";
 import { clusterUnavailable, TestCluster, type TestPod } from "./deploy/kubelet/cluster.ts";
+import { Forwarder } from "./deploy/kubelet/forward.ts";
 import { kubectlMissing } from "./fake_kube/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -426,21 +427,20 @@ Deno.test({
 
 Deno.test({
   name:
-    "kubelet: the chart with server.replicas=2: both replicas become Ready, one leads, an app gets the holder's EndpointSlice",
+    "kubelet: the chart with server.replicas=2: both replicas become Ready, one leads, the other approves the request waiting on the first, an app gets the holder's EndpointSlice",
   ignore: unavailable !== undefined,
   async fn() {
     const options: RenderOptions = {
       release: "wormhole",
       namespace: "wormhole",
       set: [
-        "server.enabled=true,server.replicas=2,server.acceptor=dummy",
+        "server.enabled=true,server.replicas=2",
         "client.enabled=true,client.name=edge-1",
         "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
       ],
     };
-    await using cluster = await TestCluster.start({
-      objects: renderChart(chart, options).manifests,
-    });
+    const objects = renderChart(chart, options).manifests;
+    await using cluster = await TestCluster.start({ objects });
     const replicas = [
       await cluster.runDeployment("wormhole", "wormhole-server"),
       await cluster.runDeployment("wormhole", "wormhole-server"),
@@ -456,7 +456,42 @@ Deno.test({
     }
 
     const client = await cluster.runDeployment("wormhole", "wormhole-client");
-    await assertHealthy(cluster, client);
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const fingerprint = String(pending.fingerprint);
+    await cluster.kube.waitFor(
+      () =>
+        replicas.some((pod) => pod.process.logs.some((l) => l.msg === "peer waiting for approval")),
+      30_000,
+    );
+    const waits = (pod: TestPod) =>
+      pod.process.logs.some((l) => l.msg === "peer waiting for approval");
+    const holding = replicas.find(waits)!;
+    const other = replicas.find((pod) => !waits(pod))!;
+    // The operator's request reaches the replica the client is not connected to.
+    const forward = new Forwarder(
+      Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+      () => other.dial(8081),
+    );
+    try {
+      const token = secretValue(objects, "wormhole", CHART_LAYOUT.adminSecret, "admin-token");
+      const headers = { authorization: `Bearer ${token}` };
+      const base = `http://127.0.0.1:${forward.port}/v1/requests`;
+      const listed = await fetch(`${base}?detail=1`, { headers });
+      const requests = await listed.json() as { fingerprint: string; replica: string }[];
+      assert.deepEqual(requests.map((r) => [r.fingerprint, r.replica]), [
+        [fingerprint, holding.facts.name],
+      ]);
+      const approvedAt = performance.now();
+      const accepted = await fetch(`${base}/${fingerprint}`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+      });
+      await accepted.body?.cancel();
+      assert.equal(accepted.status, 204);
+      await assertHealthy(cluster, client, approvedAt);
+    } finally {
+      await forward.close();
+    }
     cluster.kube.put({
       apiVersion: "v1",
       kind: "Service",
