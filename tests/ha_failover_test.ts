@@ -217,6 +217,19 @@ Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go th
     const tookOverMs = Math.round(performance.now() - killedAt);
     const leader = servers.get(leaseHolder(kube)!)!;
     await leader.proc.waitForLog("became the leader");
+    const metrics = async (server: ServerProcess) => {
+      const text = await (await fetch(`${server.admin}/metrics`)).text();
+      return text.split("\n").filter((line) => line.startsWith("wormhole_lead")).sort();
+    };
+    assert.deepEqual(await metrics(leader), [
+      "wormhole_leader 1",
+      "wormhole_leadership_changes_total 1",
+    ]);
+    const follower = [...servers.values()].find((server) => server !== leader)!;
+    assert.deepEqual(await metrics(follower), [
+      "wormhole_leader 0",
+      "wormhole_leadership_changes_total 0",
+    ]);
     await eventually(
       () => kube.get("Lease", NS, "wormhole-replica-a") === undefined,
       "the leader forgets the dead replica",
