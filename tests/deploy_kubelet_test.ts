@@ -209,8 +209,8 @@ Deno.test({
  * Secret, and the client's server URL set (in an overlay of their own, as one would for an edge
  * cluster).
  */
-async function kustomizeObjects(): Promise<Manifest[]> {
-  const server = await kustomize(new URL("deploy/kubernetes/server", ROOT));
+async function kustomizeObjects(serverDir = "deploy/kubernetes/server"): Promise<Manifest[]> {
+  const server = await kustomize(new URL(serverDir, ROOT));
   const overlay = await Deno.makeTempDir({ prefix: "wormhole-overlay-" });
   try {
     await Deno.writeTextFile(
@@ -512,6 +512,32 @@ Deno.test({
     );
     const proxy = cluster.kube.get("Service", "wormhole", "edge-1-apps-web")!;
     assert.equal((proxy.spec as { selector?: unknown }).selector, undefined);
+    assert.deepEqual(cluster.rbacProblems(), []);
+  },
+});
+
+Deno.test({
+  name:
+    "kubelet: the kustomize server-ha overlay: two replicas become Ready, one leads, a client is approved and connects",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = await kustomizeObjects("deploy/kubernetes/server-ha");
+    await using cluster = await TestCluster.start({ objects });
+    const replicas = [
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+    ];
+    for (const replica of replicas) await assertHealthy(cluster, replica);
+    const names = replicas.map((pod) => pod.facts.name);
+    await cluster.kube.waitFor(() => {
+      const lease = cluster.kube.get("Lease", "wormhole", "wormhole-leader");
+      return names.includes((lease?.spec as { holderIdentity?: string })?.holderIdentity ?? "");
+    }, 30_000);
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const approvedAt = performance.now();
+    await approve(cluster, CHART_LAYOUT, "kustomize-token", String(pending.fingerprint));
+    await assertHealthy(cluster, client, approvedAt);
     assert.deepEqual(cluster.rbacProblems(), []);
   },
 });
