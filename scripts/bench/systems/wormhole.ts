@@ -21,6 +21,7 @@ import {
 } from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
 import { loopbackServerArgs, PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
+import { startDelayProxy } from "../lib/measure.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
 // BENCH_WORMHOLE_MOD: benchmark another checkout's mod.ts (default: this repository's).
@@ -89,7 +90,7 @@ async function pollApps(admin: string, client: Proc): Promise<Map<string, number
 export const wormhole: BenchSystem = {
   id: "wormhole",
   label: "wormhole",
-  async start(upstream: Ports, log) {
+  async start(upstream: Ports, log, options = {}) {
     if (!(await Deno.stat(MOD).then(() => true, () => false))) {
       throw new Unavailable(`${MOD} not found`);
     }
@@ -120,6 +121,15 @@ export const wormhole: BenchSystem = {
         loggedUrl(server, "admin listening"),
       ]);
       log(`wormhole server: tunnel ${wsUrl}, admin ${adminUrl}`);
+      let dialUrl = wsUrl;
+      if (options.delayMs !== undefined) {
+        const url = new URL(wsUrl);
+        const proxy = await startDelayProxy("wormhole-delay", Number(url.port), options.delayMs);
+        procs.push(proxy.proc);
+        url.port = String(proxy.port);
+        dialUrl = url.href;
+        log(`wormhole: client dials through a delay proxy (${options.delayMs} ms each way)`);
+      }
 
       const exposes = APPS.flatMap((a) => ["--expose", `${a}=127.0.0.1:${upstream[a]}`]);
       const client = spawn("wormhole-client", deno, [
@@ -128,7 +138,7 @@ export const wormhole: BenchSystem = {
         MOD,
         "client",
         "--server",
-        wsUrl,
+        dialUrl,
         "--name",
         "bench",
         ...exposes,
@@ -157,7 +167,7 @@ export const wormhole: BenchSystem = {
           server: await treeCpuSeconds([server.pid]),
           client: await treeCpuSeconds([client.pid]),
         }),
-        info: { mod: MOD, tunnelUrl: wsUrl, adminUrl, entry },
+        info: { mod: MOD, tunnelUrl: wsUrl, adminUrl, entry, delayMs: options.delayMs },
         stop,
       };
     } catch (e) {
