@@ -32,6 +32,7 @@ const USAGE = `usage: deno task bench [flags]
   --quick               short run: 3 s per timed test, 256 MiB slow read, 2 s AEAD
   --only LIST           systems, comma-separated: direct,ssh,wormhole (default: all)
   --tests LIST          ${TESTS.join(",")} (default: all)
+  --rtts LIST           WAN round-trip times in ms (default ${WAN_RTTS.join(",")})
   --wan                 only the WAN rows (= --tests wan): ssh -R and wormhole through a delay
                         proxy at RTT ${
   WAN_RTTS.join(", ")
@@ -61,6 +62,7 @@ interface Config {
   aeadSeconds: number;
   out: string | null;
   install: boolean;
+  rtts: number[];
 }
 
 function parseArgs(argv: string[]): Config {
@@ -78,6 +80,7 @@ function parseArgs(argv: string[]): Config {
     aeadSeconds: quick ? 2 : 5,
     out: new URL("../../bench/results/latest.json", import.meta.url).pathname,
     install: true,
+    rtts: WAN_RTTS,
   };
   const list = <T extends string>(v: string, allowed: readonly T[], flag: string): T[] => {
     const items = v.split(",").map((s) => s.trim()).filter(Boolean);
@@ -107,6 +110,13 @@ function parseArgs(argv: string[]): Config {
         break;
       case "--wan":
         cfg.tests = ["wan"];
+        break;
+      case "--rtts":
+        cfg.rtts = val().split(",").map((v) => {
+          const n = Number(v);
+          if (!(n >= 0)) throw new Error(`${flag}: expected numbers ≥ 0`);
+          return n;
+        });
         break;
       case "--only":
         cfg.only = list(val(), SYSTEM_IDS, flag);
@@ -448,7 +458,7 @@ async function main(): Promise<number> {
       if (cfg.tests.includes("wan")) {
         wan = await runWan(
           {
-            rtts: WAN_RTTS,
+            rtts: cfg.rtts,
             seconds: cfg.seconds,
             repeat: cfg.repeat,
             slowMiB: cfg.slowMiB,

@@ -34,6 +34,8 @@ const RUN_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
   ? PERMISSIONS.map((f) => f === V8_FLAGS ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}` : f)
   : PERMISSIONS;
 const APPS = ["iperf", "http", "tcp"] as const;
+// BENCH_WORMHOLE_ARGS="--flag value …": extra flags for both server and client, for experiments.
+const EXTRA_ARGS = (Deno.env.get("BENCH_WORMHOLE_ARGS") ?? "").split(/\s+/).filter(Boolean);
 
 function jsonLine(line: string): Record<string, unknown> | null {
   const i = line.indexOf("{");
@@ -113,6 +115,7 @@ export const wormhole: BenchSystem = {
           "127.0.0.1",
           "--acceptor",
           "dummy",
+          ...EXTRA_ARGS,
         ]),
       ]);
       procs.push(server);
@@ -146,6 +149,7 @@ export const wormhole: BenchSystem = {
         "json",
         "--state-dir",
         `${dir}/client`,
+        ...EXTRA_ARGS,
       ]);
       procs.push(client);
       const ports = await pollApps(adminUrl, client);
