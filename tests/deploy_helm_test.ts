@@ -464,10 +464,12 @@ Deno.test("helm: RBAC — the client reads Services cluster-wide, the server man
   const { tokens } = parsed("server-rbac.yaml");
   const role = docOf("server-rbac.yaml", "Role");
   const write = ["get", "list", "watch", "create", "update", "patch", "delete"];
-  // The skeleton keeps the networkPolicies branch.
+  // The skeleton keeps the networkPolicies and the replicas > 1 branches.
   assert.deepEqual(role.rules, [
     { apiGroups: [""], resources: ["services"], verbs: write },
     { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: write },
+    { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: write },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: write },
   ]);
   assert.match(
     templates.get("server-rbac.yaml")!,
@@ -775,4 +777,63 @@ Deno.test("helm: every branch of every template renders to valid objects with kn
   const server = containerOf(renders[0].manifests, "edge-wh-server");
   assert.ok((server.args as string[]).includes("--tls-cert=/etc/wormhole/tls/tls.crt"));
   assert.equal(server.image, `registry.example.com/wormhole:${deno.version}`);
+});
+
+Deno.test("helm: server.replicas > 1 runs --ha with a PodDisruptionBudget, soft anti-affinity, the pod's name and IP, and RBAC for EndpointSlices and Leases", () => {
+  const render = (set: string[]) =>
+    renderChart(chartOnDisk, { release: "wormhole", namespace: "wh", set: [...BOTH, ...set] })
+      .manifests;
+  const rules = (manifests: Manifest[]) =>
+    ((manifests.find((m) => m.kind === "Role" && m.metadata.name === "wormhole-server") as Obj)
+      .rules as Obj[]).map((rule) => (rule.resources as string[])[0]);
+  const one = render([]);
+  const single = one.find((m) => m.kind === "Deployment" && m.metadata.name === "wormhole-server")!;
+  assert.equal(get(single, "spec.replicas"), 1);
+  assert.equal(get(single, "spec.strategy.type"), "Recreate");
+  assert.equal(get(single, "spec.template.spec.affinity"), undefined);
+  assert.ok(!(containerOf(one, "wormhole-server").args as string[]).includes("--ha"));
+  assert.ok(!one.some((m) => m.kind === "PodDisruptionBudget"));
+  assert.deepEqual(rules(one), ["services"]);
+
+  const two = render(["server.replicas=2"]);
+  const ha = two.find((m) => m.kind === "Deployment" && m.metadata.name === "wormhole-server")!;
+  assert.equal(get(ha, "spec.replicas"), 2);
+  assert.equal(get(ha, "spec.strategy.type"), "RollingUpdate");
+  const selector = get(ha, "spec.selector.matchLabels");
+  assert.deepEqual(get(ha, "spec.template.spec.affinity"), {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [{
+        weight: 100,
+        podAffinityTerm: {
+          topologyKey: "kubernetes.io/hostname",
+          labelSelector: { matchLabels: selector },
+        },
+      }],
+    },
+  });
+  const server = containerOf(two, "wormhole-server");
+  assert.ok((server.args as string[]).includes("--ha"));
+  const env = new Map(
+    (server.env as Obj[]).map((e) => [e.name, get(e, "valueFrom.fieldRef.fieldPath")]),
+  );
+  assert.equal(env.get("POD_NAME"), "metadata.name");
+  assert.equal(env.get("POD_IP"), "status.podIP");
+  const pdb = two.find((m) => m.kind === "PodDisruptionBudget")!;
+  assert.equal(pdb.apiVersion, "policy/v1");
+  assert.deepEqual(pdb.spec, { minAvailable: 1, selector: { matchLabels: selector } });
+  assert.deepEqual(rules(two), ["services", "endpointslices", "leases"]);
+
+  const own = render(["server.replicas=3", "server.affinity.nodeAffinity.x=y"]);
+  assert.deepEqual(
+    get(
+      own.find((m) => m.kind === "Deployment" && m.metadata.name === "wormhole-server"),
+      "spec.template.spec.affinity",
+    ),
+    { nodeAffinity: { x: "y" } },
+  );
+  assert.throws(
+    () => render(["server.replicas=2", "server.state.backend=file"]),
+    /server\.replicas > 1 needs server\.state\.backend=kubernetes/,
+  );
+  assert.throws(() => render(["server.replicas=0"]), /server\.replicas must be at least 1/);
 });

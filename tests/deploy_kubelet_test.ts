@@ -423,3 +423,60 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "kubelet: the chart with server.replicas=2: both replicas become Ready, one leads, an app gets the holder's EndpointSlice",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const options: RenderOptions = {
+      release: "wormhole",
+      namespace: "wormhole",
+      set: [
+        "server.enabled=true,server.replicas=2,server.acceptor=dummy",
+        "client.enabled=true,client.name=edge-1",
+        "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+      ],
+    };
+    await using cluster = await TestCluster.start({
+      objects: renderChart(chart, options).manifests,
+    });
+    const replicas = [
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+    ];
+    for (const replica of replicas) await assertHealthy(cluster, replica);
+    const names = replicas.map((pod) => pod.facts.name);
+    await cluster.kube.waitFor(() => {
+      const lease = cluster.kube.get("Lease", "wormhole", "wormhole-leader");
+      return names.includes((lease?.spec as { holderIdentity?: string })?.holderIdentity ?? "");
+    }, 30_000);
+    for (const name of names) {
+      assert.ok(cluster.kube.get("Lease", "wormhole", `wormhole-replica-${name}`), name);
+    }
+
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    await assertHealthy(cluster, client);
+    cluster.kube.put({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web", namespace: "apps", annotations: { [EXPOSED]: "yes" } },
+      spec: { ports: [{ name: "http", port: 80 }] },
+    });
+    await cluster.kube.waitFor(
+      () => cluster.kube.get("EndpointSlice", "wormhole", "edge-1-apps-web") !== undefined,
+      30_000,
+    );
+    const slice = cluster.kube.get("EndpointSlice", "wormhole", "edge-1-apps-web")!;
+    const address = (slice.endpoints as { addresses: string[] }[])[0].addresses[0];
+    const holder = replicas.find((pod) => pod.facts.podIP === address);
+    assert.ok(holder, `the slice points at ${address}, no replica's IP`);
+    assert.equal(
+      slice.metadata.annotations?.["wormhole.glothriel.github.com/replica"],
+      holder.facts.name,
+    );
+    const proxy = cluster.kube.get("Service", "wormhole", "edge-1-apps-web")!;
+    assert.equal((proxy.spec as { selector?: unknown }).selector, undefined);
+    assert.deepEqual(cluster.rbacProblems(), []);
+  },
+});

@@ -309,16 +309,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "kustomize: server RBAC manages Services in its namespace only",
+  name:
+    "kustomize: server RBAC manages Services (and, for --ha, EndpointSlices and Leases) in its namespace only",
   ignore,
   async fn() {
     const docs = await render("server");
     const role = only(docs, "Role", "wormhole-server");
-    assert.deepEqual(role.rules, [{
-      apiGroups: [""],
-      resources: ["services"],
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-    }]);
+    const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
+    assert.deepEqual(role.rules, [
+      { apiGroups: [""], resources: ["services"], verbs },
+      { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs },
+    ]);
     const binding = only(docs, "RoleBinding", "wormhole-server");
     assert.deepEqual(binding.roleRef, {
       apiGroup: "rbac.authorization.k8s.io",

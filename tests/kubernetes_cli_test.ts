@@ -157,3 +157,63 @@ Deno.test("kubernetes: --help lists the Kubernetes flags", async () => {
     assert.ok(client.stdout.includes(flag), flag);
   }
 });
+
+Deno.test("kubernetes: --ha takes its identity from POD_NAME/POD_IP and refuses what cannot work", async () => {
+  const ha = [
+    "--kubernetes",
+    "--kubernetes-labels",
+    "app=wormhole",
+    "--state",
+    "kubernetes",
+    "--ha",
+  ];
+  const saved = { name: Deno.env.get("POD_NAME"), ip: Deno.env.get("POD_IP") };
+  Deno.env.set("POD_NAME", "wormhole-server-7d9f-abcde");
+  Deno.env.set("POD_IP", "10.1.2.3");
+  try {
+    const options = await serverOptions(ha);
+    assert.equal(options.replicaName, "wormhole-server-7d9f-abcde");
+    assert.equal(options.advertiseAddress, "10.1.2.3");
+    assert.deepEqual(
+      [options.leaseDuration, options.leaseRenewDeadline, options.leaseRetryPeriod],
+      [15_000, 10_000, 2_000],
+    );
+    const explicit = await serverOptions([
+      ...ha,
+      "--replica-name",
+      "a",
+      "--advertise-address",
+      "fd00::2",
+    ]);
+    assert.equal(explicit.replicaName, "a");
+    assert.equal(explicit.advertiseAddress, "fd00::2");
+    Deno.env.set("POD_IP", "not-an-ip");
+    await assert.rejects(serverOptions(ha), /POD_IP: "not-an-ip" is not an IPv4 or IPv6 address/);
+    Deno.env.delete("POD_IP");
+    await assert.rejects(
+      serverOptions(ha),
+      /--ha needs --advertise-address \(or the POD_IP variable/,
+    );
+  } finally {
+    for (const [key, value] of [["POD_NAME", saved.name], ["POD_IP", saved.ip]] as const) {
+      if (value === undefined) Deno.env.delete(key);
+      else Deno.env.set(key, value);
+    }
+  }
+  assert.equal((await serverOptions(["--ha"])).replicaName, undefined, "no --kubernetes: no --ha");
+  await assert.rejects(
+    serverOptions(["--kubernetes", "--kubernetes-labels", "a=b", "--ha"]),
+    /--ha needs --state kubernetes/,
+  );
+  await assert.rejects(
+    serverOptions([...ha, "--advertise-address", "1.2.3.4", "--lease-renew-deadline", "20s"]),
+    /--lease-renew-deadline must be shorter than --lease-duration/,
+  );
+  await assert.rejects(
+    serverOptions([...ha, "--advertise-address", "1.2.3.4", "--lease-retry-period", "10s"]),
+    /--lease-retry-period must be shorter than --lease-renew-deadline/,
+  );
+  const bad = await runWormhole(["server", "--advertise-address", "example.com"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--advertise-address.*"example.com" is not an IPv4 or IPv6 address/);
+});

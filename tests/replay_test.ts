@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { importIdentity } from "../src/crypto/keys.ts";
 import { encodeClientHello, MessageType } from "../src/crypto/messages.ts";
+import { rawUpgrade } from "../src/transport/testing.ts";
 import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 
 /** Sends `hello` on a fresh WebSocket; resolves with the first answer's message type. */
@@ -68,6 +69,30 @@ Deno.test("replay: regression: a replayed hello of an approved key writes no sta
   assert.deepEqual(answers.slice(signed), Array(12 - signed).fill(MessageType.Rejected));
   // None of them finished the handshake: nothing was written.
   assert.equal(await Deno.readTextFile(approvals), before);
-  const refused = server.proc.logs.filter((l) => l.msg === "rejecting peer: too many handshakes");
-  assert.ok(refused.length >= 2);
+  // A flood is tallied: one line (the first refusal) until the next interval.
+  const refused = server.proc.logs.filter((l) =>
+    l.msg === "rejecting peers: too many handshakes per key"
+  );
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0].fingerprint, identity.fingerprint);
+});
+
+Deno.test("replay: regression: a flood of upgrades from one address is answered 429 past its burst, before any key exchange", async () => {
+  await using dir = await tempDir();
+  const server = await startServer(`${dir.path}/server`, ["--acceptor", "server"]);
+  await using _server = server.proc;
+  const port = Number(new URL(server.url).port);
+  // The burst is 64, refilled 16 a second: a loop this long outruns the
+  // refill on any machine that upgrades faster than 17 connections a second.
+  let status = "";
+  for (let i = 0; i < 2000 && !status.includes("429"); i++) {
+    const raw = await rawUpgrade(port);
+    raw.conn.close();
+    status = raw.status;
+  }
+  assert.equal(status, "HTTP/1.1 429 Too Many Requests");
+  const line = await server.proc.waitForLog("refusing upgrades: too many handshakes per address");
+  assert.equal(line.remote, "127.0.0.1");
+  const metrics = await (await fetch(`${server.admin}/metrics`)).text();
+  assert.match(metrics, /^wormhole_handshake_failures_total\{reason="throttled"\} [1-9]\d*$/m);
 });

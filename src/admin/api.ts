@@ -43,6 +43,8 @@ export interface AppEntry {
   endpoint: string;
   /** The peer that offers it. */
   peer: string;
+  /** `--ha`: the server replica that holds the peer. */
+  replica?: string;
 }
 
 /** A peer as `GET /v1/peers` lists it. */
@@ -61,6 +63,8 @@ export interface PeerEntry {
   remote?: string;
   /** ISO time its connection was accepted (connected peers; shown with `?detail=1`). */
   connectedSince?: string;
+  /** `--ha`: the server replica that holds it (connected peers). */
+  replica?: string;
 }
 
 /** Traffic counters of one (peer, app), past connections of the peer included. */
@@ -89,6 +93,10 @@ export interface RequestEntry {
   remote: string;
   /** ISO time it started waiting. */
   since: string;
+  /** `--ha`: the server replica holding its connection. */
+  replica?: string;
+  /** `--ha`: when its entry lapses unless its replica renews it. */
+  expires?: string;
 }
 
 /** A key the server refuses, as `GET /v1/denied` lists it. */

@@ -48,6 +48,10 @@ export interface RequestDetail {
   remote: string;
   /** ISO time it started waiting. */
   waitingSince: string;
+  /** `--ha`: the server replica holding its connection. */
+  replica?: string;
+  /** `--ha`: when its entry lapses unless its replica renews it (ISO time). */
+  expires?: string;
 }
 
 /** A peer as `GET /v1/peers?detail=1` shows it. */
@@ -66,6 +70,8 @@ export interface PeerDetail extends TrafficCounters, TrafficRates {
   lastSeen: string;
   /** Names of the apps it exposes now. */
   apps: string[];
+  /** `--ha`: the server replica that holds it. */
+  replica?: string;
 }
 
 /** An app as `GET /v1/apps?detail=1` shows it. */
@@ -76,6 +82,8 @@ export interface AppDetail extends TrafficCounters, TrafficRates {
   app: string;
   /** `host:port` to connect to. */
   endpoint: string;
+  /** `--ha`: the server replica that holds its peer. */
+  replica?: string;
 }
 
 const ZERO: TrafficCounters = { bytesIn: 0, bytesOut: 0, streamsOpen: 0, streamsTotal: 0 };
@@ -122,6 +130,8 @@ export function requestDetails(state: AdminState): RequestDetail[] {
     name: r.name,
     remote: r.remote,
     waitingSince: r.since,
+    ...(r.replica === undefined ? {} : { replica: r.replica }),
+    ...(r.expires === undefined ? {} : { expires: r.expires }),
   }));
 }
 
@@ -149,6 +159,7 @@ export function peerDetails(state: AdminState, table: RateTable = new Map()): Pe
     apps: p.apps,
     ...counters(byPeer.get(p.name)),
     ...rates(ratesByPeer.get(p.name)),
+    ...(p.replica === undefined ? {} : { replica: p.replica }),
   }));
 }
 
@@ -161,5 +172,6 @@ export function appDetails(state: AdminState, table: RateTable = new Map()): App
     endpoint: a.endpoint,
     ...counters(byApp.get(`${a.peer}\0${a.app}`)),
     ...rates(table.get(`${a.peer}\0${a.app}`)),
+    ...(a.replica === undefined ? {} : { replica: a.replica }),
   }));
 }

@@ -13,12 +13,16 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { AppSpec } from "../protocol/mod.ts";
 import {
   AnnotatedServiceSource,
+  DEFAULT_LEASE_TIMINGS,
+  type Ha,
   KubeServiceSink,
+  leaseTimingsProblem,
   loadKubeApi,
   parseLabels,
   ProxyServiceController,
   Reflector,
   SERVICES,
+  startHa,
   type UpstreamMode,
 } from "../k8s/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -71,6 +75,40 @@ export interface KubernetesServerFlags {
   networkPolicies?: boolean;
   /** `--unexpose-grace` in ms. */
   unexposeGrace: number;
+  /** `--ha`. */
+  ha?: boolean;
+  /** `--replica-name`; default `POD_NAME`, then the host name. */
+  replicaName?: string;
+  /** `--advertise-address`; default `POD_IP`. */
+  advertiseAddress?: string;
+  /** `--lease-duration` in ms. */
+  leaseDuration: number;
+  /** `--lease-renew-deadline` in ms. */
+  leaseRenewDeadline: number;
+  /** `--lease-retry-period` in ms. */
+  leaseRetryPeriod: number;
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** An EndpointSlice address: IPv4 or IPv6 (no names: the slices are of type IPv4/IPv6). */
+function parseAddress(value: string): string {
+  const address = value.trim();
+  if (IPV4.test(address)) return address;
+  try {
+    if (address.includes(":") && new URL(`http://[${address}]/`).hostname) return address;
+  } catch {
+    // Reported below.
+  }
+  throw new InvalidArgumentError(`"${value}" is not an IPv4 or IPv6 address.`);
+}
+
+function parseReplicaName(value: string): string {
+  const name = value.trim();
+  if (!DOMAIN.test(name) || name.length > 253) {
+    throw new InvalidArgumentError(`"${value}" is not a pod name (a DNS subdomain).`);
+  }
+  return name;
 }
 
 /**
@@ -102,8 +140,53 @@ export function kubernetesServerFlags(command: Command): Command {
     default: 10_000,
     defaultText: "10s",
   });
+  flag(
+    command,
+    "--ha",
+    "one of several replicas: EndpointSlices and a leader (docs/kubernetes.md)",
+  );
+  flag(command, "--replica-name <name>", "this replica's identity under --ha", {
+    parse: parseReplicaName,
+    defaultText: "$POD_NAME, else the host name",
+  });
+  flag(
+    command,
+    "--advertise-address <ip>",
+    "address other pods reach this replica's app listeners on",
+    {
+      parse: parseAddress,
+      defaultText: "$POD_IP",
+    },
+  );
+  flag(command, "--lease-duration <duration>", "--ha: how long a leader's claim lasts unrenewed", {
+    parse: parseDuration,
+    default: DEFAULT_LEASE_TIMINGS.durationMs,
+    defaultText: "15s",
+  });
+  flag(
+    command,
+    "--lease-renew-deadline <duration>",
+    "--ha: the leader steps down after failing to renew this long",
+    {
+      parse: parseDuration,
+      default: DEFAULT_LEASE_TIMINGS.renewDeadlineMs,
+      defaultText: "10s",
+    },
+  );
+  flag(
+    command,
+    "--lease-retry-period <duration>",
+    "--ha: how often replicas try the leader Lease",
+    {
+      parse: parseDuration,
+      default: DEFAULT_LEASE_TIMINGS.retryPeriodMs,
+      defaultText: "2s",
+    },
+  );
   command.hook("preAction", (self) => {
+    // Like --network-policies, --ha means nothing without --kubernetes.
     if (!self.getOptionValue("kubernetes")) return;
+    if (self.getOptionValue("ha")) checkHa(self);
     // Checked before anything runs (no state directory or key is created for nothing).
     if (!self.getOptionValue("kubernetesLabels")) throw missingLabels();
     if (self.getOptionValueSource("listenHost") === "default") {
@@ -116,8 +199,44 @@ export function kubernetesServerFlags(command: Command): Command {
   return command;
 }
 
+/** `--ha` needs the shared state and sound timings; checked before anything runs. */
+function checkHa(command: Command): void {
+  if (command.getOptionValue("state") !== "kubernetes") {
+    throw new UsageError(
+      "--ha needs --state kubernetes: the replicas share keys, approvals and ports through it",
+    );
+  }
+  const problem = leaseTimingsProblem({
+    durationMs: command.getOptionValue("leaseDuration"),
+    renewDeadlineMs: command.getOptionValue("leaseRenewDeadline"),
+    retryPeriodMs: command.getOptionValue("leaseRetryPeriod"),
+  });
+  if (problem) throw new UsageError(problem);
+  const address = command.getOptionValue("advertiseAddress") ?? Deno.env.get("POD_IP");
+  if (!address) {
+    throw new UsageError(
+      "--ha needs --advertise-address (or the POD_IP variable, from the downward API)",
+    );
+  }
+  try {
+    command.setOptionValueWithSource("advertiseAddress", parseAddress(address), "env");
+  } catch (error) {
+    throw new UsageError(`POD_IP: ${(error as Error).message}`);
+  }
+  if (!command.getOptionValue("replicaName")) {
+    const name = Deno.env.get("POD_NAME") || Deno.hostname().toLowerCase();
+    try {
+      command.setOptionValueWithSource("replicaName", parseReplicaName(name), "env");
+    } catch (error) {
+      throw new UsageError(`--ha needs --replica-name: ${(error as Error).message}`);
+    }
+  }
+}
+
 /** The server's Kubernetes mode, running. */
 export interface ServerKubernetes {
+  /** `--ha`: leadership, for the metrics; absent without `--ha`. */
+  ha?: Ha;
   /** Observers to pass to `WormholeServer.start`. */
   observers: ServerObserver[];
   /** The controller (its `endpoint()` gives `<service>.<namespace>:<port>`). */
@@ -154,20 +273,48 @@ export async function startServerKubernetes(
   }
   if (!flags.kubernetesLabels) throw missingLabels();
   const api = await loadKubeApi();
+  const sink = new KubeServiceSink(api, namespace);
+  const logger = log.with({ component: "kubernetes" });
+  const replica = flags.ha && flags.replicaName && flags.advertiseAddress
+    ? { name: flags.replicaName, address: flags.advertiseAddress }
+    : undefined;
   const controller = new ProxyServiceController({
-    sink: new KubeServiceSink(api, namespace),
+    sink,
     selector: flags.kubernetesLabels,
     networkPolicies: flags.networkPolicies,
     graceMs: flags.unexposeGrace,
-    logger: log.with({ component: "kubernetes" }),
+    logger,
+    replica,
   });
   controller.start();
+  const ha = replica
+    ? await startHa({
+      api,
+      sink,
+      replica: replica.name,
+      graceMs: flags.unexposeGrace,
+      networkPolicies: flags.networkPolicies,
+      durationMs: flags.leaseDuration,
+      renewDeadlineMs: flags.leaseRenewDeadline,
+      retryPeriodMs: flags.leaseRetryPeriod,
+      logger: logger.with({ replica: replica.name }),
+    })
+    : undefined;
   log.info("kubernetes: exposing apps as Services", {
     namespace,
     labels: flags.kubernetesLabels,
     networkPolicies: Boolean(flags.networkPolicies),
+    ...(replica ? { replica: replica.name, advertiseAddress: replica.address } : {}),
   });
-  return { observers: [controller], controller, close: () => controller.close() };
+  return {
+    observers: [controller],
+    controller,
+    ha,
+    async close() {
+      await controller.close();
+      await ha?.close();
+    },
+  };
 }
 
 /** Values of the client's Kubernetes flags. */

@@ -21,8 +21,10 @@ import {
   DenyList,
   DummyAcceptor,
   ManualAcceptor,
+  PendingBoard,
   PortAssignments,
   type PortRange,
+  ReplicaRoster,
   WormholeServer,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
@@ -212,12 +214,20 @@ async function serve(
       maxPending: flags.maxPending,
       maxPendingPerRemote: flags.maxPendingPerRemote,
       logger: log,
+      // --ha: one operator view of the requests waiting on every replica.
+      board: flags.kubernetes && flags.ha && flags.replicaName
+        ? new PendingBoard(state, flags.replicaName, { logger: log })
+        : undefined,
     });
   } else {
     log.warn("acceptor dummy: every client is accepted without approval");
     acceptor = new DummyAcceptor();
   }
   const kube = await startServerKubernetes(flags, log);
+  // --ha: every replica's peers and apps in /v1/peers and /v1/apps.
+  const roster = kube?.ha && flags.replicaName
+    ? new ReplicaRoster(state, flags.replicaName, { logger: log })
+    : undefined;
   let server: WormholeServer;
   try {
     server = await WormholeServer.start({
@@ -241,13 +251,14 @@ async function serve(
       connectionBuffer: flags.connectionBuffer,
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
-      observers: kube?.observers,
+      observers: roster ? [...kube!.observers, roster] : kube?.observers,
       logger: log,
     });
   } catch (error) {
     await kube?.close();
     throw listenError(error, "--host, --port", flags.host, flags.port);
   }
+  roster?.attach(server);
   const abort = new AbortController();
   let admin;
   try {
@@ -255,10 +266,13 @@ async function serve(
       hostname: flags.adminHost,
       port: flags.adminPort,
       signal: abort.signal,
-      handler: adminHandler(server, {
+      handler: adminHandler(roster ? roster.view(server) : server, {
         token: flags.adminToken,
         hosts: flags.adminHosts,
-        metrics: serverMetrics(() => server.stats()),
+        metrics: serverMetrics(
+          () => server.stats(),
+          kube?.ha && (() => ({ leader: kube.ha!.leader, changes: kube.ha!.changes })),
+        ),
         dashboard: true,
         signal: abort.signal,
       }),
@@ -266,6 +280,7 @@ async function serve(
     });
   } catch (error) {
     await server.close();
+    await roster?.close();
     await kube?.close();
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
@@ -275,5 +290,8 @@ async function serve(
   abort.abort();
   await Promise.all([server.close(), admin.finished]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
+  // --ha: the requests that ended with the server leave the other replicas' lists.
+  if (acceptor instanceof ManualAcceptor) await acceptor.settled();
+  await roster?.close();
   await kube?.close();
 }

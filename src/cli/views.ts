@@ -24,6 +24,8 @@ export type OutputFormat = typeof OUTPUT_FORMATS[number];
 interface Column<T> {
   header: string;
   wide?: boolean;
+  /** Shown only when some item has it (`--ha`'s replica: absent on a lone server). */
+  present?(item: T): boolean;
   cell(item: T, now: number): string;
 }
 
@@ -32,7 +34,9 @@ export type View<T> = Column<T>[];
 
 /** Renders `items` as a table (`wide`: with the wide columns). */
 export function renderTable<T>(view: View<T>, items: T[], wide: boolean, now: number): string {
-  const columns = view.filter((column) => wide || !column.wide);
+  const columns = view.filter((column) =>
+    (wide || !column.wide) && (!column.present || items.some((item) => column.present!(item)))
+  );
   return formatTable(
     columns.map((column) => column.header),
     items.map((item) => columns.map((column) => column.cell(item, now))),
@@ -53,6 +57,12 @@ export const REQUESTS_VIEW: View<RequestDetail> = [
   { header: "WAITING", cell: (r, now) => humanAge(r.waitingSince, now) },
   { header: "FINGERPRINT", cell: (r) => r.fingerprint },
   { header: "WAITING SINCE", wide: true, cell: (r) => r.waitingSince || "-" },
+  {
+    header: "REPLICA",
+    wide: true,
+    present: (r) => r.replica !== undefined,
+    cell: (r) => r.replica ?? "-",
+  },
 ];
 
 /** `peers list`. */
@@ -71,6 +81,12 @@ export const PEERS_VIEW: View<PeerDetail> = [
   { header: "APPS", wide: true, cell: (p) => p.apps.join(",") || "-" },
   { header: "LAST SEEN", wide: true, cell: (p) => p.lastSeen || "-" },
   { header: "FINGERPRINT", wide: true, cell: (p) => p.fingerprint || "-" },
+  {
+    header: "REPLICA",
+    wide: true,
+    present: (p) => p.replica !== undefined,
+    cell: (p) => p.replica ?? "-",
+  },
 ];
 
 /** `apps list`. */
@@ -87,6 +103,12 @@ export const APPS_VIEW: View<AppDetail> = [
   { header: "CONNS/S", wide: true, cell: (a) => String(a.connectionsPerSecond) },
   { header: "BYTES IN", wide: true, cell: (a) => String(a.bytesIn) },
   { header: "BYTES OUT", wide: true, cell: (a) => String(a.bytesOut) },
+  {
+    header: "REPLICA",
+    wide: true,
+    present: (a) => a.replica !== undefined,
+    cell: (a) => a.replica ?? "-",
+  },
 ];
 
 /** `denied list`. */

@@ -139,3 +139,10 @@ Deno.test("views: an action prints a sentence, or its result and subject as JSON
   assert.equal(renderOutcome(outcome, "wide"), `Accepted ${FP1}`);
   await golden("accept-json", renderOutcome(outcome, "json"));
 });
+
+Deno.test("views: the REPLICA column shows in -o wide only when the server runs --ha", async () => {
+  const ha = REQUESTS.map((r, i) => ({ ...r, replica: `wormhole-server-${i}` }));
+  await golden("requests-wide-ha", render(REQUESTS_VIEW, ha, "wide", NOW));
+  assert.ok(!render(REQUESTS_VIEW, ha, "table", NOW).includes("REPLICA"));
+  assert.ok(!render(REQUESTS_VIEW, REQUESTS, "wide", NOW).includes("REPLICA"));
+});

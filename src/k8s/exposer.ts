@@ -34,6 +34,7 @@ import {
   SERVICES,
 } from "./objects.ts";
 import type { ServiceSink } from "./sink.ts";
+import { endpointSliceFor, type Replica, sliceHolder } from "./endpoint_slice.ts";
 
 /** An exposed app, as the server reports it (its `AppEvent`). */
 export interface ExposedAppEvent {
@@ -76,6 +77,14 @@ export interface ProxyServiceOptions {
   logger?: Logger;
   /** Timers (tests replace them). */
   timers?: Timers;
+  /**
+   * `--ha`: this replica among several. Proxy Services then have no selector;
+   * the replica holding a peer writes each Service's EndpointSlice with its
+   * own address and removes it (if still its own) when the peer goes. Only
+   * the leader deletes Services ({@linkcode HaCollector}), so this
+   * controller neither deletes them after the grace nor collects garbage.
+   */
+  replica?: Replica;
 }
 
 interface Exposure {
@@ -126,6 +135,7 @@ export class ProxyServiceController {
    */
   start(): void {
     this.#track(this.#firstSync());
+    if (this.#options.replica) return;
     this.#gcTimer = this.#timers.set(() => {
       this.#gcTimer = undefined;
       this.#track(this.#collectGarbage());
@@ -174,6 +184,7 @@ export class ProxyServiceController {
     if (!exposure) return;
     exposure.count = Math.max(0, exposure.count - 1);
     if (exposure.count > 0 || exposure.timer !== undefined) return;
+    if (this.#options.replica) this.#release(key, exposure);
     exposure.timer = this.#timers.set(() => {
       exposure.timer = undefined;
       if (exposure.count > 0 || this.#exposures.get(key) !== exposure) return;
@@ -183,6 +194,11 @@ export class ProxyServiceController {
         // Another app holds the name (this one was skipped): not ours to delete.
         if (this.#exposures.has(key) || (owner !== undefined && owner !== key)) return;
         this.#owners.delete(name);
+        if (this.#options.replica) {
+          // The Service may be held by another replica: deleting it is the leader's call.
+          if (!this.#dirty.has(name) && !this.#running.has(name)) this.#desired.delete(name);
+          return;
+        }
         this.#desired.set(name, null);
         this.#kick(name);
       });
@@ -236,7 +252,22 @@ export class ProxyServiceController {
   }
 
   #kinds(): ProxyKind[] {
-    return this.#options.networkPolicies ? ["Service", "NetworkPolicy"] : ["Service"];
+    const kinds: ProxyKind[] = this.#options.networkPolicies
+      ? ["Service", "NetworkPolicy"]
+      : ["Service"];
+    return this.#options.replica ? [...kinds, "EndpointSlice"] : kinds;
+  }
+
+  /** `--ha`: the peer left this replica; its slice goes now (the Service stays). */
+  #release(key: string, exposure: Exposure): void {
+    this.#withName(exposure, (name) => {
+      const desired = this.#desired.get(name);
+      if (this.#owners.get(name) !== key || !desired || exposure.count > 0) return;
+      const kept = new Map(desired);
+      kept.delete("EndpointSlice");
+      this.#desired.set(name, kept);
+      this.#kick(name);
+    });
   }
 
   #want(name: string, key: string, event: ExposedAppEvent): void {
@@ -298,13 +329,15 @@ export class ProxyServiceController {
       annotations: { [KEY_EXPOSED_PEER]: event.peer, [KEY_EXPOSED_APP]: event.app.name },
     };
     const objects = new Map<ProxyKind, KubeObject>();
+    const replica = this.#options.replica;
     objects.set("Service", {
       apiVersion: SERVICES.apiVersion,
       kind: SERVICES.kind,
       metadata,
       spec: {
         type: "ClusterIP",
-        selector: { ...selector },
+        // `--ha`: no selector; the holding replica's EndpointSlice says where the app is.
+        ...(replica ? {} : { selector: { ...selector } }),
         ports: [{ protocol: "TCP", port: event.app.port || event.port, targetPort: event.port }],
       },
     });
@@ -326,6 +359,13 @@ export class ProxyServiceController {
           }],
         },
       });
+    }
+    if (replica) {
+      // The owner's uid is filled in by #reconcile, from the Service it just applied.
+      objects.set(
+        "EndpointSlice",
+        endpointSliceFor(metadata, { name, uid: "" }, replica, event.port),
+      );
     }
     return objects;
   }
@@ -380,7 +420,15 @@ export class ProxyServiceController {
       if (this.#desired.get(name) === null && !this.#dirty.has(name)) this.#desired.delete(name);
       return;
     }
-    for (const [kind, object] of desired) {
+    let serviceUid: string | undefined;
+    if (this.#options.replica && !desired.has("EndpointSlice")) await this.#releaseSlice(name);
+    for (const [kind, desiredObject] of desired) {
+      let object = desiredObject;
+      if (kind === "EndpointSlice") {
+        if (serviceUid === undefined) continue;
+        object = structuredClone(object);
+        (object.metadata.ownerReferences as { uid: string }[])[0].uid = serviceUid;
+      }
       const existing = await this.#sink.get(kind, name);
       if (existing && !isOwned(existing)) {
         this.#warnForeign(kind, name);
@@ -398,7 +446,8 @@ export class ProxyServiceController {
       this.#foreign.delete(`${kind}/${name}`);
       const metadata = { ...object.metadata, resourceVersion: existing?.metadata.resourceVersion };
       if (!existing) delete metadata.resourceVersion;
-      await this.#sink.apply(kind, { ...object, metadata });
+      const applied = await this.#sink.apply(kind, { ...object, metadata });
+      if (kind === "Service") serviceUid = applied.metadata.uid;
       const spec = object.spec as { ports?: { port: number; targetPort: number }[] } | undefined;
       this.#log.info(existing ? `proxy ${kind} updated` : `proxy ${kind} created`, {
         name,
@@ -407,6 +456,21 @@ export class ProxyServiceController {
         app: object.metadata.annotations?.[KEY_EXPOSED_APP],
         port: spec?.ports?.[0]?.port,
         targetPort: spec?.ports?.[0]?.targetPort,
+      });
+    }
+  }
+
+  /** Deletes the slice of `name` if this replica still holds it (a 409 retries and re-reads). */
+  async #releaseSlice(name: string): Promise<void> {
+    const existing = await this.#sink.get("EndpointSlice", name);
+    if (!existing || !isOwned(existing) || sliceHolder(existing) !== this.#options.replica?.name) {
+      return;
+    }
+    const { uid, resourceVersion } = existing.metadata;
+    if (await this.#sink.delete("EndpointSlice", name, { uid, resourceVersion })) {
+      this.#log.info("proxy EndpointSlice released: the peer left this replica", {
+        name,
+        namespace: this.#sink.namespace,
       });
     }
   }

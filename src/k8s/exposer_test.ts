@@ -276,3 +276,101 @@ Deno.test("exposer: close cancels pending deletions and deletes nothing", async 
   assert.equal(timers.pending.size, 0);
   assert.deepEqual(sink.names("Service"), ["laptop-web"]);
 });
+
+function replicaSetup(sink: MemoryServiceSink, name: string, address: string) {
+  const timers = new ManualTimers();
+  const controller = new ProxyServiceController({
+    sink,
+    selector: SELECTOR,
+    graceMs: GRACE,
+    timers,
+    replica: { name, address },
+  });
+  return { timers, controller };
+}
+
+Deno.test("exposer --ha: a selector-less Service and the holder's EndpointSlice, owned by the Service", async () => {
+  const sink = new MemoryServiceSink("wormhole");
+  const a = replicaSetup(sink, "wormhole-a", "10.0.0.2");
+  a.controller.start();
+  assert.equal(a.timers.pending.size, 0, "no start-up garbage collection: that is the leader's");
+  a.controller.appExposed(event("laptop", "web", 3000, 30001));
+  await a.controller.idle();
+  const svc = sink.peek("Service", "laptop-web") as Service;
+  assert.equal(svc.spec?.selector, undefined);
+  assert.deepEqual(svc.spec?.ports, [{ protocol: "TCP", port: 3000, targetPort: 30001 }]);
+  const slice = sink.peek("EndpointSlice", "laptop-web")!;
+  assert.deepEqual(slice.metadata.labels, {
+    "app.kubernetes.io/managed-by": "wormhole",
+    "wormhole.glothriel.github.com/exposed-peer": "laptop",
+    "wormhole.glothriel.github.com/exposed-app": "web",
+    "kubernetes.io/service-name": "laptop-web",
+    "endpointslice.kubernetes.io/managed-by": "wormhole.glothriel.github.com/server",
+    "wormhole.glothriel.github.com/replica": "wormhole-a",
+  });
+  assert.deepEqual(slice.metadata.ownerReferences, [{
+    apiVersion: "v1",
+    kind: "Service",
+    name: "laptop-web",
+    uid: svc.metadata.uid,
+    controller: false,
+    blockOwnerDeletion: false,
+  }]);
+  assert.equal(slice.addressType, "IPv4");
+  assert.deepEqual(slice.endpoints, [{
+    addresses: ["10.0.0.2"],
+    conditions: { ready: true, serving: true, terminating: false },
+  }]);
+  assert.deepEqual(slice.ports, [{ name: "", protocol: "TCP", port: 30001 }]);
+  await a.controller.close();
+});
+
+Deno.test("exposer --ha: the replica the peer moves to takes the slice over; the one it left removes only its own; the Service stays", async () => {
+  const sink = new MemoryServiceSink("wormhole");
+  const a = replicaSetup(sink, "wormhole-a", "10.0.0.2");
+  const b = replicaSetup(sink, "wormhole-b", "10.0.0.3");
+  a.controller.appExposed(event("laptop", "web", 3000, 30001));
+  await a.controller.idle();
+  const uid = sink.peek("Service", "laptop-web")!.metadata.uid;
+
+  // The peer reconnects to B before A noticed it gone.
+  b.controller.appExposed(event("laptop", "web", 3000, 30007));
+  await b.controller.idle();
+  let slice = sink.peek("EndpointSlice", "laptop-web")!;
+  assert.deepEqual(slice.endpoints, [{
+    addresses: ["10.0.0.3"],
+    conditions: { ready: true, serving: true, terminating: false },
+  }]);
+  assert.deepEqual(slice.ports, [{ name: "", protocol: "TCP", port: 30007 }]);
+
+  a.controller.appWithdrawn(event("laptop", "web", 3000, 30001));
+  await a.controller.idle();
+  slice = sink.peek("EndpointSlice", "laptop-web")!;
+  assert.equal(slice.metadata.annotations?.["wormhole.glothriel.github.com/replica"], "wormhole-b");
+  a.timers.fireAll();
+  await a.controller.idle();
+
+  b.controller.appWithdrawn(event("laptop", "web", 3000, 30007));
+  await b.controller.idle();
+  assert.equal(sink.peek("EndpointSlice", "laptop-web"), undefined, "B released its slice");
+  b.timers.fireAll();
+  await b.controller.idle();
+  assert.equal(
+    sink.peek("Service", "laptop-web")?.metadata.uid,
+    uid,
+    "same Service, same ClusterIP",
+  );
+  assert.ok(!sink.writes.some((w) => w.startsWith("delete Service")));
+
+  // Back within the grace on A: A holds it again.
+  a.controller.appExposed(event("laptop", "web", 3000, 30001));
+  await a.controller.idle();
+  assert.equal(
+    sink.peek("EndpointSlice", "laptop-web")?.metadata.annotations?.[
+      "wormhole.glothriel.github.com/replica"
+    ],
+    "wormhole-a",
+  );
+  await a.controller.close();
+  await b.controller.close();
+});

@@ -11,12 +11,17 @@
 
 export * from "./annotations.ts";
 export * from "./api.ts";
+export * from "./endpoint_slice.ts";
 export * from "./errors.ts";
 export * from "./exposer.ts";
+export * from "./ha.ts";
+export * from "./ha_collector.ts";
+export * from "./leader.ts";
 export * from "./names.ts";
 export * from "./namespace.ts";
 export * from "./objects.ts";
 export * from "./reflector.ts";
+export * from "./replica_leases.ts";
 export * from "./secret_state.ts";
 export * from "./sink.ts";
 export * from "./source.ts";

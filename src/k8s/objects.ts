@@ -92,8 +92,8 @@ export interface KubeList<T extends KubeObject = KubeObject> {
   items: T[];
 }
 
-/** The kinds the server writes. */
-export type ProxyKind = "Service" | "NetworkPolicy";
+/** The kinds the server writes per proxy Service. */
+export type ProxyKind = "Service" | "NetworkPolicy" | "EndpointSlice";
 
 /** API path segments of a resource type. */
 export interface ResourceType {
@@ -139,9 +139,29 @@ export const NETWORK_POLICIES: ResourceType = {
   kind: "NetworkPolicy",
 };
 
+/** discovery.k8s.io/v1 EndpointSlices (the proxy Services' endpoints with `--ha`). */
+export const ENDPOINT_SLICES: ResourceType = {
+  base: "/apis/discovery.k8s.io/v1",
+  plural: "endpointslices",
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+};
+
+/** coordination.k8s.io/v1 Leases (leader election and replica membership with `--ha`). */
+export const LEASES: ResourceType = {
+  base: "/apis/coordination.k8s.io/v1",
+  plural: "leases",
+  apiVersion: "coordination.k8s.io/v1",
+  kind: "Lease",
+};
+
 /** The resource type of a proxy kind. */
 export function resourceOf(kind: ProxyKind): ResourceType {
-  return kind === "Service" ? SERVICES : NETWORK_POLICIES;
+  return kind === "Service"
+    ? SERVICES
+    : kind === "NetworkPolicy"
+    ? NETWORK_POLICIES
+    : ENDPOINT_SLICES;
 }
 
 /**

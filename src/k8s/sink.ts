@@ -161,7 +161,8 @@ export class MemoryServiceSink implements ServiceSink {
       this.writes.push(`apply ${kind} ${name}`);
       return this.put(kind, {
         ...object,
-        spec,
+        // EndpointSlices have no spec.
+        ...(kind === "EndpointSlice" ? {} : { spec }),
         metadata: { ...object.metadata, uid: existing?.metadata.uid },
       });
     });

@@ -121,3 +121,5 @@ export class Logger {
 
 /** A logger that discards everything, for tests and library use. */
 export const silentLogger: Logger = new Logger({ level: "error", sink: () => {} });
+
+export { DEFAULT_TALLY_MS, LogTally } from "./tally.ts";

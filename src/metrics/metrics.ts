@@ -51,7 +51,10 @@ function render(registry: Registry, forget: () => void): MetricsSource {
  * const text = await metrics.metrics(); // wormhole_bytes_total{peer="laptop",app="web",direction="in"} …
  * ```
  */
-export function serverMetrics(stats: () => ServerStats): MetricsSource {
+export function serverMetrics(
+  stats: () => ServerStats,
+  leadership?: () => Leadership,
+): MetricsSource {
   const registry = new promClient.Registry();
   let snapshot: ServerStats | null = null;
   // One snapshot per scrape, shared by every metric.
@@ -146,8 +149,37 @@ export function serverMetrics(stats: () => ServerStats): MetricsSource {
       },
     });
   }
+  if (leadership) leadershipMetrics(registry, leadership);
   processMetrics(registry);
   return render(registry, () => snapshot = null);
+}
+
+/** A replica's part in the `--ha` leader election. */
+export interface Leadership {
+  /** True while this replica holds the leader Lease. */
+  leader: boolean;
+  /** How many times leadership changed on this replica. */
+  changes: number;
+}
+
+function leadershipMetrics(registry: Registry, leadership: () => Leadership): void {
+  new promClient.Gauge({
+    name: "wormhole_leader",
+    help: "1 while this replica is the --ha leader (it collects what no replica holds).",
+    registers: [registry],
+    collect() {
+      this.set(leadership().leader ? 1 : 0);
+    },
+  });
+  new promClient.Counter({
+    name: "wormhole_leadership_changes_total",
+    help: "Times this replica became or stopped being the --ha leader.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(leadership().changes);
+    },
+  });
 }
 
 /** Metrics of a client; `stats` is read on every scrape. */

@@ -10,6 +10,7 @@ import { silentLogger } from "../log/mod.ts";
 import type { Decision } from "../crypto/mod.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { hostOf } from "./handshake_limits.ts";
+import type { PendingBoard } from "./pending_board.ts";
 
 /** What an acceptor knows about a peer asking to join. */
 export interface JoinRequest {
@@ -61,6 +62,10 @@ export interface PendingRequest {
   remote: string;
   /** When it started waiting (ISO time). */
   since: string;
+  /** `--ha`: the replica holding the waiting connection. */
+  replica?: string;
+  /** `--ha`: when the entry lapses unless its replica renews it (ISO time). */
+  expires?: string;
 }
 
 /** Default limit of requests waiting at once. */
@@ -94,6 +99,9 @@ export class ManualAcceptor implements Acceptor {
   #maxPerRemote: number;
   #log: Logger;
   #pending = new Map<string, Waiting>();
+  #board: PendingBoard | undefined;
+  #syncing: Promise<void> = Promise.resolve();
+  #renewal: number | undefined;
 
   /**
    * Creates a manual acceptor over `store`. At most `maxPending` requests
@@ -103,12 +111,29 @@ export class ManualAcceptor implements Acceptor {
    */
   constructor(
     store: ApprovalStore,
-    options?: { maxPending?: number; maxPendingPerRemote?: number; logger?: Logger },
+    options?: {
+      maxPending?: number;
+      maxPendingPerRemote?: number;
+      logger?: Logger;
+      /**
+       * `--ha`: publish waiting requests to the replicas' shared board, list
+       * theirs, and answer theirs (an accept approves the key in the shared
+       * state; a decline marks their entry).
+       */
+      board?: PendingBoard;
+    },
   ) {
     this.#store = store;
     this.#maxPending = options?.maxPending ?? DEFAULT_MAX_PENDING;
     this.#maxPerRemote = options?.maxPendingPerRemote ?? DEFAULT_MAX_PENDING_PER_REMOTE;
     this.#log = options?.logger ?? silentLogger;
+    this.#board = options?.board;
+    this.#board?.onChange(() => this.#decidedElsewhere());
+  }
+
+  /** Resolves once the board has every change made so far (for tests and shutdown). */
+  settled(): Promise<void> {
+    return this.#syncing;
   }
 
   /** Accepts an approved key at once; else waits for the operator's decision. */
@@ -196,6 +221,7 @@ export class ManualAcceptor implements Acceptor {
         settle: (decision) => {
           request.signal.removeEventListener("abort", onAbort);
           resolve(decision);
+          this.#sync();
         },
       };
       const onAbort = () => {
@@ -205,6 +231,7 @@ export class ManualAcceptor implements Acceptor {
       if (request.signal.aborted) return onAbort();
       request.signal.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(fingerprint, waiting);
+      this.#sync();
       this.#log.info("peer waiting for approval", {
         peer: name,
         fingerprint,
@@ -214,11 +241,67 @@ export class ManualAcceptor implements Acceptor {
     });
   }
 
-  /** Requests waiting for a decision, oldest first. */
+  /** Requests waiting for a decision (with `--ha`, on every replica), oldest first. */
   pending(): PendingRequest[] {
-    return [...this.#pending.values()]
-      .map(({ fingerprint, name, remote, since }) => ({ fingerprint, name, remote, since }))
-      .sort((a, b) => a.since.localeCompare(b.since));
+    const board = this.#board;
+    const local: PendingRequest[] = [...this.#pending.values()]
+      .map(({ fingerprint, name, remote, since }) =>
+        board ? { fingerprint, name, remote, since, replica: board.replica } : {
+          fingerprint,
+          name,
+          remote,
+          since,
+        }
+      );
+    const elsewhere: PendingRequest[] = (board?.list() ?? [])
+      .filter((r) =>
+        r.replica !== board?.replica && !r.declined && !this.#pending.has(r.fingerprint)
+      )
+      .map(({ fingerprint, name, remote, since, replica, expires }) => ({
+        fingerprint,
+        name,
+        remote,
+        since,
+        replica,
+        expires,
+      }));
+    return [...local, ...elsewhere].sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /** Publishes the local requests to the board; renews them while any wait. */
+  #sync(): void {
+    const board = this.#board;
+    if (!board) return;
+    const local = this.pending().filter((r) => r.replica === board.replica);
+    if (local.length > 0 && this.#renewal === undefined) {
+      this.#renewal = setInterval(() => this.#sync(), board.ttlMs / 3) as unknown as number;
+    } else if (local.length === 0 && this.#renewal !== undefined) {
+      clearInterval(this.#renewal);
+      this.#renewal = undefined;
+    }
+    this.#syncing = this.#syncing.then(() => board.publish(local)).catch((error) =>
+      this.#log.warn("cannot publish the pending requests to the other replicas", { error })
+    );
+  }
+
+  /** The shared state changed: settles local requests another replica's operator answered. */
+  #decidedElsewhere(): void {
+    const declined = new Set(
+      (this.#board?.list() ?? []).filter((r) => r.replica === this.#board?.replica && r.declined)
+        .map((r) => r.fingerprint),
+    );
+    for (const waiting of [...this.#pending.values()]) {
+      const { fingerprint, name } = waiting;
+      if (this.#store.get(fingerprint)?.name === name) {
+        this.#pending.delete(fingerprint);
+        this.#log.info("peer approved on another replica", { peer: name, fingerprint });
+        waiting.settle({ accepted: true });
+      } else if (declined.has(fingerprint)) {
+        this.#pending.delete(fingerprint);
+        this.#log.info("peer declined on another replica", { peer: name, fingerprint });
+        waiting.settle({ accepted: false, reason: "declined by the operator" });
+      }
+    }
   }
 
   /**
@@ -227,8 +310,8 @@ export class ManualAcceptor implements Acceptor {
    * @throws {ApprovalConflictError} when the name was meanwhile approved for another key.
    */
   async accept(fingerprint: string): Promise<boolean> {
-    const waiting = this.#pending.get(fingerprint);
-    if (!waiting) return false;
+    const waiting = this.#pending.get(fingerprint) ?? this.#board?.elsewhere(fingerprint);
+    if (!waiting || ("declined" in waiting && waiting.declined)) return false;
     const owner = this.#store.byName(waiting.name);
     if (owner && owner.fingerprint !== fingerprint) {
       throw new ApprovalConflictError(
@@ -236,6 +319,15 @@ export class ManualAcceptor implements Acceptor {
       );
     }
     await this.#store.approve(fingerprint, waiting.name);
+    if (!("settle" in waiting)) {
+      // Waiting on another replica: it settles when it sees the approval in the shared state.
+      this.#log.info("peer approved for another replica", {
+        peer: waiting.name,
+        fingerprint,
+        replica: waiting.replica,
+      });
+      return true;
+    }
     this.#pending.delete(fingerprint);
     this.#log.info("peer approved", { peer: waiting.name, fingerprint });
     waiting.settle({ accepted: true });
@@ -245,6 +337,20 @@ export class ManualAcceptor implements Acceptor {
   /** Declines a pending request. Returns false when no request has that fingerprint. */
   decline(fingerprint: string): boolean {
     const waiting = this.#pending.get(fingerprint);
+    const elsewhere = waiting ? undefined : this.#board?.elsewhere(fingerprint);
+    if (elsewhere && !elsewhere.declined) {
+      const board = this.#board!;
+      this.#log.info("peer declined for another replica", {
+        peer: elsewhere.name,
+        fingerprint,
+        replica: elsewhere.replica,
+      });
+      this.#syncing = this.#syncing.then(() => board.decline(fingerprint)).then(
+        () => {},
+        (error) => this.#log.warn("cannot tell the other replicas of a decline", { error }),
+      );
+      return true;
+    }
     if (!waiting) return false;
     this.#pending.delete(fingerprint);
     this.#log.info("peer declined", { peer: waiting.name, fingerprint });

@@ -16,7 +16,7 @@ import {
   serverHandshake,
   type SessionOptions,
 } from "../crypto/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogTally } from "../log/mod.ts";
 import { DEFAULT_MAX_RECORD, Mux } from "../mux/mod.ts";
 import {
   decodeAppAnnounce,
@@ -73,6 +73,8 @@ export interface ConnectionOptions {
   maxPayload?: number;
   /** Registers work the server awaits on shutdown. */
   track(work: Promise<unknown>): void;
+  /** Where floods of refusals are tallied (one line per interval). */
+  log: Logger;
 }
 
 /** The server's tunnel connections, from accept to close. */
@@ -82,10 +84,30 @@ export class TunnelConnections {
   #muxes = new Set<Mux>();
   #keyBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.key);
   #addressBuckets = new TokenBuckets(DEFAULT_HANDSHAKE_LIMITS.address);
+  #keyLimited: LogTally;
+  #addressLimited: LogTally;
 
   /** No connections yet. */
   constructor(options: ConnectionOptions) {
     this.#options = options;
+    this.#keyLimited = new LogTally(options.log, "rejecting peers: too many handshakes per key");
+    this.#addressLimited = new LogTally(
+      options.log,
+      "refusing upgrades: too many handshakes per address",
+    );
+  }
+
+  /**
+   * Whether `remote` may start a handshake now: its address's bucket, taken
+   * before the WebSocket upgrade, so that a flood from one address costs a
+   * parsed request head each, not a key exchange.
+   */
+  admit(remote: string): boolean {
+    const host = hostOf(remote);
+    if (this.#addressBuckets.take(host)) return true;
+    this.#addressLimited.add({ remote: host });
+    this.#options.accounting.handshakeFailed("throttled");
+    return false;
   }
 
   /** Links open now. */
@@ -185,12 +207,10 @@ export class TunnelConnections {
       log.warn("rejecting peer: bad name", { peer: hello.name, problem });
       return { accepted: false, reason: `peer name ${problem}` };
     }
-    // Before the decision, and so before any signature: replayed hellos cost little.
-    if (!this.#keyBuckets.take(hello.fingerprint) || !this.#addressBuckets.take(hostOf(remote))) {
-      log.warn("rejecting peer: too many handshakes", {
-        peer: hello.name,
-        fingerprint: hello.fingerprint,
-      });
+    // Before the decision, and so before any signature: replayed hellos cost
+    // little (their address was limited before the upgrade).
+    if (!this.#keyBuckets.take(hello.fingerprint)) {
+      this.#keyLimited.add({ peer: hello.name, fingerprint: hello.fingerprint, remote });
       return { accepted: false, reason: "too many handshakes; try again later" };
     }
     const decision = await this.#options.acceptor.decide({

@@ -13,3 +13,5 @@ export * from "./observers.ts";
 export type { PeerInfo } from "./admin.ts";
 export * from "./approvals.ts";
 export * from "./deny_list.ts";
+export * from "./pending_board.ts";
+export * from "./replica_roster.ts";

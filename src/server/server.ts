@@ -9,7 +9,7 @@
  */
 
 import type { Identity, SessionOptions } from "../crypto/mod.ts";
-import { type Logger, silentLogger } from "../log/mod.ts";
+import { type Logger, LogTally, silentLogger } from "../log/mod.ts";
 import type { ServerStats } from "../metrics/mod.ts";
 import {
   DEFAULT_MAX_HANDSHAKES,
@@ -117,9 +117,7 @@ export class WormholeServer {
   #admin: ServerAdmin;
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
-  /** When the last "refusing connections" warning was logged, and refusals since. */
-  #refusedAt = -Infinity;
-  #refusedSince = 0;
+  #refused: LogTally;
 
   private constructor(options: ServerOptions) {
     this.#options = options;
@@ -151,7 +149,9 @@ export class WormholeServer {
       maxWindow: options.maxWindow,
       connectionBuffer: options.connectionBuffer,
       track,
+      log,
     });
+    this.#refused = new LogTally(log, "refusing connections: too many handshakes");
     this.#admin = new ServerAdmin({
       acceptor: options.acceptor,
       approvals: options.approvals,
@@ -187,6 +187,7 @@ export class WormholeServer {
             server.#log.with({ remote: info.remote }),
           );}
       },
+      admit: (remote) => server.#connections.admit(remote),
       onEvent: (event) => server.#onServeEvent(event),
     });
     server.#log.info("tunnel listening", {
@@ -305,17 +306,10 @@ export class WormholeServer {
     } else if (event.kind === "refused") {
       // A flood refuses thousands a second: one warning per 10 s, with the count.
       this.#accounting.connectionsRefused++;
-      this.#refusedSince++;
-      const now = performance.now();
-      if (now - this.#refusedAt >= 10_000) {
-        this.#log.warn("refusing connections: too many handshakes", {
-          reason: event.reason,
-          refused: this.#refusedSince,
-          maxHandshakes: this.#options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES,
-        });
-        this.#refusedAt = now;
-        this.#refusedSince = 0;
-      }
+      this.#refused.add({
+        reason: event.reason,
+        maxHandshakes: this.#options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES,
+      });
     } else {
       this.#log.debug("upgrade failed", { remote: event.remote, error: event.error });
     }

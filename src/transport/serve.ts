@@ -12,8 +12,8 @@
  * - a failed accept (e.g. `EMFILE`, "Too many open files") is retried after
  *   a pause instead of ending the listener, and the process with it.
  *
- * Every path but the tunnel's is answered 404, and a request there that is
- * not a WebSocket upgrade 426.
+ * Every path but the tunnel's is answered 404, a request there that is not
+ * a WebSocket upgrade 426, and an upgrade its owner does not `admit` 429.
  *
  * @module
  */
@@ -28,6 +28,9 @@ export const DEFAULT_MAX_HANDSHAKE_MESSAGE = 8 * 1024;
 const MAX_REQUEST_HEAD = 8 * 1024;
 /** Pauses after a failed accept: from the first to the longest. */
 const ACCEPT_RETRY_MS = [50, 1000] as const;
+
+/** Seconds a throttled client is asked to wait (`Retry-After`). */
+const RETRY_AFTER_S = 1;
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -53,6 +56,13 @@ export interface ServeTunnelOptions extends WatermarkOptions {
   maxHandshakes?: number;
   /** Largest message before admission (default {@linkcode DEFAULT_MAX_HANDSHAKE_MESSAGE}). */
   maxHandshakeMessage?: number;
+  /**
+   * Asked once per valid upgrade request, before the upgrade and so before
+   * any handshake work: false answers `429 Too Many Requests` (with
+   * `Retry-After`) and closes. Lets the owner rate-limit by remote address
+   * at the cost of one parsed request head.
+   */
+  admit?(remote: string): boolean;
   /** Silence after which a link pings its peer, and after twice which it hangs up, in ms. */
   idleTimeoutMs?: number;
   /** Aborting stops accepting; open tunnels are closed by their owners. */
@@ -203,7 +213,7 @@ class Endpoint {
     try {
       const head = await readHead(conn);
       if (!head) throw new Error("Connection closed before its upgrade request was complete");
-      const answer = await this.#answer(head.text);
+      const answer = await this.#answer(head.text, remote);
       await writeAll(conn, answer.response);
       if (!answer.upgrade) {
         closeQuietly(conn);
@@ -243,7 +253,10 @@ class Endpoint {
   }
 
   /** The response to an upgrade request head, and whether it upgrades. */
-  async #answer(text: string): Promise<{ response: Uint8Array; upgrade: boolean }> {
+  async #answer(
+    text: string,
+    remote: string,
+  ): Promise<{ response: Uint8Array; upgrade: boolean }> {
     const [requestLine, ...lines] = text.split("\r\n");
     const [method, target, version] = requestLine.split(" ");
     const headers = new Map<string, string>();
@@ -283,6 +296,14 @@ class Endpoint {
         upgrade: false,
       };
     }
+    if (this.#options.admit && !this.#options.admit(remote)) {
+      return {
+        response: reply(429, "Too many handshakes from this address; try again later", [
+          `Retry-After: ${RETRY_AFTER_S}`,
+        ]),
+        upgrade: false,
+      };
+    }
     const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
     const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
     const response = [
@@ -303,6 +324,7 @@ function reply(status: number, error: string, extra: string[] = []): Uint8Array 
     400: "Bad Request",
     404: "Not Found",
     426: "Upgrade Required",
+    429: "Too Many Requests",
   };
   const body = JSON.stringify({ error }) + "\n";
   const head = [

@@ -218,3 +218,31 @@ Deno.test("serve: a client that pings and never reads gets no pong queue: one wa
   // What the sockets' buffers took while the client was not reading, and no more.
   assert.ok(pongs < pings / 10, `${pongs} pongs for ${pings} pings`);
 });
+
+Deno.test("serve: an upgrade its owner does not admit is answered 429 with Retry-After, before any link", async () => {
+  const asked: string[] = [];
+  let allow = false;
+  await using server = await endpoint({
+    admit: (remote) => {
+      asked.push(remote);
+      return allow;
+    },
+  });
+  const refused = await rawUpgrade(server.tunnel.addr.port);
+  const body = new TextDecoder().decode(refused.leftover);
+  refused.conn.close();
+  assert.equal(refused.status, "HTTP/1.1 429 Too Many Requests");
+  assert.match(body, /"error":"Too many handshakes from this address; try again later"/);
+  assert.equal(server.tunnel.handshakes(), 0);
+  // Not asked for requests that are not upgrades at all.
+  const notFound = await rawUpgrade(server.tunnel.addr.port, "/elsewhere");
+  notFound.conn.close();
+  assert.equal(notFound.status, "HTTP/1.1 404 Not Found");
+  allow = true;
+  const admitted = await rawUpgrade(server.tunnel.addr.port);
+  assert.equal(admitted.status, "HTTP/1.1 101 Switching Protocols");
+  await until(() => server.links.length === 1, "the admitted link");
+  admitted.conn.close();
+  assert.equal(asked.length, 2);
+  assert.match(asked[0], /^127\.0\.0\.1:\d+$/);
+});

@@ -32,6 +32,12 @@ export const SERVER_FLAGS: Readonly<Record<string, FlagKind>> = {
   "kubernetes-labels": "value",
   "network-policies": "boolean",
   "unexpose-grace": "value",
+  "ha": "boolean",
+  "replica-name": "value",
+  "advertise-address": "value",
+  "lease-duration": "value",
+  "lease-renew-deadline": "value",
+  "lease-retry-period": "value",
 };
 
 /** Flags of `wormhole client` (alias `join`). */

@@ -736,3 +736,118 @@ Deno.test("secrets: a watch on one Secret by field selector sees each write", as
     await reader.cancel();
   }
 });
+
+Deno.test("EndpointSlices: discovery, apply with defaults, validation, label-selected list and watch", async () => {
+  await using kube = await startFakeKube({ bookmarkIntervalMs: 0 });
+  const group = await call(`${kube.url}/apis/discovery.k8s.io/v1`);
+  assert.deepEqual(group.body.resources, [{
+    name: "endpointslices",
+    singularName: "endpointslice",
+    namespaced: true,
+    kind: "EndpointSlice",
+    verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+  }]);
+  const base = `${kube.url}/apis/discovery.k8s.io/v1/namespaces/wh/endpointslices`;
+  const from = kube.resourceVersion;
+  const slice = {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name: "peer-web", labels: { "kubernetes.io/service-name": "peer-web" } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["10.0.0.7"], conditions: { ready: true } }],
+    ports: [{ port: 30001 }],
+  };
+  const created = await apply(`${base}/peer-web`, slice, "t");
+  assert.equal(created.status, 201);
+  assert.deepEqual(created.body.ports, [{ port: 30001, name: "", protocol: "TCP" }]);
+  assert.equal((created.body.metadata as KubeObject["metadata"]).generation, 1);
+
+  const bad = await apply(`${base}/peer-web`, { ...slice, addressType: "IPv6" }, "t");
+  assert.equal(bad.status, 422);
+  assert.equal(
+    bad.body.message,
+    'EndpointSlice.discovery.k8s.io "peer-web" is invalid: addressType: "IPv6": field is immutable',
+  );
+  const noAddress = await apply(`${base}/x`, {
+    ...slice,
+    metadata: { name: "x" },
+    endpoints: [{ addresses: ["not-an-ip"] }],
+  }, "t");
+  assert.equal(noAddress.status, 422);
+
+  const list = await call(
+    `${kube.url}/apis/discovery.k8s.io/v1/endpointslices?labelSelector=kubernetes.io/service-name%3Dpeer-web`,
+  );
+  assert.equal(list.body.kind, "EndpointSliceList");
+  assert.deepEqual(names(list.body), ["wh/peer-web"]);
+
+  const res = await fetch(`${base}?watch=true&resourceVersion=${from}`);
+  const events = new WatchEventReader(res);
+  try {
+    const added = await events.next();
+    assert.equal(added?.type, "ADDED");
+    assert.equal((added?.object as KubeObject).kind, "EndpointSlice");
+    await apply(`${base}/peer-web`, { ...slice, endpoints: [{ addresses: ["10.0.0.8"] }] }, "t");
+    const moved = await events.next();
+    assert.equal(moved?.type, "MODIFIED");
+    assert.deepEqual((moved?.object as KubeObject).endpoints, [{ addresses: ["10.0.0.8"] }]);
+  } finally {
+    await events.cancel();
+  }
+  await kube.waitFor(() => kube.openWatchCount === 0);
+});
+
+Deno.test("Leases: create, optimistic replace with a 409 Status on a stale resourceVersion, no generation", async () => {
+  await using kube = await startFakeKube();
+  const base = `${kube.url}/apis/coordination.k8s.io/v1/namespaces/wh/leases`;
+  const lease = {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name: "wormhole-leader", namespace: "wh" },
+    spec: { holderIdentity: "a", leaseDurationSeconds: 15, leaseTransitions: 0 },
+  };
+  const created = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify(lease),
+  });
+  assert.equal(created.status, 201);
+  const meta = created.body.metadata as KubeObject["metadata"];
+  assert.equal(meta.generation, undefined);
+  const again = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify(lease),
+  });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.reason, "AlreadyExists");
+
+  const takeOver = (rv: string, holder: string) =>
+    call(`${base}/wormhole-leader`, {
+      method: "PUT",
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        ...lease,
+        metadata: { ...lease.metadata, resourceVersion: rv },
+        spec: { ...lease.spec, holderIdentity: holder, leaseTransitions: 1 },
+      }),
+    });
+  const won = await takeOver(meta.resourceVersion!, "b");
+  assert.equal(won.status, 200);
+  const lost = await takeOver(meta.resourceVersion!, "c");
+  assert.equal(lost.status, 409);
+  assert.equal(lost.body.kind, "Status");
+  assert.equal(lost.body.reason, "Conflict");
+  assert.equal(
+    (kube.get("Lease", "wh", "wormhole-leader")!.spec as { holderIdentity: string })
+      .holderIdentity,
+    "b",
+  );
+
+  const bad = await call(base, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ ...lease, metadata: { name: "x" }, spec: { leaseDurationSeconds: 0 } }),
+  });
+  assert.equal(bad.status, 422);
+});

@@ -181,3 +181,47 @@ Deno.test({
     assert.equal(stored.type, "Opaque");
   },
 });
+
+Deno.test({
+  name: "kubectl: get endpointslices and leases print the real columns",
+  ignore: missing !== undefined,
+  async fn() {
+    await using kube = await startFakeKube();
+    kube.put({
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: {
+        name: "peer-web",
+        namespace: "wh",
+        labels: { "kubernetes.io/service-name": "peer-web" },
+      },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.0.0.7"] }],
+      ports: [{ port: 30001, protocol: "TCP" }],
+    });
+    kube.put({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "wormhole-leader", namespace: "wh" },
+      spec: { holderIdentity: "wormhole-0", leaseDurationSeconds: 15 },
+    });
+    const slices = await kubectl(kube.env, "get", "endpointslices", "-n", "wh");
+    assert.match(slices, /^NAME\s+ADDRESSTYPE\s+PORTS\s+ENDPOINTS\s+AGE\n/);
+    assert.match(slices, /\npeer-web\s+IPv4\s+30001\s+10\.0\.0\.7\s+\d+s\n/);
+    const byService = await kubectl(
+      kube.env,
+      ...["get", "endpointslices.discovery.k8s.io", "-A", "-o", "name"],
+      "-l",
+      "kubernetes.io/service-name=peer-web",
+    );
+    assert.equal(byService.trim(), "endpointslice.discovery.k8s.io/peer-web");
+    const leases = await kubectl(kube.env, "get", "leases", "-n", "wh");
+    assert.match(leases, /^NAME\s+HOLDER\s+AGE\n/);
+    assert.match(leases, /\nwormhole-leader\s+wormhole-0\s+\d+s\n/);
+    const holder = await kubectl(
+      kube.env,
+      ...["get", "lease", "wormhole-leader", "-n", "wh", "-o", "jsonpath={.spec.holderIdentity}"],
+    );
+    assert.equal(holder, "wormhole-0");
+  },
+});

@@ -4,7 +4,8 @@
  *
  * It serves discovery (legacy and aggregated v2), a minimal OpenAPI v3 index, core/v1 Services,
  * Secrets (base64 `data`, `stringData` folded into it on write, `type` defaulting to `Opaque`)
- * and Namespaces and networking.k8s.io/v1 NetworkPolicies with list (label/field selectors,
+ * and Namespaces, networking.k8s.io/v1 NetworkPolicies, discovery.k8s.io/v1 EndpointSlices
+ * (`addressType` required and immutable, port defaults) and coordination.k8s.io/v1 Leases with list (label/field selectors,
  * limit/continue), watch (resourceVersion replay, bookmarks, `timeoutSeconds`, ERROR 410 on
  * compacted versions), create, replace, JSON/merge/strategic patch, server-side apply, delete
  * and the `status` subresource, answering failures with real `Status` objects. Tests reach

@@ -236,12 +236,112 @@ export const SECRETS: ResourceType = {
   applyDefaults: defaultSecret,
 };
 
+const IP_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * EndpointSlices as the API server validates and defaults them: `addressType` is required and
+ * immutable, every endpoint has one to 100 addresses of that type, and ports default their
+ * `name` to `""` and `protocol` to `TCP`. No `spec`: the fields sit at the top level.
+ */
+function defaultEndpointSlice(obj: KubeObject, previous: KubeObject | undefined): void {
+  const ref = { group: "discovery.k8s.io", plural: "endpointslices", kind: "EndpointSlice" };
+  const name = obj.metadata.name;
+  const addressType = obj.addressType;
+  if (!["IPv4", "IPv6", "FQDN"].includes(addressType as string)) {
+    throw invalid(ref, name, "addressType", `"${addressType ?? ""}": must be IPv4, IPv6 or FQDN`);
+  }
+  if (previous !== undefined && previous.addressType !== addressType) {
+    throw invalid(ref, name, "addressType", `"${addressType}": field is immutable`);
+  }
+  if (obj.endpoints === undefined || obj.endpoints === null) obj.endpoints = [];
+  if (!Array.isArray(obj.endpoints)) throw invalid(ref, name, "endpoints", "must be a list");
+  for (const [i, raw] of (obj.endpoints as unknown[]).entries()) {
+    const addresses = record(raw)?.addresses;
+    if (!Array.isArray(addresses) || addresses.length < 1 || addresses.length > 100) {
+      throw invalid(ref, name, `endpoints[${i}].addresses`, "must have 1 to 100 addresses");
+    }
+    for (const [j, address] of addresses.entries()) {
+      if (addressType === "IPv4" && !IP_V4.test(String(address))) {
+        throw invalid(
+          ref,
+          name,
+          `endpoints[${i}].addresses[${j}]`,
+          `"${address}": must be a valid IPv4 address`,
+        );
+      }
+    }
+  }
+  if (obj.ports !== undefined && !Array.isArray(obj.ports)) {
+    throw invalid(ref, name, "ports", "must be a list");
+  }
+  for (const [i, raw] of ((obj.ports as unknown[] | undefined) ?? []).entries()) {
+    const port = record(raw);
+    if (port === undefined) throw invalid(ref, name, `ports[${i}]`, "must be an object");
+    if (port.port !== undefined && (!Number.isInteger(port.port) || (port.port as number) < 1)) {
+      throw invalid(ref, name, `ports[${i}].port`, `${port.port}: must be between 1 and 65535`);
+    }
+    port.name ??= "";
+    port.protocol ??= "TCP";
+  }
+}
+
+/** Leases: `spec` is required as an object; `leaseDurationSeconds` must be positive. */
+function defaultLease(obj: KubeObject): void {
+  const ref = { group: "coordination.k8s.io", plural: "leases", kind: "Lease" };
+  const spec = record(obj.spec) ?? {};
+  obj.spec = spec;
+  const duration = spec.leaseDurationSeconds;
+  if (duration !== undefined && (!Number.isInteger(duration) || (duration as number) <= 0)) {
+    throw invalid(
+      ref,
+      obj.metadata.name,
+      "spec.leaseDurationSeconds",
+      `${duration}: must be greater than 0`,
+    );
+  }
+}
+
+/** discovery.k8s.io/v1 EndpointSlices. */
+export const ENDPOINT_SLICES: ResourceType = {
+  group: "discovery.k8s.io",
+  version: "v1",
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+  listKind: "EndpointSliceList",
+  plural: "endpointslices",
+  singular: "endpointslice",
+  namespaced: true,
+  shortNames: [],
+  categories: [],
+  hasStatus: false,
+  applyDefaults: defaultEndpointSlice,
+};
+
+/** coordination.k8s.io/v1 Leases (no `metadata.generation`, like the real server's). */
+export const LEASES: ResourceType = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  apiVersion: "coordination.k8s.io/v1",
+  kind: "Lease",
+  listKind: "LeaseList",
+  plural: "leases",
+  singular: "lease",
+  namespaced: true,
+  shortNames: [],
+  categories: [],
+  hasStatus: false,
+  generation: false,
+  applyDefaults: defaultLease,
+};
+
 /** Every served resource type. */
 export const RESOURCE_TYPES: readonly ResourceType[] = [
   SERVICES,
   NAMESPACES,
   NETWORK_POLICIES,
   SECRETS,
+  ENDPOINT_SLICES,
+  LEASES,
 ];
 
 /** What {@linkcode ResourceKind} names: a kind, or a plural resource name. */
@@ -250,10 +350,14 @@ export type ResourceKind =
   | "Namespace"
   | "NetworkPolicy"
   | "Secret"
+  | "EndpointSlice"
+  | "Lease"
   | "services"
   | "namespaces"
   | "networkpolicies"
-  | "secrets";
+  | "secrets"
+  | "endpointslices"
+  | "leases";
 
 /**
  * Looks up a served resource type by kind (`Service`) or plural (`services`).

@@ -251,7 +251,10 @@ export function invalid(
     failureStatus(
       422,
       "Invalid",
-      `${ref.kind} "${name}" is invalid: ${field}: ${why}`,
+      // The real server names the kind qualified by its group: `EndpointSlice.discovery.k8s.io`.
+      `${
+        ref.group === "" ? ref.kind : `${ref.kind}.${ref.group}`
+      } "${name}" is invalid: ${field}: ${why}`,
       d,
     ),
   );

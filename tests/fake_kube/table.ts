@@ -7,7 +7,15 @@
  */
 
 import type { KubeObject } from "./object.ts";
-import { NAMESPACES, NETWORK_POLICIES, type ResourceType, SECRETS, SERVICES } from "./resources.ts";
+import {
+  ENDPOINT_SLICES,
+  LEASES,
+  NAMESPACES,
+  NETWORK_POLICIES,
+  type ResourceType,
+  SECRETS,
+  SERVICES,
+} from "./resources.ts";
 
 /**
  * Whether an `Accept` header asks for a `Table`.
@@ -91,6 +99,23 @@ function externalIp(o: KubeObject): string {
   return s.type === "LoadBalancer" ? "<pending>" : "<none>";
 }
 
+/** kubectl's list of at most three values, then `+ N more...`; `<unset>` when empty. */
+function atMostThree(values: string[]): string {
+  if (values.length === 0) return "<unset>";
+  const shown = values.slice(0, 3).join(",");
+  return values.length > 3 ? `${shown} + ${values.length - 3} more...` : shown;
+}
+
+function slicePorts(o: KubeObject): string {
+  const ports = (o.ports ?? []) as { port?: number; name?: string }[];
+  return atMostThree(ports.map((p) => p.port !== undefined ? String(p.port) : p.name || "*"));
+}
+
+function sliceEndpoints(o: KubeObject): string {
+  const endpoints = (o.endpoints ?? []) as { addresses?: string[] }[];
+  return atMostThree(endpoints.flatMap((e) => e.addresses ?? []));
+}
+
 const COLUMNS = new Map<ResourceType, Column[]>([
   [SERVICES, [
     NAME,
@@ -119,6 +144,18 @@ const COLUMNS = new Map<ResourceType, Column[]>([
       const s = labelsString(sel.matchLabels);
       return s === "<none>" ? "<none>" : s;
     }),
+    AGE,
+  ]],
+  [ENDPOINT_SLICES, [
+    NAME,
+    column("AddressType", (o) => String(o.addressType ?? "")),
+    column("Ports", slicePorts),
+    column("Endpoints", sliceEndpoints),
+    AGE,
+  ]],
+  [LEASES, [
+    NAME,
+    column("Holder", (o) => String((spec(o).holderIdentity as string | undefined) ?? "")),
     AGE,
   ]],
 ]);

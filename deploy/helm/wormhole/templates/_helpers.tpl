@@ -118,3 +118,22 @@ app.kubernetes.io/name={{ include "wormhole.name" . }},app.kubernetes.io/instanc
 ,{{ $key }}={{ $value }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The server pod's affinity: server.affinity as given; else, with several replicas, a soft pod
+anti-affinity (replicas on different nodes when the scheduler can, together when it cannot).
+*/}}
+{{- define "wormhole.server.affinity" -}}
+{{- if .Values.server.affinity -}}
+{{- toYaml .Values.server.affinity -}}
+{{- else if gt (int .Values.server.replicas) 1 -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "wormhole.server.selectorLabels" . | nindent 12 }}
+{{- end -}}
+{{- end -}}

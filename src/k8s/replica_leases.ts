@@ -1,0 +1,157 @@
+/**
+ * Replica membership under `--ha`: every replica keeps a Lease of its own
+ * (`<prefix>-<replica>`, labelled as a replica Lease) renewed every retry
+ * period, and deletes it when it stops. A replica whose Lease has not
+ * changed for a lease duration (on the reader's clock, so skew between pods
+ * does not matter) is gone: the leader then removes its EndpointSlices and
+ * its Lease ({@linkcode HaCollector}).
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../log/mod.ts";
+import { applyObject, deleteObject, type KubeApi, listObjects } from "./api.ts";
+import type { Lease } from "./leader.ts";
+import { KEY_PREFIX, LABEL_MANAGED_BY, LEASES, MANAGER } from "./objects.ts";
+
+/** Label of the replica Leases (value `true`). */
+export const LABEL_REPLICA_LEASE = `${KEY_PREFIX}/replica-lease`;
+
+/** Who is alive, as the replica Leases say. */
+export interface ReplicaSurvey {
+  /** Names of the replicas whose Lease is fresh. */
+  live: Set<string>;
+  /** Names of the replicas whose Lease went stale. */
+  gone: string[];
+}
+
+/** The membership view the leader's collector needs. */
+export interface ReplicaView {
+  /** Reads the replica Leases. */
+  survey(): Promise<ReplicaSurvey>;
+  /** Deletes a gone replica's Lease. */
+  forget(name: string): Promise<void>;
+}
+
+/** Settings of {@linkcode ReplicaLeases}. */
+export interface ReplicaLeasesOptions {
+  /** The API. */
+  api: KubeApi;
+  /** Namespace of the Leases. */
+  namespace: string;
+  /** This replica's name. */
+  replica: string;
+  /** Prefix of the Lease names (`<prefix>-<replica>`). */
+  prefix: string;
+  /** A replica is gone after its Lease did not change for this long (ms). */
+  durationMs: number;
+  /** How often this replica renews its Lease (ms). */
+  renewEveryMs: number;
+  /** Where to log. */
+  logger?: Logger;
+  /** The clock, in ms (tests replace it). */
+  now?: () => number;
+}
+
+/** This replica's Lease, and the view of everyone's. */
+export class ReplicaLeases implements ReplicaView {
+  #options: ReplicaLeasesOptions;
+  #log: Logger;
+  #now: () => number;
+  /** Lease name → last resourceVersion seen and when (our clock) it changed. */
+  #seen = new Map<string, { resourceVersion: string; at: number }>();
+  #timer: number | undefined;
+  #beat: Promise<void> | undefined;
+  #closed = false;
+
+  /** Creates the membership; {@linkcode start} begins renewing this replica's Lease. */
+  constructor(options: ReplicaLeasesOptions) {
+    this.#options = options;
+    this.#log = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The Lease name of `replica`. */
+  leaseName(replica: string): string {
+    return `${this.#options.prefix}-${replica}`.slice(0, 253).replace(/[-.]+$/, "");
+  }
+
+  /** Renews now and then every renewal period. */
+  start(): void {
+    const tick = () => {
+      this.#beat = this.renew().catch((error) =>
+        this.#log.warn("cannot renew this replica's Lease", { error })
+      );
+      this.#beat.finally(() => {
+        if (!this.#closed) {
+          this.#timer = setTimeout(tick, this.#options.renewEveryMs) as unknown as number;
+        }
+      });
+    };
+    tick();
+  }
+
+  /** Writes this replica's Lease with a fresh renew time. */
+  async renew(): Promise<void> {
+    const { api, namespace, replica, durationMs } = this.#options;
+    await applyObject<Lease>(api, LEASES, {
+      metadata: {
+        name: this.leaseName(replica),
+        namespace,
+        labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_REPLICA_LEASE]: "true" },
+      },
+      spec: {
+        holderIdentity: replica,
+        leaseDurationSeconds: Math.ceil(durationMs / 1000),
+        renewTime: new Date(this.#now()).toISOString().replace(/Z$/, "000Z"),
+      },
+    });
+  }
+
+  /** See {@linkcode ReplicaView.survey}. */
+  async survey(): Promise<ReplicaSurvey> {
+    const { items } = await listObjects<Lease>(this.#options.api, LEASES, {
+      namespace: this.#options.namespace,
+      labelSelector: `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_REPLICA_LEASE}=true`,
+    });
+    const now = this.#now();
+    const live = new Set<string>();
+    const gone: string[] = [];
+    const names = new Set<string>();
+    for (const lease of items) {
+      const holder = lease.spec?.holderIdentity;
+      if (!holder) continue;
+      const name = lease.metadata.name;
+      names.add(name);
+      const rv = lease.metadata.resourceVersion ?? "";
+      let seen = this.#seen.get(name);
+      if (seen?.resourceVersion !== rv) {
+        this.#seen.set(name, seen = { resourceVersion: rv, at: now });
+      }
+      const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+      if (now - seen.at < durationMs) live.add(holder);
+      else gone.push(holder);
+    }
+    for (const name of this.#seen.keys()) if (!names.has(name)) this.#seen.delete(name);
+    live.add(this.#options.replica);
+    return { live, gone: gone.filter((name) => !live.has(name)) };
+  }
+
+  /** See {@linkcode ReplicaView.forget}. */
+  async forget(replica: string): Promise<void> {
+    await deleteObject(this.#options.api, LEASES, this.#options.namespace, this.leaseName(replica));
+  }
+
+  /** Stops renewing and deletes this replica's Lease (it leaves the set of live replicas). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#beat;
+    clearTimeout(this.#timer);
+    try {
+      await this.forget(this.#options.replica);
+    } catch (error) {
+      this.#log.warn("cannot delete this replica's Lease", { error });
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * `--ha` building blocks on the real Kubernetes client against the fake API
+ * server: the Lease election (client-go's algorithm, stepped with a fake
+ * clock), replica Leases, and the leader's collection over real
+ * EndpointSlices.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  HaCollector,
+  type KubeApi,
+  KubeServiceSink,
+  type Lease,
+  LeaseElector,
+  loadKubeApi,
+  ProxyServiceController,
+  ReplicaLeases,
+} from "../src/k8s/mod.ts";
+import { type FakeKube, startFakeKube, UNDICI_TIMER, usingKubeconfig } from "./fake_kube/mod.ts";
+import { kubectl, kubectlMissing } from "./fake_kube/mod.ts";
+
+const api: KubeApi = await loadKubeApi();
+const TIMINGS = { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+async function withKube(fn: (kube: FakeKube) => Promise<void>): Promise<void> {
+  await using kube = await startFakeKube();
+  using _config = usingKubeconfig(kube.kubeconfigPath);
+  await fn(kube);
+}
+
+function clock() {
+  let now = 1_700_000_000_000;
+  return { now: () => now, advance: (ms: number) => now += ms };
+}
+
+function elector(identity: string, now: () => number, changes: boolean[]) {
+  return new LeaseElector({
+    api,
+    namespace: "wh",
+    name: "wormhole-leader",
+    identity,
+    ...TIMINGS,
+    now,
+    onChange: (leader) => changes.push(leader),
+  });
+}
+
+Deno.test(
+  "ha: Lease election: one leader, takeover after the duration, step-down after the renew deadline, release on close",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const aChanges: boolean[] = [];
+      const bChanges: boolean[] = [];
+      const a = elector("wormhole-a", now, aChanges);
+      const b = elector("wormhole-b", now, bChanges);
+      assert.equal(await a.tryOnce(), true);
+      assert.equal(await b.tryOnce(), false);
+      const lease = kube.get("Lease", "wh", "wormhole-leader") as Lease;
+      assert.equal(lease.spec?.holderIdentity, "wormhole-a");
+      assert.equal(lease.spec?.leaseDurationSeconds, 15);
+      assert.equal(lease.spec?.leaseTransitions, 0);
+      assert.match(lease.spec?.renewTime ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+
+      advance(14_000);
+      assert.equal(await a.tryOnce(), true, "renewed");
+      assert.equal(await b.tryOnce(), false, "b saw the renewal: its clock restarts");
+      advance(14_999);
+      assert.equal(await b.tryOnce(), false, "not yet a lease duration since b saw it change");
+      advance(1);
+      assert.equal(await b.tryOnce(), true, "a stopped renewing: b takes over");
+      const taken = kube.get("Lease", "wh", "wormhole-leader") as Lease;
+      assert.equal(taken.spec?.holderIdentity, "wormhole-b");
+      assert.equal(taken.spec?.leaseTransitions, 1);
+
+      // a comes back after its renew deadline has passed: it steps down.
+      assert.equal(await a.tryOnce(), false);
+      assert.deepEqual(aChanges, [true, false]);
+      assert.equal(a.changes, 2);
+
+      await b.close();
+      assert.deepEqual(bChanges, [true, false]);
+      const released = kube.get("Lease", "wh", "wormhole-leader") as Lease;
+      assert.equal(released.spec?.holderIdentity, "");
+      assert.equal(await a.tryOnce(), true, "a released Lease is taken at once");
+      await a.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: candidates racing for an expired Lease: exactly one wins (conditional replace)",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      const { now, advance } = clock();
+      const electors = ["a", "b", "c"].map((name) => elector(`wormhole-${name}`, now, []));
+      assert.equal(await electors[0].tryOnce(), true);
+      await Promise.all(electors.slice(1).map((e) => e.tryOnce()));
+      advance(TIMINGS.durationMs);
+      const won = await Promise.all(electors.slice(1).map((e) => e.tryOnce()));
+      assert.equal(won.filter(Boolean).length, 1);
+    });
+  },
+);
+
+const missing = await kubectlMissing();
+
+Deno.test(
+  "ha: replica Leases: renewed ones are live, stale ones gone; the collector removes their slices and Leases",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const members = (replica: string) =>
+        new ReplicaLeases({
+          api,
+          namespace: "wh",
+          replica,
+          prefix: "wormhole-replica",
+          durationMs: TIMINGS.durationMs,
+          renewEveryMs: TIMINGS.retryPeriodMs,
+          now,
+        });
+      const a = members("wormhole-a");
+      const b = members("wormhole-b");
+      await a.renew();
+      await b.renew();
+      const sink = new KubeServiceSink(api, "wh");
+      const controllers = [["wormhole-a", "127.0.0.2"], ["wormhole-b", "127.0.0.3"]].map((
+        [name, address],
+      ) =>
+        new ProxyServiceController({
+          sink,
+          selector: { app: "wormhole" },
+          graceMs: 10_000,
+          replica: { name, address },
+        })
+      );
+      controllers[0].appExposed({
+        peer: "laptop",
+        app: { name: "web", port: 80 },
+        port: 30001,
+        endpoint: "0.0.0.0:30001",
+      });
+      controllers[1].appExposed({
+        peer: "edge",
+        app: { name: "db", port: 5432 },
+        port: 30002,
+        endpoint: "0.0.0.0:30002",
+      });
+      await Promise.all(controllers.map((c) => c.idle()));
+      const service = kube.get("Service", "wh", "laptop-web")!;
+      assert.equal((service.spec as { selector?: unknown }).selector, undefined);
+      const slice = kube.get("EndpointSlice", "wh", "laptop-web")!;
+      const owners = slice.metadata.ownerReferences as { uid: string }[];
+      assert.equal(owners[0].uid, service.metadata.uid);
+      assert.deepEqual(slice.endpoints, [{
+        addresses: ["127.0.0.2"],
+        conditions: { ready: true, serving: true, terminating: false },
+      }]);
+      if (missing === undefined) {
+        const table = await kubectl(kube.env, "get", "endpointslices", "-n", "wh");
+        assert.match(table, /\nlaptop-web\s+IPv4\s+30001\s+127\.0\.0\.2\s+/);
+      }
+
+      const collector = new HaCollector({ sink, replicas: a, graceMs: 10_000, now });
+      assert.deepEqual((await a.survey()).live, new Set(["wormhole-a", "wormhole-b"]));
+      const nothing = await collector.collect();
+      assert.deepEqual(nothing, {
+        endpointSlices: [],
+        services: [],
+        networkPolicies: [],
+        replicas: [],
+      });
+
+      // b dies (no more renewals); a keeps renewing.
+      advance(TIMINGS.durationMs);
+      await a.renew();
+      const survey = await a.survey();
+      assert.deepEqual(survey, { live: new Set(["wormhole-a"]), gone: ["wormhole-b"] });
+      const collected = await collector.collect();
+      assert.deepEqual(collected.endpointSlices, ["edge-db"]);
+      assert.deepEqual(collected.replicas, ["wormhole-b"]);
+      assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-b"), undefined);
+      assert.ok(kube.get("Service", "wh", "edge-db"), "the Service waits for the grace");
+      advance(10_000);
+      await a.renew();
+      assert.deepEqual((await collector.collect()).services, ["edge-db"]);
+      assert.equal(kube.get("Service", "wh", "edge-db"), undefined);
+      assert.ok(kube.get("EndpointSlice", "wh", "laptop-web"));
+      await Promise.all(controllers.map((c) => c.close()));
+      await a.close();
+      assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-a"), undefined);
+    });
+  },
+);
