@@ -348,6 +348,11 @@ export class Mux implements StreamHost {
     return granted;
   }
 
+  /** @internal */
+  shrinkWindow(_stream: MuxStream, bytes: number): void {
+    this.#reserved -= bytes;
+  }
+
   #newStream(id: number, app: string): MuxStream {
     const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window, this.#maxWindow);
     // Initial windows are granted whatever the budget: a stream cannot work without one.

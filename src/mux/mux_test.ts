@@ -1160,3 +1160,46 @@ Deno.test("mux: credit and window budgets stay exact under random writes, reads,
     { numRuns: 60, examples: [[grows]] },
   );
 });
+
+Deno.test("mux: a grown window shrinks back to its initial size once its consumer falls behind", async () => {
+  const clock = manualClock();
+  const W = 64 * 1024;
+  const { server, client, open } = await growingPair(clock, 10, { maxWindow: 8 * W }, W);
+  const [s, c] = await open();
+  const writer = writeForever(s, new Uint8Array(16 * 1024));
+  // Reads while it has quota, then waits a macrotask at a time (not for data: it is behind).
+  let quota = Infinity;
+  let stopped = false;
+  const reader = (async () => {
+    while (!stopped) {
+      if (quota <= 0) {
+        await tick();
+        continue;
+      }
+      const chunk = await c.read();
+      if (chunk === null) return;
+      quota -= chunk.length;
+    }
+  })().catch(() => {});
+  for (let round = 0; round < 40 && c.window < 8 * W; round++) {
+    clock.now += 10;
+    await settle(4);
+  }
+  assert.equal(c.window, 8 * W, "grew to the max while the consumer kept up");
+  quota = 0;
+  const sizes = [c.window];
+  for (let round = 0; round < 80 && c.window > W; round++) {
+    quota += W / 2;
+    clock.now += 10;
+    await settle(4);
+    if (c.window !== sizes.at(-1)) sizes.push(c.window);
+    assert.equal(client.windowReserved, c.window, "the budget follows the window down");
+    assert.ok(c.windowLeft + c.buffered <= c.window);
+  }
+  assert.equal(c.window, W, `shrank to the initial window (sizes ${sizes})`);
+  assert.ok(sizes.every((size, i) => i === 0 || size < sizes[i - 1]), `only shrank: ${sizes}`);
+  stopped = true;
+  writer.stop();
+  server.close();
+  await Promise.all([writer.done, reader]);
+});

@@ -30,6 +30,8 @@ export interface StreamHost {
    * bytes the connection's budget grants (0 to `bytes`).
    */
   growWindow(stream: MuxStream, bytes: number): number;
+  /** `stream`'s receive window shrank by `bytes`: they return to the budget. */
+  shrinkWindow(stream: MuxStream, bytes: number): void;
   /**
    * The stream is finished in both directions and can be forgotten; its
    * window ({@linkcode MuxStream.window}) no longer counts against the budget.
@@ -51,7 +53,9 @@ interface Waiter {
  * maximum, when over at least one round trip the consumer read at least half
  * a window and drained everything that arrived (it waited for data): then the
  * window, not the consumer, limits the stream, and the bandwidth-delay product
- * asks for more. A consumer that leaves data waiting never makes it grow.
+ * asks for more. A consumer that leaves data waiting never makes it grow; when
+ * it falls behind with half a window unread, a grown window shrinks by half
+ * (not below the initial size), by withholding credit as it is read.
  */
 export class MuxStream {
   /** Stream id, unique within its connection. */
@@ -69,7 +73,10 @@ export class MuxStream {
   #finPending = false;
 
   #window: number;
+  #initialWindow: number;
   #maxWindow: number;
+  /** Window bytes still to give up, withheld from the credit the consumer frees. */
+  #retire = 0;
   /** Credit the peer still has: bytes it may send before it hears from us again. */
   #windowLeft: number;
   /** Bytes read but not yet given back as credit. */
@@ -113,6 +120,7 @@ export class MuxStream {
     this.app = app;
     this.#credit = sendCredit;
     this.#window = window;
+    this.#initialWindow = window;
     this.#maxWindow = Math.max(window, maxWindow);
     this.#windowLeft = window;
     this.#epochStart = host.now();
@@ -269,20 +277,30 @@ export class MuxStream {
     // Credit goes back per eighth of a window consumed: fine enough that the
     // sender rarely waits a round trip for it, coarse enough to batch.
     if (this.#unacked >= this.#window >>> 3 && !this.#remoteEnded) {
-      const increment = this.#unacked + this.#grow();
-      this.#windowLeft += increment;
-      this.#host.sendWindow(this, increment);
+      let increment = this.#unacked + this.#tune();
       this.#unacked = 0;
+      if (this.#retire > 0) {
+        const retired = Math.min(this.#retire, increment);
+        this.#retire -= retired;
+        this.#window -= retired;
+        increment -= retired;
+        this.#host.shrinkWindow(this, retired);
+      }
+      if (increment > 0) {
+        this.#windowLeft += increment;
+        this.#host.sendWindow(this, increment);
+      }
     }
     return chunk;
   }
 
   /**
    * Ends the measuring epoch once it spans a round trip; returns the bytes
-   * the window grows by (granted by the connection's budget), often 0.
+   * the window grows by (granted by the connection's budget), often 0, or
+   * sets what it is to shrink by.
    */
-  #grow(): number {
-    if (this.#window >= this.#maxWindow) return 0;
+  #tune(): number {
+    if (this.#window >= this.#maxWindow && this.#window === this.#initialWindow) return 0;
     const rtt = this.#host.rtt;
     this.#host.probeRtt();
     if (rtt <= 0) return 0;
@@ -295,7 +313,14 @@ export class MuxStream {
     this.#epochStart = now;
     this.#epochBytes = 0;
     this.#drained = false;
-    if (!keptUp || perRtt < this.#window / 2) return 0;
+    if (!keptUp) {
+      if (this.#buffered >= this.#window / 2 && this.#window > this.#initialWindow) {
+        const target = Math.max(this.#initialWindow, Math.ceil(this.#window / 2));
+        this.#retire = Math.max(this.#retire, this.#window - target);
+      }
+      return 0;
+    }
+    if (this.#retire > 0 || this.#window >= this.#maxWindow || perRtt < this.#window / 2) return 0;
     const granted = this.#host.growWindow(
       this,
       Math.min(this.#window, this.#maxWindow - this.#window),
