@@ -837,3 +837,57 @@ Deno.test("helm: server.replicas > 1 runs --ha with a PodDisruptionBudget, soft 
   );
   assert.throws(() => render(["server.replicas=0"]), /server\.replicas must be at least 1/);
 });
+
+Deno.test("helm: both directions — Services for the apps offered to the client, and the namespaces the server offers from", () => {
+  const plain = rendered({ set: BOTH });
+  const plainArgs = containerOf(plain, "wormhole-client").args as string[];
+  assert.ok(plainArgs.includes("--server-name=central"));
+  assert.ok(
+    !plainArgs.some((arg) => arg.startsWith("--kubernetes-labels")),
+    "no Services: no labels",
+  );
+  assert.ok(!plain.some((m) => m.metadata.name === "wormhole-client-offers"), "no Role by default");
+  const serverArgs = containerOf(plain, "wormhole-server").args as string[];
+  assert.ok(
+    !serverArgs.some((arg) => arg.startsWith("--kubernetes-namespaces")),
+    "its own by default",
+  );
+
+  const manifests = rendered({
+    set: [
+      ...BOTH,
+      "client.offers.proxyServices.enabled=true,client.offers.proxyServices.labels.tier=edge",
+      "client.offers.serverName=hq,server.offers.namespaces={db,cache}",
+    ],
+  });
+  const args = containerOf(manifests, "wormhole-client").args as string[];
+  for (
+    const arg of [
+      "--server-name=hq",
+      "--kubernetes-namespace=wormhole",
+      "--kubernetes-labels=app.kubernetes.io/name=wormhole,app.kubernetes.io/instance=wormhole," +
+      "app.kubernetes.io/component=client,tier=edge",
+    ]
+  ) assert.ok(args.includes(arg), `${arg} in ${args}`);
+  const pod = manifests.find((m) =>
+    m.kind === "Deployment" && m.metadata.name === "wormhole-client"
+  )!;
+  assert.equal(get(pod, "spec.template.metadata.labels.tier"), "edge");
+  const role = manifests.find((m) =>
+    m.kind === "Role" && m.metadata.name === "wormhole-client-offers"
+  )!;
+  assert.equal(role.metadata.namespace, "wormhole");
+  assert.deepEqual(role.rules, [{
+    apiGroups: [""],
+    resources: ["services"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+  }]);
+  assert.ok((containerOf(manifests, "wormhole-server").args as string[]).includes(
+    "--kubernetes-namespaces=db,cache",
+  ));
+  const watched = manifests.filter((m) => m.metadata.name === "wormhole-wormhole-server-offers");
+  assert.deepEqual(
+    watched.map((m) => `${m.kind} ${m.metadata.namespace}`),
+    ["Role db", "RoleBinding db", "Role cache", "RoleBinding cache"],
+  );
+});

@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { loadChart, type Manifest, renderChart, type RenderOptions } from "./deploy/chart.ts";
 import { kustomize } from "./deploy/kustomize.ts";
 import { clusterUnavailable, TestCluster, type TestPod } from "./deploy/kubelet/cluster.ts";
+import { Forwarder } from "./deploy/kubelet/forward.ts";
 import { kubectlMissing } from "./fake_kube/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -208,8 +209,8 @@ Deno.test({
  * Secret, and the client's server URL set (in an overlay of their own, as one would for an edge
  * cluster).
  */
-async function kustomizeObjects(): Promise<Manifest[]> {
-  const server = await kustomize(new URL("deploy/kubernetes/server", ROOT));
+async function kustomizeObjects(serverDir = "deploy/kubernetes/server"): Promise<Manifest[]> {
+  const server = await kustomize(new URL(serverDir, ROOT));
   const overlay = await Deno.makeTempDir({ prefix: "wormhole-overlay-" });
   try {
     await Deno.writeTextFile(
@@ -426,21 +427,20 @@ Deno.test({
 
 Deno.test({
   name:
-    "kubelet: the chart with server.replicas=2: both replicas become Ready, one leads, an app gets the holder's EndpointSlice",
+    "kubelet: the chart with server.replicas=2: both replicas become Ready, one leads, the other approves the request waiting on the first, an app gets the holder's EndpointSlice",
   ignore: unavailable !== undefined,
   async fn() {
     const options: RenderOptions = {
       release: "wormhole",
       namespace: "wormhole",
       set: [
-        "server.enabled=true,server.replicas=2,server.acceptor=dummy",
+        "server.enabled=true,server.replicas=2",
         "client.enabled=true,client.name=edge-1",
         "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
       ],
     };
-    await using cluster = await TestCluster.start({
-      objects: renderChart(chart, options).manifests,
-    });
+    const objects = renderChart(chart, options).manifests;
+    await using cluster = await TestCluster.start({ objects });
     const replicas = [
       await cluster.runDeployment("wormhole", "wormhole-server"),
       await cluster.runDeployment("wormhole", "wormhole-server"),
@@ -456,7 +456,42 @@ Deno.test({
     }
 
     const client = await cluster.runDeployment("wormhole", "wormhole-client");
-    await assertHealthy(cluster, client);
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const fingerprint = String(pending.fingerprint);
+    await cluster.kube.waitFor(
+      () =>
+        replicas.some((pod) => pod.process.logs.some((l) => l.msg === "peer waiting for approval")),
+      30_000,
+    );
+    const waits = (pod: TestPod) =>
+      pod.process.logs.some((l) => l.msg === "peer waiting for approval");
+    const holding = replicas.find(waits)!;
+    const other = replicas.find((pod) => !waits(pod))!;
+    // The operator's request reaches the replica the client is not connected to.
+    const forward = new Forwarder(
+      Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+      () => other.dial(8081),
+    );
+    try {
+      const token = secretValue(objects, "wormhole", CHART_LAYOUT.adminSecret, "admin-token");
+      const headers = { authorization: `Bearer ${token}` };
+      const base = `http://127.0.0.1:${forward.port}/v1/requests`;
+      const listed = await fetch(`${base}?detail=1`, { headers });
+      const requests = await listed.json() as { fingerprint: string; replica: string }[];
+      assert.deepEqual(requests.map((r) => [r.fingerprint, r.replica]), [
+        [fingerprint, holding.facts.name],
+      ]);
+      const approvedAt = performance.now();
+      const accepted = await fetch(`${base}/${fingerprint}`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+      });
+      await accepted.body?.cancel();
+      assert.equal(accepted.status, 204);
+      await assertHealthy(cluster, client, approvedAt);
+    } finally {
+      await forward.close();
+    }
     cluster.kube.put({
       apiVersion: "v1",
       kind: "Service",
@@ -477,6 +512,32 @@ Deno.test({
     );
     const proxy = cluster.kube.get("Service", "wormhole", "edge-1-apps-web")!;
     assert.equal((proxy.spec as { selector?: unknown }).selector, undefined);
+    assert.deepEqual(cluster.rbacProblems(), []);
+  },
+});
+
+Deno.test({
+  name:
+    "kubelet: the kustomize server-ha overlay: two replicas become Ready, one leads, a client is approved and connects",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = await kustomizeObjects("deploy/kubernetes/server-ha");
+    await using cluster = await TestCluster.start({ objects });
+    const replicas = [
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+      await cluster.runDeployment("wormhole", "wormhole-server"),
+    ];
+    for (const replica of replicas) await assertHealthy(cluster, replica);
+    const names = replicas.map((pod) => pod.facts.name);
+    await cluster.kube.waitFor(() => {
+      const lease = cluster.kube.get("Lease", "wormhole", "wormhole-leader");
+      return names.includes((lease?.spec as { holderIdentity?: string })?.holderIdentity ?? "");
+    }, 30_000);
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const approvedAt = performance.now();
+    await approve(cluster, CHART_LAYOUT, "kustomize-token", String(pending.fingerprint));
+    await assertHealthy(cluster, client, approvedAt);
     assert.deepEqual(cluster.rbacProblems(), []);
   },
 });

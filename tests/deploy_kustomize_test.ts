@@ -391,3 +391,49 @@ Deno.test({
     assert.deepEqual(base.images, [{ name: "wormhole", newName: "wormhole", newTag: VERSION }]);
   },
 });
+
+Deno.test({
+  name:
+    "kustomize: the server-ha overlay runs two --ha replicas with a PodDisruptionBudget and a soft anti-affinity",
+  ignore,
+  async fn() {
+    const docs = await kustomize(new URL("deploy/kubernetes/server-ha", ROOT));
+    const single = await render("server");
+    assert.deepEqual(kinds(docs), [...kinds(single), "PodDisruptionBudget/wormhole-server"].sort());
+    const ha = only(docs, "Deployment");
+    assert.equal(get(ha, "spec.replicas"), 2);
+    assert.deepEqual(get(ha, "spec.strategy"), { type: "RollingUpdate" });
+    const { container } = deployment(docs);
+    const args = container.args as string[];
+    assert.deepEqual(args, [...(deployment(single).container.args as string[]), "--ha"]);
+    assert.deepEqual(
+      [...parseArgs(args).flags.keys()].filter((flag) => !SERVER_FLAGS[flag]),
+      [],
+    );
+    const env = new Map(
+      (container.env as Obj[]).map((e) => [e.name, get(e, "valueFrom.fieldRef.fieldPath")]),
+    );
+    assert.equal(env.get("POD_NAME"), "metadata.name");
+    assert.equal(env.get("POD_IP"), "status.podIP");
+    const podLabels = get(ha, "spec.template.metadata.labels") as Record<string, string>;
+    const matches = (selector: unknown) =>
+      Object.entries(selector as Record<string, string>).every(([k, v]) => podLabels[k] === v);
+    const pdb = only(docs, "PodDisruptionBudget");
+    assert.equal(get(pdb, "metadata.namespace"), "wormhole");
+    assert.equal(get(pdb, "spec.minAvailable"), 1);
+    assert.ok(matches(get(pdb, "spec.selector.matchLabels")), "the PDB selects the server pods");
+    const [term] = get(
+      ha,
+      "spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+    ) as Obj[];
+    assert.equal(get(term, "podAffinityTerm.topologyKey"), "kubernetes.io/hostname");
+    assert.ok(matches(get(term, "podAffinityTerm.labelSelector.matchLabels")));
+    const state = only(single, "Deployment");
+    assert.ok(
+      ((get(state, "spec.template.spec.containers") as Obj[])[0].env as Obj[]).some((e) =>
+        e.name === "WORMHOLE_STATE" && e.value === "kubernetes"
+      ),
+      "--ha needs the state in the Secret",
+    );
+  },
+});

@@ -99,25 +99,9 @@ function leaseHolder(kube: FakeKube): string | undefined {
   return lease?.spec?.holderIdentity;
 }
 
-/** Sends `text` on an open connection through an echo upstream and reads it back. */
-async function echoOn(conn: Deno.TcpConn, text: string): Promise<string> {
-  await writeAll(conn, new TextEncoder().encode(text));
-  const buffer = new Uint8Array(text.length);
-  let read = 0;
-  while (read < text.length) {
-    const n = await conn.read(buffer.subarray(read));
-    if (n === null) throw new Error(`connection ended after ${read} of ${text.length} bytes`);
-    read += n;
-  }
-  return new TextDecoder().decode(buffer);
-}
-
-Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go through another replica, connections through the others are untouched; the new leader cleans up; SIGTERM moves the client at once", async () => {
-  await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
-  await using dir = await tempDir();
-  await using echo = echoUpstream();
-  const range = quietPorts(4);
-  const replicaArgs = (name: string, address: string) => [
+/** A `--ha` replica on `address` with short lease timings (3 s / 2 s / 500 ms) and a 1 s grace. */
+function replicaArgs(name: string, address: string, range: number): string[] {
+  return [
     "--kubernetes",
     "--kubernetes-namespace",
     NS,
@@ -143,9 +127,33 @@ Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go th
     "--lease-retry-period",
     "500ms",
   ];
+}
+
+/** Sends `text` on an open connection through an echo upstream and reads it back. */
+async function echoOn(conn: Deno.TcpConn, text: string): Promise<string> {
+  await writeAll(conn, new TextEncoder().encode(text));
+  const buffer = new Uint8Array(text.length);
+  let read = 0;
+  while (read < text.length) {
+    const n = await conn.read(buffer.subarray(read));
+    if (n === null) throw new Error(`connection ended after ${read} of ${text.length} bytes`);
+    read += n;
+  }
+  return new TextDecoder().decode(buffer);
+}
+
+Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go through another replica, connections through the others are untouched; the new leader cleans up; SIGTERM moves the client at once", async () => {
+  await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
+  await using dir = await tempDir();
+  await using echo = echoUpstream();
+  const range = quietPorts(4);
   const servers = new Map<string, ServerProcess>();
   const start = async (name: string, address: string) => {
-    const server = await startServer(`${dir.path}/${name}`, replicaArgs(name, address), kube.env);
+    const server = await startServer(
+      `${dir.path}/${name}`,
+      replicaArgs(name, address, range),
+      kube.env,
+    );
     servers.set(name, server);
     return server;
   };
@@ -217,6 +225,19 @@ Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go th
     const tookOverMs = Math.round(performance.now() - killedAt);
     const leader = servers.get(leaseHolder(kube)!)!;
     await leader.proc.waitForLog("became the leader");
+    const metrics = async (server: ServerProcess) => {
+      const text = await (await fetch(`${server.admin}/metrics`)).text();
+      return text.split("\n").filter((line) => line.startsWith("wormhole_lead")).sort();
+    };
+    assert.deepEqual(await metrics(leader), [
+      "wormhole_leader 1",
+      "wormhole_leadership_changes_total 1",
+    ]);
+    const follower = [...servers.values()].find((server) => server !== leader)!;
+    assert.deepEqual(await metrics(follower), [
+      "wormhole_leader 0",
+      "wormhole_leadership_changes_total 0",
+    ]);
     await eventually(
       () => kube.get("Lease", NS, "wormhole-replica-a") === undefined,
       "the leader forgets the dead replica",
@@ -321,4 +342,65 @@ Deno.test("ha one operator view: a request waiting on replica a is listed by b, 
   assert.equal(edge.status, "connected");
   assert.equal(edge.replica, "a");
   assert.equal(edge.fingerprint, fingerprint);
+});
+
+Deno.test("ha failover when the holder's node vanishes (SIGSTOP: nothing closes its sockets): the client's keepalive notices, new connections go through the other replica", async () => {
+  await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
+  await using dir = await tempDir();
+  await using echo = echoUpstream();
+  const range = quietPorts(4);
+  const servers = new Map<string, ServerProcess>();
+  const start = async (name: string, address: string) => {
+    const server = await startServer(
+      `${dir.path}/${name}`,
+      replicaArgs(name, address, range),
+      kube.env,
+    );
+    servers.set(name, server);
+    return server;
+  };
+  const tunnelPort = (server: ServerProcess) => Number(new URL(server.url).port);
+  const stopped = new Set<string>();
+  await using lb = balancer(() =>
+    ["a", "b"].flatMap((n) => {
+      const server = servers.get(n);
+      // A vanished node refuses nothing: it just stops answering, so the balancer skips it.
+      return server && !stopped.has(n) ? [tunnelPort(server)] : [];
+    })
+  );
+  await using proxy = kubeProxy(kube);
+  const a = await start("a", "127.0.0.2");
+  await eventually(() => leaseHolder(kube) === "a", "a leads");
+  await start("b", "127.0.0.3");
+  try {
+    const url = new URL(a.url);
+    url.port = String(lb.port);
+    await using client = startClient(url.href, `${dir.path}/client`, [
+      "--name",
+      "edge",
+      "--expose",
+      `web=${echo.address}`,
+      "--keepalive",
+      "1s",
+    ]);
+    await eventually(() => holder(kube) === "a", "a holds the peer's slice");
+    assert.equal(await exchangeText(proxy.port, "through a"), "through a");
+
+    const vanishedAt = performance.now();
+    Deno.kill(a.proc.pid, "SIGSTOP");
+    stopped.add("a");
+    await eventually(async () => {
+      if (holder(kube) !== "b") return false;
+      return await exchangeText(proxy.port, "through b").catch(() => "") === "through b";
+    }, "new connections through b");
+    const failoverMs = Math.round(performance.now() - vanishedAt);
+    await client.waitForLog((l) => l.msg === "reconnecting");
+    await eventually(() => leaseHolder(kube) === "b", "b takes the leader Lease");
+    console.log(
+      `ha failover, vanished node (client --keepalive 1s): new connections through the other replica in ${failoverMs} ms`,
+    );
+  } finally {
+    Deno.kill(a.proc.pid, "SIGKILL");
+    for (const server of servers.values()) await server.proc.stop();
+  }
 });

@@ -7,77 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ApprovalStore,
-  type AppSpec,
-  type BackoffOptions,
-  DummyAcceptor,
-  ManualAcceptor,
-  type ServerOptions,
-  WormholeClient,
-  WormholeServer,
-} from "../mod.ts";
-import type { Identity } from "../src/crypto/mod.ts";
+import { ApprovalStore, ManualAcceptor, type WormholeClient } from "../mod.ts";
 import { serverMetrics } from "../src/metrics/mod.ts";
 import { identities } from "../src/crypto/testing.ts";
 import { until } from "../src/testing.ts";
 import { connect, echoUpstream, readAll, writeAll } from "./harness/net.ts";
-
-/**
- * A server on 127.0.0.1, port 0, and the clients of a test; disposing it
- * closes the clients, then the server (chisel's teardown).
- */
-class Setup implements AsyncDisposable {
-  readonly clients: WormholeClient[] = [];
-  private constructor(readonly server: WormholeServer) {}
-
-  /** Starts the server with `options` over the defaults; resolves once it listens. */
-  static async start(identity: Identity, options: Partial<ServerOptions> = {}): Promise<Setup> {
-    return new Setup(
-      await WormholeServer.start({
-        host: "127.0.0.1",
-        port: 0,
-        acceptor: new DummyAcceptor(),
-        identity,
-        keepaliveMs: 60_000,
-        ...options,
-      }),
-    );
-  }
-
-  /** Starts a client named `name` offering `apps`; `await client.ready()` waits for it. */
-  client(
-    identity: Identity,
-    name: string,
-    apps: AppSpec[],
-    reconnect: BackoffOptions = { minMs: 10, maxMs: 50 },
-  ): WormholeClient {
-    const client = new WormholeClient({
-      server: this.server.url,
-      name,
-      identity,
-      serverFingerprints: [this.server.fingerprint],
-      apps,
-      keepaliveMs: 60_000,
-      reconnect,
-    });
-    this.clients.push(client);
-    client.start();
-    return client;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const client of this.clients.reverse()) await client.close();
-    await this.server.close();
-  }
-}
-
-/** The listener port of `app` of `peer`, once the server exposes it. */
-async function portOf(server: WormholeServer, peer: string, app: string): Promise<number> {
-  await until(() => server.apps().some((a) => a.peer === peer && a.app === app), `${app} exposed`);
-  const entry = server.apps().find((a) => a.peer === peer && a.app === app)!;
-  return Number(entry.endpoint.split(":").pop());
-}
+import { portOf, Setup } from "./harness/in_process.ts";
 
 /** Sends `text` on `conn` and reads back as many bytes (from an echo upstream). */
 async function echo(conn: Deno.TcpConn, text: string): Promise<string> {
@@ -125,7 +60,7 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     const traffic = () => server.stats().traffic.find((t) => t.app === "web")!;
     assert.equal(traffic().streamsOpen, 1, "the live connection is still open");
     await scrape();
-    assert.match(text, /^wormhole_streams_open\{peer="edge",app="web"\} 1$/m);
+    assert.match(text, /^wormhole_streams_open\{peer="edge",app="web",flow="to-edge"\} 1$/m);
 
     assert.equal(await echo(conn, "after the withdrawal"), "after the withdrawal");
     await scrape();
@@ -154,7 +89,7 @@ Deno.test("in process: a connection that outlives its app's withdrawal keeps cou
     await scrape();
     assert.deepEqual(traffic(), { ...live, streamsOpen: 0 });
 
-    const bytes = 'wormhole_bytes_total{peer="edge",app="web",direction="out"}';
+    const bytes = 'wormhole_bytes_total{peer="edge",app="web",direction="out",flow="to-edge"}';
     assert.deepEqual(scrapes.map((s) => s.get(bytes)), [5, 5, 25, 25]);
     for (let i = 1; i < scrapes.length; i++) {
       for (const [series, value] of scrapes[i - 1]) {

@@ -360,7 +360,8 @@ Deno.test("kubernetes: a 410 during the watch relists without losing the change;
   await client.waitForLog("watch expired, relisting");
 
   // A watch cut mid-stream: the client relists and keeps going.
-  await kube.waitFor(() => kube.openWatchCount === 1);
+  // The client's watch, and the server's of the Services it could offer (one fake here).
+  await kube.waitFor(() => kube.openWatchCount === 2);
   kube.failWatches();
   edgeService(kube, "after-cut", [{ port: 82 }]);
   await proxyService(kube, "edge-default-after-cut");
@@ -462,4 +463,57 @@ Deno.test({
     const empty = JSON.parse(await kubectl(kube.env, "get", "svc", "-n", NS, "-o", "json"));
     assert.deepEqual(empty.items, []);
   },
+});
+
+Deno.test("kubernetes: both directions: a central Service annotated with peers edge-1 becomes central-<app> in edge-1's cluster and carries traffic", async () => {
+  // Two clusters, one fake API server each.
+  await using central = await startFakeKube();
+  await using edge = await startFakeKube();
+  await using upstream = echoUpstream();
+  await using serverState = await tempDir();
+  await using clientState = await tempDir();
+  const PEERS = "wormhole.glothriel.github.com/peers";
+  const db = (annotations: Record<string, string>) =>
+    edgeService(central, "db", [{ port: upstream.port }], annotations);
+  db({ [EXPOSED]: "yes", [PEERS]: "edge-1" });
+  edgeService(central, "cache", [{ port: 6379 }], { [EXPOSED]: "yes" });
+  const server = await startKubeServer(serverState.path, central, [
+    "--kubernetes-namespaces",
+    "default",
+    "--kubernetes-upstream",
+    "cluster-ip",
+  ]);
+  await using _server = server.proc;
+  await using _client = startKubeClient(server.url, clientState.path, edge, [
+    "--name",
+    "edge-1",
+    "--kubernetes-namespace",
+    NS,
+    "--kubernetes-labels",
+    "app=wormhole-client",
+    "--unexpose-grace",
+    "1s",
+    // Kubernetes mode binds all interfaces by default; tests stay on loopback.
+    "--listen-host",
+    "127.0.0.1",
+  ]);
+
+  const svc = await proxyService(edge, "central-default-db");
+  assert.deepEqual((svc.spec as { selector: unknown }).selector, { app: "wormhole-client" });
+  assert.equal(svc.metadata.labels?.[MANAGED_BY], "wormhole");
+  const [port] = ports(svc);
+  assert.equal(port.port, upstream.port);
+  // The targetPort is the client's listener: traffic reaches the central upstream.
+  assert.equal(await roundTrip(port.targetPort, "hello from the edge"), "hello from the edge");
+  assert.deepEqual(proxyNames(central), [], "nothing is proxied in the central cluster");
+
+  // Without the peers annotation a central Service is not offered; a warning names it.
+  const warning = await server.proc.waitForLog("skipping part of an exposed Service");
+  assert.equal(warning.service, "default/cache");
+  assert.deepEqual(proxyNames(edge), ["central-default-db"]);
+
+  // Un-annotated: the offer is withdrawn, and after the grace period the Service goes.
+  db({ [EXPOSED]: "yes" });
+  await gone(edge, "central-default-db");
+  assert.deepEqual(proxyNames(edge), []);
 });

@@ -7,7 +7,7 @@
 import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
-import { AppsFileWatcher, ServerPin, WormholeClient } from "../client/mod.ts";
+import { AppsFileWatcher, mergeApps, ServerPin, WormholeClient } from "../client/mod.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
@@ -15,6 +15,12 @@ import type { Logger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
+import {
+  type OfferedFlags,
+  offeredFlags,
+  offeredOptions,
+  OfferedServices,
+} from "./client_offers.ts";
 import {
   type KubernetesClientFlags,
   kubernetesClientFlags,
@@ -42,7 +48,8 @@ import {
   parseTunnelUrl,
 } from "./parse.ts";
 
-interface ClientFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesClientFlags {
+interface ClientFlags
+  extends LogFlags, TunnelFlags, StateFlags, KubernetesClientFlags, OfferedFlags {
   server: string;
   serverFingerprint?: string[];
   exitOnMismatch?: boolean;
@@ -108,6 +115,7 @@ export function clientCommand(): Command {
     },
   );
   kubernetesClientFlags(command);
+  offeredFlags(command);
   stateFlags(command, "client");
   tunnelFlags(command, {
     stateDir: "where the key and server pin live (--state file)",
@@ -146,15 +154,11 @@ async function join(
     log.info("created client key", { fingerprint: identity.fingerprint, state: state.name });
   }
   const fixed = flags.expose ?? [];
+  const services = await OfferedServices.start(flags, log);
   let watcher: AppsFileWatcher | null = null;
   let fromFile: AppSpec[] = [];
   let fromKube: AppSpec[] = [];
-  const merge = () => {
-    const names = new Set(fixed.map((app) => app.name));
-    const out = [...fixed, ...fromFile.filter((app) => !names.has(app.name))];
-    for (const app of out) names.add(app.name);
-    return [...out, ...fromKube.filter((app) => !names.has(app.name))];
-  };
+  const merge = () => mergeApps(fixed, fromFile, fromKube);
   const client = new WormholeClient({
     server: flags.server,
     name: flags.name,
@@ -170,6 +174,7 @@ async function join(
     maxWindow: flags.maxWindow,
     connectionBuffer: flags.connectionBuffer,
     logger: log,
+    offered: offeredOptions(flags, services),
   });
   if (flags.appsFile) {
     const path = flags.appsFile;
@@ -202,13 +207,26 @@ async function join(
         port: flags.adminPort,
         signal: adminAbort.signal,
         handler: adminHandler({
-          apps: () =>
-            client.apps.map((app) => ({
+          apps: () => [
+            ...client.apps.map((app) => ({
               app: app.name,
               endpoint: `${app.host}:${app.port}`,
               peer: flags.name,
             })),
+            // What the server offers this client: listened on here.
+            ...client.offered().map(({ app, endpoint, peer }) => ({ app, endpoint, peer })),
+          ],
           ready: () => client.state === "connected",
+          // Traffic for `apps list`: the client's apps under its name, offers under the server's.
+          stats: () => {
+            const stats = client.stats();
+            return {
+              traffic: [
+                ...stats.traffic.map((t) => ({ peer: flags.name, ...t })),
+                ...(stats.offeredTraffic ?? []).map((t) => ({ peer: flags.serverName, ...t })),
+              ],
+            };
+          },
         }, {
           metrics: clientMetrics(() => client.stats()),
           hosts: flags.adminHosts,
@@ -217,7 +235,7 @@ async function join(
         onRestart: (error, retryMs) => log.warn("admin API failed, restarting", { error, retryMs }),
       });
     } catch (error) {
-      await Promise.all([client.close(), watcher?.stop(), kube?.close()]);
+      await Promise.all([client.close(), watcher?.stop(), kube?.close(), services?.close()]);
       throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
     }
     log.info("admin listening", { url: admin.url });
@@ -231,7 +249,13 @@ async function join(
   stop.abort();
   if (signal) log.info("shutting down", { signal });
   adminAbort.abort();
-  await Promise.all([client.close(), watcher?.stop(), admin?.finished, kube?.close()]);
+  await Promise.all([
+    client.close(),
+    watcher?.stop(),
+    admin?.finished,
+    kube?.close(),
+    services?.close(),
+  ]);
   if (client.fatal) throw client.fatal;
   if (kube?.failure) throw kube.failure;
 }

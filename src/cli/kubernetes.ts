@@ -10,11 +10,12 @@
 
 import { UsageError } from "./errors.ts";
 import { type Command, InvalidArgumentError } from "commander";
-import type { AppSpec } from "../protocol/mod.ts";
+import type { AppSpec, OfferSpec } from "../protocol/mod.ts";
 import {
   AnnotatedServiceSource,
   DEFAULT_LEASE_TIMINGS,
   type Ha,
+  type KubeApi,
   KubeServiceSink,
   leaseTimingsProblem,
   loadKubeApi,
@@ -64,17 +65,9 @@ function parseDomain(value: string): string {
 }
 
 /** Values of the server's Kubernetes flags. */
-export interface KubernetesServerFlags {
+export interface KubernetesServerFlags extends ServiceWatchFlags, ProxyServiceFlags {
   /** `--kubernetes`. */
   kubernetes?: boolean;
-  /** `--kubernetes-namespace`. */
-  kubernetesNamespace?: string;
-  /** `--kubernetes-labels`, parsed. */
-  kubernetesLabels?: Record<string, string>;
-  /** `--network-policies`. */
-  networkPolicies?: boolean;
-  /** `--unexpose-grace` in ms. */
-  unexposeGrace: number;
   /** `--ha`. */
   ha?: boolean;
   /** `--replica-name`; default `POD_NAME`, then the host name. */
@@ -118,28 +111,7 @@ function parseReplicaName(value: string): string {
  */
 export function kubernetesServerFlags(command: Command): Command {
   flag(command, "--kubernetes", "create a proxy Service per exposed app (docs/kubernetes.md)");
-  flag(
-    command,
-    "--kubernetes-namespace <ns>",
-    "namespace of the proxy Services and the state Secret (default: the pod's)",
-    {
-      parse: parseNamespace,
-    },
-  );
-  flag(
-    command,
-    "--kubernetes-labels <k=v,...>",
-    "labels of the server pod, which proxy Services select",
-    {
-      parse: parseLabelList,
-    },
-  );
-  flag(command, "--network-policies", "also create a NetworkPolicy per proxy Service");
-  flag(command, "--unexpose-grace <duration>", "how long a gone app keeps its proxy Service", {
-    parse: parseDuration,
-    default: 10_000,
-    defaultText: "10s",
-  });
+  proxyServiceFlags(command, "server");
   flag(
     command,
     "--ha",
@@ -183,6 +155,7 @@ export function kubernetesServerFlags(command: Command): Command {
       defaultText: "2s",
     },
   );
+  serviceWatchFlags(command, "--kubernetes-namespace");
   command.hook("preAction", (self) => {
     // Like --network-policies, --ha means nothing without --kubernetes.
     if (!self.getOptionValue("kubernetes")) return;
@@ -197,6 +170,67 @@ export function kubernetesServerFlags(command: Command): Command {
     }
   });
   return command;
+}
+
+/**
+ * Adds the flags of proxy Services, which the server writes for clients'
+ * apps and a client for the apps the server offers it: their namespace,
+ * the labels of the pod they select, NetworkPolicies and the grace period.
+ */
+export function proxyServiceFlags(command: Command, role: "server" | "client"): void {
+  flag(
+    command,
+    "--kubernetes-namespace <ns>",
+    "namespace of the proxy Services and the state Secret (default: the pod's)",
+    {
+      parse: parseNamespace,
+    },
+  );
+  flag(
+    command,
+    "--kubernetes-labels <k=v,...>",
+    `labels of the ${role} pod, which proxy Services select`,
+    {
+      parse: parseLabelList,
+    },
+  );
+  flag(command, "--network-policies", "also create a NetworkPolicy per proxy Service");
+  flag(command, "--unexpose-grace <duration>", "how long a gone app keeps its proxy Service", {
+    parse: parseDuration,
+    default: 10_000,
+    defaultText: "10s",
+  });
+}
+
+/**
+ * Adds the flags of watching annotated Services (a client's edge Services,
+ * the server's central ones): which namespaces (by default all, or the one
+ * `defaultFrom` names), how upstreams are reached, and when to give up.
+ */
+export function serviceWatchFlags(command: Command, defaultFrom = "all"): void {
+  flag(
+    command,
+    "--kubernetes-namespaces <a,b>",
+    `only watch these namespaces for annotated Services (default: ${defaultFrom})`,
+    { parse: parseNamespaces },
+  );
+  flag(command, "--kubernetes-upstream <mode>", "reach Services by dns name or cluster-ip", {
+    parse: oneOf(["dns", "cluster-ip"] as const),
+    default: "dns",
+  });
+  flag(command, "--cluster-domain <domain>", "cluster DNS domain for --kubernetes-upstream dns", {
+    parse: parseDomain,
+    default: "cluster.local",
+  });
+  flag(command, "--kubernetes-failure-limit <n>", "exit after this many watch failures in a row", {
+    parse: parseCount(1, 1000),
+    default: 5,
+  });
+  flag(command, "--kubernetes-failure-window <duration>", "...spanning at least this long", {
+    parse: parseDuration,
+    default: 30_000,
+    defaultText: "30s",
+  });
 }
 
 /** `--ha` needs the shared state and sound timings; checked before anything runs. */
@@ -233,6 +267,53 @@ function checkHa(command: Command): void {
   }
 }
 
+/** Values of {@linkcode proxyServiceFlags}. */
+export interface ProxyServiceFlags {
+  /** `--kubernetes-namespace`. */
+  kubernetesNamespace?: string;
+  /** `--kubernetes-labels`, parsed. */
+  kubernetesLabels?: Record<string, string>;
+  /** `--network-policies`. */
+  networkPolicies?: boolean;
+  /** `--unexpose-grace` in ms. */
+  unexposeGrace: number;
+}
+
+/**
+ * Starts a proxy Service controller (the server's for clients' apps, a
+ * client's for the apps offered to it) writing into `--kubernetes-namespace`
+ * (default: the pod's), selecting the pod by `selector`.
+ *
+ * @throws {UsageError} outside a pod without `--kubernetes-namespace`.
+ */
+export async function startProxyServices(
+  flags: ProxyServiceFlags,
+  selector: Record<string, string>,
+  log: Logger,
+  replica?: { name: string; address: string },
+): Promise<
+  { controller: ProxyServiceController; namespace: string; api: KubeApi; sink: KubeServiceSink }
+> {
+  const namespace = flags.kubernetesNamespace ?? await podNamespace();
+  if (!namespace) {
+    throw new UsageError(
+      "--kubernetes needs --kubernetes-namespace (outside a pod there is no default)",
+    );
+  }
+  const api = await loadKubeApi();
+  const sink = new KubeServiceSink(api, namespace);
+  const controller = new ProxyServiceController({
+    sink,
+    selector,
+    networkPolicies: flags.networkPolicies,
+    graceMs: flags.unexposeGrace,
+    logger: log.with({ component: "kubernetes" }),
+    replica,
+  });
+  controller.start();
+  return { controller, namespace, api, sink };
+}
+
 /** The server's Kubernetes mode, running. */
 export interface ServerKubernetes {
   /** `--ha`: leadership, for the metrics; absent without `--ha`. */
@@ -241,6 +322,8 @@ export interface ServerKubernetes {
   observers: ServerObserver[];
   /** The controller (its `endpoint()` gives `<service>.<namespace>:<port>`). */
   controller: ProxyServiceController;
+  /** The watch of central Services to offer; it gives up like a client's. */
+  offers: ServiceWatch | null;
   /** Stops; proxy Services stay (the next start collects orphans). */
   close(): Promise<void>;
 }
@@ -263,30 +346,20 @@ async function podNamespace(): Promise<string | undefined> {
 export async function startServerKubernetes(
   flags: KubernetesServerFlags,
   log: Logger,
+  onOffers?: (offers: OfferSpec[]) => void,
 ): Promise<ServerKubernetes | null> {
   if (!flags.kubernetes) return null;
-  const namespace = flags.kubernetesNamespace ?? await podNamespace();
-  if (!namespace) {
-    throw new UsageError(
-      "--kubernetes needs --kubernetes-namespace (outside a pod there is no default)",
-    );
-  }
   if (!flags.kubernetesLabels) throw missingLabels();
-  const api = await loadKubeApi();
-  const sink = new KubeServiceSink(api, namespace);
-  const logger = log.with({ component: "kubernetes" });
   const replica = flags.ha && flags.replicaName && flags.advertiseAddress
     ? { name: flags.replicaName, address: flags.advertiseAddress }
     : undefined;
-  const controller = new ProxyServiceController({
-    sink,
-    selector: flags.kubernetesLabels,
-    networkPolicies: flags.networkPolicies,
-    graceMs: flags.unexposeGrace,
-    logger,
+  const { controller, namespace, api, sink } = await startProxyServices(
+    flags,
+    flags.kubernetesLabels,
+    log,
     replica,
-  });
-  controller.start();
+  );
+  const logger = log.with({ component: "kubernetes" });
   const ha = replica
     ? await startHa({
       api,
@@ -306,11 +379,26 @@ export async function startServerKubernetes(
     networkPolicies: Boolean(flags.networkPolicies),
     ...(replica ? { replica: replica.name, advertiseAddress: replica.address } : {}),
   });
+  const offers = onOffers
+    ? await watchAnnotatedServices(flags, log, {
+      onApps: onOffers,
+      offers: true,
+      namespaces: [namespace],
+    })
+    : null;
+  if (offers) {
+    log.info("kubernetes: offering Services annotated exposed and peers", {
+      namespaces: flags.kubernetesNamespaces ?? [namespace],
+      upstream: flags.kubernetesUpstream,
+    });
+  }
   return {
     observers: [controller],
     controller,
     ha,
+    offers,
     async close() {
+      await offers?.close();
       await controller.close();
       await ha?.close();
     },
@@ -318,10 +406,14 @@ export async function startServerKubernetes(
 }
 
 /** Values of the client's Kubernetes flags. */
-export interface KubernetesClientFlags {
+export interface KubernetesClientFlags extends ServiceWatchFlags {
   /** `--kubernetes`. */
   kubernetes?: boolean;
-  /** `--kubernetes-namespaces`; all namespaces when absent. */
+}
+
+/** Values of the flags of watching annotated Services ({@linkcode serviceWatchFlags}). */
+export interface ServiceWatchFlags {
+  /** `--kubernetes-namespaces`; the default namespaces when absent. */
   kubernetesNamespaces?: string[];
   /** `--kubernetes-upstream`. */
   kubernetesUpstream: UpstreamMode;
@@ -336,32 +428,16 @@ export interface KubernetesClientFlags {
 /** Adds the client's Kubernetes flags. */
 export function kubernetesClientFlags(command: Command): Command {
   flag(command, "--kubernetes", "expose this cluster's annotated Services (docs/kubernetes.md)");
-  flag(command, "--kubernetes-namespaces <a,b>", "only watch these namespaces (default: all)", {
-    parse: parseNamespaces,
-  });
-  flag(command, "--kubernetes-upstream <mode>", "reach Services by dns name or cluster-ip", {
-    parse: oneOf(["dns", "cluster-ip"] as const),
-    default: "dns",
-  });
-  flag(command, "--cluster-domain <domain>", "cluster DNS domain for --kubernetes-upstream dns", {
-    parse: parseDomain,
-    default: "cluster.local",
-  });
-  flag(command, "--kubernetes-failure-limit <n>", "exit after this many watch failures in a row", {
-    parse: parseCount(1, 1000),
-    default: 5,
-  });
-  flag(command, "--kubernetes-failure-window <duration>", "...spanning at least this long", {
-    parse: parseDuration,
-    default: 30_000,
-    defaultText: "30s",
-  });
+  serviceWatchFlags(command);
   return command;
 }
 
-/** The client's Kubernetes mode, running. */
-export interface ClientKubernetes {
-  /** Resolves when watching stopped: closed, or gave up ({@linkcode ClientKubernetes.failure}). */
+/** The client's Kubernetes mode, running: its watch of edge Services. */
+export type ClientKubernetes = ServiceWatch;
+
+/** A watch of annotated Services, running. */
+export interface ServiceWatch {
+  /** Resolves when watching stopped: closed, or gave up ({@linkcode ServiceWatch.failure}). */
   ended: Promise<void>;
   /** Why watching gave up, if it did; the process should then exit non-zero. */
   readonly failure: Error | null;
@@ -379,25 +455,41 @@ export async function startClientKubernetes(
   onApps: (apps: AppSpec[]) => void,
 ): Promise<ClientKubernetes | null> {
   if (!flags.kubernetes) return null;
+  const watch = await watchAnnotatedServices(flags, log, { onApps });
+  log.info("kubernetes: exposing annotated Services", {
+    namespaces: flags.kubernetesNamespaces ?? "all",
+    upstream: flags.kubernetesUpstream,
+  });
+  return watch;
+}
+
+/**
+ * Watches the Services annotated `exposed` (by `flags`: namespaces, upstream
+ * mode, failure policy) and hands every new app list to `onApps`; with
+ * `offers`, central Services, which need the `peers` annotation.
+ * `namespaces` replaces the flag's default of all namespaces.
+ */
+export async function watchAnnotatedServices(
+  flags: ServiceWatchFlags,
+  log: Logger,
+  options: { onApps(apps: OfferSpec[]): void; offers?: boolean; namespaces?: string[] },
+): Promise<ServiceWatch> {
   const api = await loadKubeApi();
   const logger = log.with({ component: "kubernetes" });
   const policy = {
     maxFailures: flags.kubernetesFailureLimit,
     failureWindowMs: flags.kubernetesFailureWindow,
   };
-  const feeds = (flags.kubernetesNamespaces ?? [undefined]).map((namespace) =>
-    new Reflector(api, SERVICES, { namespace, policy, logger })
-  );
+  const feeds = (flags.kubernetesNamespaces ?? options.namespaces ?? [undefined]).map((
+    namespace,
+  ) => new Reflector(api, SERVICES, { namespace, policy, logger }));
   const source = new AnnotatedServiceSource(feeds, {
     upstream: flags.kubernetesUpstream,
     clusterDomain: flags.clusterDomain,
+    offers: options.offers,
     logger,
   });
-  source.start(onApps);
-  log.info("kubernetes: exposing annotated Services", {
-    namespaces: flags.kubernetesNamespaces ?? "all",
-    upstream: flags.kubernetesUpstream,
-  });
+  source.start(options.onApps);
   let failure: Error | null = null;
   const ended = source.done.catch((error: Error) => {
     failure = error;

@@ -29,6 +29,7 @@ import {
 } from "../server/mod.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "../transport/mod.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
+import { type OfferFlags, offerFlags, OfferSources } from "./server_offers.ts";
 import {
   type KubernetesServerFlags,
   kubernetesServerFlags,
@@ -57,7 +58,7 @@ import {
   parsePortRange,
 } from "./parse.ts";
 
-interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags {
+interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags, OfferFlags {
   host: string;
   port: number;
   path: string;
@@ -158,6 +159,7 @@ export function serverCommand(): Command {
   });
   flag(command, "--tls-cert <file>", "PEM certificate chain: serve wss:// (needs --tls-key)");
   flag(command, "--tls-key <file>", "PEM private key of --tls-cert");
+  offerFlags(command);
   kubernetesServerFlags(command);
   stateFlags(command, "server");
   tunnelFlags(command, {
@@ -223,7 +225,8 @@ async function serve(
     log.warn("acceptor dummy: every client is accepted without approval");
     acceptor = new DummyAcceptor();
   }
-  const kube = await startServerKubernetes(flags, log);
+  const offers = await OfferSources.open(flags, log);
+  const kube = await startServerKubernetes(flags, log, (list) => offers.setKubernetes(list));
   // --ha: every replica's peers and apps in /v1/peers and /v1/apps.
   const roster = kube?.ha && flags.replicaName
     ? new ReplicaRoster(state, flags.replicaName, { logger: log })
@@ -252,13 +255,16 @@ async function serve(
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
       observers: roster ? [...kube!.observers, roster] : kube?.observers,
+      offers: offers.offers,
       logger: log,
     });
   } catch (error) {
+    await offers.stop();
     await kube?.close();
     throw listenError(error, "--host, --port", flags.host, flags.port);
   }
   roster?.attach(server);
+  offers.onChange((list) => server.setOffers(list));
   const abort = new AbortController();
   let admin;
   try {
@@ -281,17 +287,24 @@ async function serve(
   } catch (error) {
     await server.close();
     await roster?.close();
+    await offers.stop();
     await kube?.close();
     throw listenError(error, "--admin-host, --admin-port", flags.adminHost, flags.adminPort);
   }
   log.info("admin listening", { url: admin.url });
-  const signal = await untilSignal();
-  log.info("shutting down", { signal });
+  const stop = new AbortController();
+  const signal = await Promise.race([
+    untilSignal(stop.signal),
+    ...(kube?.offers ? [kube.offers.ended.then(() => null)] : []),
+  ]);
+  stop.abort();
+  if (signal) log.info("shutting down", { signal });
   abort.abort();
-  await Promise.all([server.close(), admin.finished]);
+  await Promise.all([server.close(), admin.finished, offers.stop()]);
   await approvals?.flush().catch((error) => log.warn("cannot record last seen", { error }));
   // --ha: the requests that ended with the server leave the other replicas' lists.
   if (acceptor instanceof ManualAcceptor) await acceptor.settled();
   await roster?.close();
   await kube?.close();
+  if (kube?.offers?.failure) throw kube.offers.failure;
 }

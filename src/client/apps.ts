@@ -1,10 +1,11 @@
 /**
- * Apps a client offers: parsing `--expose` specs and apps files.
+ * Apps a client (or a server) offers: parsing `--expose` specs and apps
+ * files, and merging the lists they come from.
  *
  * @module
  */
 
-import { type AppSpec, nameProblem } from "../protocol/mod.ts";
+import { type AppSpec, nameProblem, type OfferSpec } from "../protocol/mod.ts";
 
 /** Parses `host:port` or `[v6]:port`; throws RangeError naming `what`. */
 export function parseAddress(text: string, what = "address"): { host: string; port: number } {
@@ -61,13 +62,27 @@ export function parseExpose(spec: string): AppSpec {
   return { name: checkName(name, spec), ...address };
 }
 
+/** How an apps file is read. */
+export interface AppsFileOptions {
+  /**
+   * Accept `peers: [edge-1, …]` on `{name, address}` items (the server's
+   * file: offered to those peers only). A client's file has no peers.
+   */
+  peers?: boolean;
+}
+
 /**
  * Parses the text of an apps file: a JSON or YAML list whose items are
- * `{name, address}` objects or `--expose` strings.
+ * `{name, address}` objects (with `peers` when `options.peers`) or
+ * `--expose` strings.
  *
  * @throws {SyntaxError} when the text is not a list of apps.
  */
-export async function parseAppsFile(text: string, source: string): Promise<AppSpec[]> {
+export async function parseAppsFile(
+  text: string,
+  source: string,
+  options: AppsFileOptions = {},
+): Promise<OfferSpec[]> {
   let data: unknown;
   const trimmed = text.trim();
   if (trimmed === "") return [];
@@ -84,16 +99,17 @@ export async function parseAppsFile(text: string, source: string): Promise<AppSp
   }
   if (data === null || data === undefined) return [];
   if (!Array.isArray(data)) throw new SyntaxError(`Cannot read ${source}: expected a list of apps`);
-  const apps: AppSpec[] = [];
+  const apps: OfferSpec[] = [];
   const seen = new Set<string>();
   for (const [index, item] of data.entries()) {
-    let app: AppSpec;
+    let app: OfferSpec;
     try {
       if (typeof item === "string") {
         app = parseExpose(item);
       } else if (item && typeof item === "object" && "name" in item && "address" in item) {
         const { name, address } = item as { name: unknown; address: unknown };
         app = parseExpose(`name=${String(name)},address=${String(address)}`);
+        if ("peers" in item) app = { ...app, peers: parsePeers(item.peers, options) };
       } else {
         throw new RangeError('expected {name, address} or "name=host:port"');
       }
@@ -111,12 +127,41 @@ export async function parseAppsFile(text: string, source: string): Promise<AppSp
   return apps;
 }
 
+function parsePeers(peers: unknown, options: AppsFileOptions): string[] {
+  if (!options.peers) throw new RangeError("peers: only a server's apps file offers to peers");
+  if (!Array.isArray(peers) || peers.length === 0) {
+    throw new RangeError("peers: expected a non-empty list of peer names");
+  }
+  return peers.map((peer) => {
+    const problem = nameProblem(String(peer));
+    if (problem) throw new RangeError(`peers: "${String(peer)}" ${problem}`);
+    return String(peer);
+  });
+}
+
+/**
+ * Merges app lists, earlier lists first: an app whose name an earlier list
+ * has is left out (`--expose` wins over the apps file, which wins over
+ * Kubernetes).
+ */
+export function mergeApps<T extends AppSpec>(...lists: readonly (readonly T[])[]): T[] {
+  const names = new Set<string>();
+  const out: T[] = [];
+  for (const list of lists) {
+    const added = list.filter((app) => !names.has(app.name));
+    for (const app of added) names.add(app.name);
+    out.push(...added);
+  }
+  return out;
+}
+
 /** Watches an apps file by polling and reports each new valid content. */
 export class AppsFileWatcher {
   #path: string;
   #intervalMs: number;
-  #onChange: (apps: AppSpec[]) => void;
+  #onChange: (apps: OfferSpec[]) => void;
   #onError: (error: Error) => void;
+  #fileOptions: AppsFileOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #last: string | null = null;
   #lastError: string | null = null;
@@ -126,12 +171,13 @@ export class AppsFileWatcher {
   /** Creates a watcher; call {@linkcode AppsFileWatcher.load} first, then `start`. */
   constructor(
     path: string,
-    options: {
+    options: AppsFileOptions & {
       intervalMs?: number;
-      onChange: (apps: AppSpec[]) => void;
+      onChange: (apps: OfferSpec[]) => void;
       onError: (error: Error) => void;
     },
   ) {
+    this.#fileOptions = { peers: options.peers };
     this.#path = path;
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#onChange = options.onChange;
@@ -143,9 +189,9 @@ export class AppsFileWatcher {
    *
    * @throws {SyntaxError|Deno.errors.NotFound} when it cannot be read or parsed.
    */
-  async load(): Promise<AppSpec[]> {
+  async load(): Promise<OfferSpec[]> {
     const text = await Deno.readTextFile(this.#path);
-    const apps = await parseAppsFile(text, this.#path);
+    const apps = await parseAppsFile(text, this.#path, this.#fileOptions);
     this.#last = text;
     return apps;
   }
@@ -173,9 +219,9 @@ export class AppsFileWatcher {
     }
     if (text === this.#last) return;
     this.#last = text;
-    let apps: AppSpec[];
+    let apps: OfferSpec[];
     try {
-      apps = await parseAppsFile(text, this.#path);
+      apps = await parseAppsFile(text, this.#path, this.#fileOptions);
     } catch (error) {
       this.#report(error as Error);
       return;

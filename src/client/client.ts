@@ -15,9 +15,11 @@ import {
   type SessionOptions,
 } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { type ClientStats, TrafficLedger } from "../metrics/mod.ts";
-import { Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
+import { type ClientStats, Flow, TrafficLedger } from "../metrics/mod.ts";
+import { Mux, type MuxStream } from "../mux/mod.ts";
 import {
+  decodeAppAnnounce,
+  decodeAppWithdraw,
   decodeHello,
   encodeAppAnnounce,
   encodeAppWithdraw,
@@ -25,6 +27,7 @@ import {
   type Frame,
   FrameKind,
   GoAwayCode,
+  HelloFeature,
   ProtocolError,
   ResetCode,
 } from "../protocol/mod.ts";
@@ -38,6 +41,8 @@ import {
 import { VERSION } from "../version.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import type { ServerPin } from "./server_pin.ts";
+import { carryToUpstream } from "./upstream.ts";
+import { OfferedApps, type OfferedAppsOptions, type ReceivedOffer } from "./offered_apps.ts";
 
 /** Configuration of {@linkcode WormholeClient}. */
 export interface ClientOptions {
@@ -84,6 +89,8 @@ export interface ClientOptions {
   maxPayload?: number;
   /** Where to log. */
   logger?: Logger;
+  /** Where the apps the server offers are listened for, and who hears of changes. */
+  offered?: Omit<OfferedAppsOptions, "track" | "log">;
 }
 
 /** Connection state, for health checks and tests. */
@@ -140,6 +147,8 @@ export class WormholeClient {
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** Traffic per app, for the life of the client: counters never go back. */
   #traffic = new Map<string, TrafficLedger>();
+  /** Listeners of the apps the server offers this client. */
+  #offered: OfferedApps;
 
   /** Creates a client; {@linkcode start} connects it. */
   constructor(options: ClientOptions) {
@@ -148,6 +157,11 @@ export class WormholeClient {
     this.#log = (options.logger ?? silentLogger).with({ peer: this.#name });
     this.#backoff = new Backoff(options.reconnect);
     for (const app of options.apps ?? []) this.#apps.set(app.name, app);
+    this.#offered = new OfferedApps({
+      ...options.offered,
+      track: (work) => this.#track(work),
+      log: this.#log,
+    });
   }
 
   /** Current connection state. */
@@ -198,12 +212,18 @@ export class WormholeClient {
       reconnects: Math.max(0, this.#dials - 1),
       apps: this.#apps.size,
       traffic,
+      offeredTraffic: this.#offered.traffic(),
     };
   }
 
   /** Apps currently offered. */
   get apps(): AppSpec[] {
     return [...this.#apps.values()];
+  }
+
+  /** Apps the server offers this client now, with the endpoints they are listened on. */
+  offered(): ReceivedOffer[] {
+    return this.#offered.list();
   }
 
   /** Starts the connect loop. */
@@ -440,6 +460,7 @@ export class WormholeClient {
         window: mux.window,
         maxPayload: mux.maxPayload,
         software: `wormhole/${VERSION}`,
+        features: HelloFeature.Offers,
       }),
     );
     const stopKeepalive = startKeepalive(mux, this.#options.keepaliveMs ?? 15_000, (silentMs) => {
@@ -450,6 +471,7 @@ export class WormholeClient {
       stopKeepalive();
       this.#mux = null;
       this.#announced.clear();
+      await this.#offered.clear();
       // close() waits for this: Web Crypto calls still running must not outlive the client.
       await mux.linkEnded;
       return goAway || error?.message || "connection closed";
@@ -457,6 +479,14 @@ export class WormholeClient {
   }
 
   #onControl(mux: Mux, frame: Frame): void {
+    if (this.#established && frame.kind === FrameKind.AppOffer) {
+      this.#offered.offer(mux, decodeAppAnnounce(frame.payload));
+      return;
+    }
+    if (this.#established && frame.kind === FrameKind.AppOfferWithdraw) {
+      this.#offered.withdraw(decodeAppWithdraw(frame.payload));
+      return;
+    }
     if (frame.kind !== FrameKind.Hello || this.#established) {
       throw new ProtocolError("malformed", "Cannot accept this control frame from the server");
     }
@@ -495,44 +525,25 @@ export class WormholeClient {
       stream.reset(ResetCode.UnknownApp, `no app named "${stream.app}" here`);
       return;
     }
-    const work = this.#connect(stream, app);
-    this.#work.add(work);
-    work.finally(() => this.#work.delete(work));
+    this.#track(this.#connect(stream, app));
   }
 
-  async #connect(stream: MuxStream, app: AppSpec): Promise<void> {
-    const upstream = `${app.host}:${app.port}`;
-    const log = this.#log.with({ app: app.name, stream: stream.id });
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: app.host, port: app.port });
-    } catch (error) {
-      log.warn("upstream refused the connection", { upstream, error });
-      stream.reset(ResetCode.Refused, `${upstream}: ${(error as Error).message}`);
-      return;
-    }
-    if (stream.error) {
-      conn.close();
-      return;
-    }
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // The upstream already went away; the pipe will see it.
-    }
+  /** Registers work {@linkcode close} waits for. */
+  #track(work: Promise<unknown>): void {
+    this.#work.add(work);
+    work.finally(() => this.#work.delete(work))
+      .catch((error) => this.#log.error("background task failed", { error }));
+  }
+
+  #connect(stream: MuxStream, app: AppSpec): Promise<void> {
     let ledger = this.#traffic.get(app.name);
     if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());
-    const counts = ledger.open();
-    const result = await pipe(stream, conn, counts);
-    ledger.close(counts);
-    const fields = { upstream, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
-    if (result.error instanceof StreamResetError && result.error.remote) {
-      log.debug("stream reset by the server", { ...fields, reason: result.error.message });
-    } else if (result.error) {
-      log.info("upstream connection ended abruptly", { ...fields, error: result.error });
-    } else {
-      log.debug("upstream connection closed", fields);
-    }
+    return carryToUpstream(
+      stream,
+      app,
+      ledger,
+      this.#log.with({ app: app.name, stream: stream.id, flow: Flow.ToEdge }),
+    );
   }
 
   /** Disconnects, stops reconnecting, and waits until every socket is closed. */

@@ -7,3 +7,7 @@
 export * from "./apps.ts";
 export * from "./client.ts";
 export * from "./server_pin.ts";
+export * from "./app_listener.ts";
+export * from "./port_allocator.ts";
+export * from "./upstream.ts";
+export * from "./offered_apps.ts";

@@ -1,17 +1,25 @@
 /**
- * Which apps an annotated edge Service turns into.
+ * Which apps an annotated Service turns into: an edge Service into a
+ * client's apps, a central one (with `peers`) into the server's offers.
  *
  * | annotation                                 | meaning                                              |
  * | ------------------------------------------ | ---------------------------------------------------- |
  * | `wormhole.glothriel.github.com/exposed`    | `1`, `yes`, `true` (any case): expose                |
  * | `wormhole.glothriel.github.com/name`       | app name; default `<namespace>-<service>`            |
  * | `wormhole.glothriel.github.com/ports`      | port names or numbers, comma-separated; default all  |
+ * | `wormhole.glothriel.github.com/peers`      | central only: `*` or peer names, comma-separated     |
  *
  * @module
  */
 
-import type { AppSpec } from "../protocol/mod.ts";
-import { ANNOTATION_EXPOSED, ANNOTATION_NAME, ANNOTATION_PORTS, type Service } from "./objects.ts";
+import { nameProblem, type OfferSpec } from "../protocol/mod.ts";
+import {
+  ANNOTATION_EXPOSED,
+  ANNOTATION_NAME,
+  ANNOTATION_PEERS,
+  ANNOTATION_PORTS,
+  type Service,
+} from "./objects.ts";
 import type { ServicePort } from "./objects.ts";
 import { sanitizeAppName } from "./names.ts";
 
@@ -24,12 +32,17 @@ export interface AppMappingOptions {
   upstream: UpstreamMode;
   /** Cluster DNS domain (default `cluster.local`). */
   clusterDomain?: string;
+  /**
+   * Central Services (the server's offers): the `peers` annotation is
+   * required and becomes each app's `peers` (`*`: every approved peer).
+   */
+  offers?: boolean;
 }
 
 /** The apps of one Service, and what was wrong with it (for the log). */
 export interface ServiceApps {
-  /** Apps to offer, one per selected port. */
-  apps: AppSpec[];
+  /** Apps to offer, one per selected port (with `peers` for central Services). */
+  apps: OfferSpec[];
   /** Human-readable problems: ports or names that were skipped. */
   problems: string[];
 }
@@ -73,6 +86,12 @@ export function appsFromService(service: Service, options: AppMappingOptions): S
   const annotations = service.metadata.annotations ?? {};
   if (!isExposedValue(annotations[ANNOTATION_EXPOSED])) return { apps: [], problems: [] };
   const problems: string[] = [];
+  let peers: readonly string[] | undefined;
+  if (options.offers) {
+    const parsed = peersOf(annotations[ANNOTATION_PEERS], problems);
+    if (parsed === null) return { apps: [], problems };
+    peers = parsed;
+  }
   const namespace = service.metadata.namespace ?? "default";
   const svc = service.metadata.name;
   const ports = selectPorts(service.spec?.ports ?? [], annotations[ANNOTATION_PORTS], problems);
@@ -92,7 +111,7 @@ export function appsFromService(service: Service, options: AppMappingOptions): S
     host = ip;
   }
   const base = annotations[ANNOTATION_NAME]?.trim() || `${namespace}-${svc}`;
-  const apps: AppSpec[] = [];
+  const apps: OfferSpec[] = [];
   for (const port of ports) {
     const raw = ports.length > 1 ? `${base}-${port.name || port.port}` : base;
     const name = sanitizeAppName(raw);
@@ -100,7 +119,34 @@ export function appsFromService(service: Service, options: AppMappingOptions): S
       problems.push(`app name "${raw}" cannot be made valid`);
       continue;
     }
-    apps.push({ name, host, port: port.port });
+    apps.push({ name, host, port: port.port, ...(peers ? { peers } : {}) });
   }
   return { apps, problems };
+}
+
+/**
+ * The peers of a central Service's `peers` annotation: `undefined` for `*`
+ * (every approved peer), the names otherwise; `null`, with the problem, when
+ * it is missing or names no valid peer.
+ */
+function peersOf(
+  value: string | undefined,
+  problems: string[],
+): readonly string[] | undefined | null {
+  if (value === undefined || value.trim() === "") {
+    problems.push(`has no ${ANNOTATION_PEERS} annotation ("*" or peer names): not offered`);
+    return null;
+  }
+  if (value.trim() === "*") return undefined;
+  const peers: string[] = [];
+  for (const peer of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const problem = nameProblem(peer);
+    if (problem) problems.push(`peer "${peer}" in ${ANNOTATION_PEERS} ${problem}`);
+    else if (!peers.includes(peer)) peers.push(peer);
+  }
+  if (peers.length === 0) {
+    problems.push(`${ANNOTATION_PEERS} names no valid peer: not offered`);
+    return null;
+  }
+  return peers;
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { appsFromService, isExposedValue } from "./annotations.ts";
-import { ANNOTATION_EXPOSED, ANNOTATION_NAME, ANNOTATION_PORTS, type Service } from "./objects.ts";
+import {
+  ANNOTATION_EXPOSED,
+  ANNOTATION_NAME,
+  ANNOTATION_PEERS,
+  ANNOTATION_PORTS,
+  type Service,
+} from "./objects.ts";
 
 function service(
   annotations: Record<string, string>,
@@ -151,4 +157,34 @@ Deno.test("annotations: table of Services and the apps they become", () => {
     );
     assert.equal(result.problems.length, row.problems ?? 0, `${row.what}: ${result.problems}`);
   }
+});
+
+Deno.test("annotations: central Services are offered only to the peers they name", () => {
+  const offers = { upstream: "dns", offers: true } as const;
+  const exposed = { [ANNOTATION_EXPOSED]: "yes" };
+  const table: { what: string; peers?: string; want: string[] | null | "all"; problems: number }[] =
+    [
+      { what: "no peers annotation", want: null, problems: 1 },
+      { what: "empty peers", peers: " ", want: null, problems: 1 },
+      { what: "every peer", peers: "*", want: "all", problems: 0 },
+      { what: "a list", peers: "edge-1, edge-2,edge-1", want: ["edge-1", "edge-2"], problems: 0 },
+      { what: "a bad name skipped", peers: "edge-1,bad name", want: ["edge-1"], problems: 1 },
+      { what: "only bad names", peers: "bad name", want: null, problems: 2 },
+    ];
+  for (const row of table) {
+    const annotations = row.peers === undefined
+      ? exposed
+      : { ...exposed, [ANNOTATION_PEERS]: row.peers };
+    const result = appsFromService(service(annotations), offers);
+    assert.equal(result.problems.length, row.problems, `${row.what}: ${result.problems}`);
+    if (row.want === null) {
+      assert.deepEqual(result.apps, [], row.what);
+    } else {
+      assert.equal(result.apps.length, 1, row.what);
+      assert.deepEqual(result.apps[0].peers, row.want === "all" ? undefined : row.want, row.what);
+    }
+  }
+  // An edge Service's peers annotation means nothing.
+  const edge = appsFromService(service({ ...exposed, [ANNOTATION_PEERS]: "x" }), DNS);
+  assert.equal(edge.apps[0].peers, undefined);
 });

@@ -82,7 +82,8 @@ export interface ProxyServiceOptions {
    * the replica holding a peer writes each Service's EndpointSlice with its
    * own address and removes it (if still its own) when the peer goes. Only
    * the leader deletes Services ({@linkcode HaCollector}), so this
-   * controller neither deletes them after the grace nor collects garbage.
+   * controller does not delete them after the grace, and its start-up
+   * collection only releases slices naming it that no peer of this run holds.
    */
   replica?: Replica;
 }
@@ -131,14 +132,14 @@ export class ProxyServiceController {
 
   /**
    * Starts the first sync (retried until it succeeds) and schedules the
-   * garbage collection of orphans one grace period from now.
+   * garbage collection of orphans one grace period from now (`--ha`: only
+   * of this replica's own slices of an earlier run).
    */
   start(): void {
     this.#track(this.#firstSync());
-    if (this.#options.replica) return;
     this.#gcTimer = this.#timers.set(() => {
       this.#gcTimer = undefined;
-      this.#track(this.#collectGarbage());
+      this.#track(this.#options.replica ? this.#releaseStaleSlices() : this.#collectGarbage());
     }, this.#options.graceMs);
   }
 
@@ -422,6 +423,10 @@ export class ProxyServiceController {
     }
     let serviceUid: string | undefined;
     if (this.#options.replica && !desired.has("EndpointSlice")) await this.#releaseSlice(name);
+    if (desired.size === 0) {
+      if (this.#desired.get(name) === desired && !this.#dirty.has(name)) this.#desired.delete(name);
+      return;
+    }
     for (const [kind, desiredObject] of desired) {
       let object = desiredObject;
       if (kind === "EndpointSlice") {
@@ -533,6 +538,26 @@ export class ProxyServiceController {
         this.#log.info("garbage collection of proxy Services done", { orphans: [...orphans] });
       },
     );
+  }
+
+  /**
+   * `--ha`: releases the slices that name this replica but that no peer of
+   * this run holds (written before a restart under the same name); the
+   * leader does not, as the replica is alive.
+   */
+  #releaseStaleSlices(): Promise<void> {
+    return this.#retrying("cannot list this replica's EndpointSlices, retrying", async () => {
+      const me = this.#options.replica?.name;
+      const stale = (await this.#sink.listOwned("EndpointSlice"))
+        .filter((slice) => sliceHolder(slice) === me && !this.#desired.has(slice.metadata.name))
+        .map((slice) => slice.metadata.name);
+      for (const name of stale) {
+        // Through the per-name queue: an exposure arriving meanwhile wins.
+        this.#desired.set(name, new Map());
+        this.#kick(name);
+      }
+      if (stale.length > 0) this.#log.info("releasing EndpointSlices of an earlier run", { stale });
+    });
   }
 
   /** Runs `work` until it succeeds or the controller closes, with backoff between failures. */

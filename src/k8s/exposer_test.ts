@@ -293,7 +293,6 @@ Deno.test("exposer --ha: a selector-less Service and the holder's EndpointSlice,
   const sink = new MemoryServiceSink("wormhole");
   const a = replicaSetup(sink, "wormhole-a", "10.0.0.2");
   a.controller.start();
-  assert.equal(a.timers.pending.size, 0, "no start-up garbage collection: that is the leader's");
   a.controller.appExposed(event("laptop", "web", 3000, 30001));
   await a.controller.idle();
   const svc = sink.peek("Service", "laptop-web") as Service;
@@ -373,4 +372,35 @@ Deno.test("exposer --ha: the replica the peer moves to takes the slice over; the
   );
   await a.controller.close();
   await b.controller.close();
+});
+
+Deno.test("exposer --ha: one grace after start, a replica releases its slices of an earlier run, and only those", async () => {
+  const sink = new MemoryServiceSink("wormhole");
+  const earlier = replicaSetup(sink, "wormhole-a", "10.0.0.2");
+  const other = replicaSetup(sink, "wormhole-b", "10.0.0.3");
+  earlier.controller.appExposed(event("gone", "web", 80, 30001));
+  earlier.controller.appExposed(event("back", "web", 80, 30002));
+  other.controller.appExposed(event("elsewhere", "web", 80, 30003));
+  await Promise.all([earlier.controller.idle(), other.controller.idle()]);
+  await earlier.controller.close();
+
+  // The same replica name, restarted: "back" reconnects to it within the grace, "gone" does not.
+  const again = replicaSetup(sink, "wormhole-a", "10.0.0.4");
+  again.controller.start();
+  again.controller.appExposed(event("back", "web", 80, 30002));
+  await again.controller.idle();
+  assert.equal(again.timers.fireAll(), 1);
+  await again.controller.idle();
+  assert.deepEqual(sink.names("EndpointSlice"), ["back-web", "elsewhere-web"]);
+  assert.deepEqual(sink.peek("EndpointSlice", "back-web")?.endpoints, [{
+    addresses: ["10.0.0.4"],
+    conditions: { ready: true, serving: true, terminating: false },
+  }]);
+  assert.deepEqual(
+    sink.names("Service"),
+    ["back-web", "elsewhere-web", "gone-web"],
+    "Services stay",
+  );
+  await again.controller.close();
+  await other.controller.close();
 });

@@ -14,6 +14,11 @@ export const ANNOTATION_EXPOSED = `${KEY_PREFIX}/exposed`;
 export const ANNOTATION_NAME = `${KEY_PREFIX}/name`;
 /** Edge Services: comma-separated port names or numbers to expose (default: all TCP ports). */
 export const ANNOTATION_PORTS = `${KEY_PREFIX}/ports`;
+/**
+ * Central Services: `*` or comma-separated peer names the Service is offered
+ * to; without it an `exposed` central Service is not offered.
+ */
+export const ANNOTATION_PEERS = `${KEY_PREFIX}/peers`;
 
 /** Proxy objects: label (label-safe value) and annotation (full name) of the peer. */
 export const KEY_EXPOSED_PEER = `${KEY_PREFIX}/exposed-peer`;

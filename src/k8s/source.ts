@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AppSpec } from "../protocol/mod.ts";
+import type { OfferSpec } from "../protocol/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { type AppMappingOptions, appsFromService } from "./annotations.ts";
 import { type KubeObject, objectKey, type Service } from "./objects.ts";
@@ -20,7 +20,7 @@ export interface ServiceSource {
    * Starts watching. `onApps` gets the whole app list, sorted by name, once
    * the first Services are known and after every change that alters it.
    */
-  start(onApps: (apps: AppSpec[]) => void): void;
+  start(onApps: (apps: OfferSpec[]) => void): void;
   /**
    * Resolves when closed; rejects with a `KubernetesWatchError` when watching
    * gave up (the process should then exit non-zero).
@@ -46,7 +46,7 @@ export class AnnotatedServiceSource implements ServiceSource {
   #caches: Map<string, Service>[];
   #abort = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #onApps: ((apps: AppSpec[]) => void) | null = null;
+  #onApps: ((apps: OfferSpec[]) => void) | null = null;
   #last: string | null = null;
   #problems = new Map<string, string>();
   #runs: Promise<void>[] = [];
@@ -61,7 +61,7 @@ export class AnnotatedServiceSource implements ServiceSource {
   }
 
   /** Starts every feed; see {@linkcode ServiceSource.start}. */
-  start(onApps: (apps: AppSpec[]) => void): void {
+  start(onApps: (apps: OfferSpec[]) => void): void {
     if (this.#onApps) throw new Error("AnnotatedServiceSource already started");
     this.#onApps = onApps;
     const signal = this.#abort.signal;
@@ -118,7 +118,7 @@ export class AnnotatedServiceSource implements ServiceSource {
   #flush(): void {
     const services = this.#caches.flatMap((cache) => [...cache.entries()])
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const apps: AppSpec[] = [];
+    const apps: OfferSpec[] = [];
     const taken = new Map<string, string>();
     const seen = new Set<string>();
     for (const [key, service] of services) {

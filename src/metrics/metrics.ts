@@ -7,7 +7,7 @@
  */
 
 import promClient from "prom-client";
-import type { ClientStats, ServerStats } from "./stats.ts";
+import { type ClientStats, Flow, type ServerStats } from "./stats.ts";
 
 type Registry = InstanceType<typeof promClient.Registry>;
 
@@ -75,36 +75,37 @@ export function serverMetrics(
     (s) => s.pendingRequests,
   );
   gauge("wormhole_apps_exposed", "Apps with an open listener.", (s) => s.appsExposed);
+  const flows = () => withFlow(current().traffic, current().offeredTraffic);
   new promClient.Gauge({
     name: "wormhole_streams_open",
     help: "Tunnelled connections open now.",
-    labelNames: ["peer", "app"],
+    labelNames: ["peer", "app", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) this.set({ peer: t.peer, app: t.app }, t.streamsOpen);
+      for (const t of flows()) this.set({ peer: t.peer, app: t.app, flow: t.flow }, t.streamsOpen);
     },
   });
   new promClient.Counter({
     name: "wormhole_streams_total",
     help: "Tunnelled connections carried.",
-    labelNames: ["peer", "app"],
+    labelNames: ["peer", "app", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) this.inc({ peer: t.peer, app: t.app }, t.streamsTotal);
+      for (const t of flows()) this.inc({ peer: t.peer, app: t.app, flow: t.flow }, t.streamsTotal);
     },
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
     help: "Bytes carried, by direction: in = received from the peer, out = sent to it.",
-    labelNames: ["peer", "app", "direction"],
+    labelNames: ["peer", "app", "direction", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) {
-        this.inc({ peer: t.peer, app: t.app, direction: "in" }, t.bytesIn);
-        this.inc({ peer: t.peer, app: t.app, direction: "out" }, t.bytesOut);
+      for (const t of flows()) {
+        this.inc({ peer: t.peer, app: t.app, direction: "in", flow: t.flow }, t.bytesIn);
+        this.inc({ peer: t.peer, app: t.app, direction: "out", flow: t.flow }, t.bytesOut);
       }
     },
   });
@@ -212,39 +213,48 @@ export function clientMetrics(stats: () => ClientStats): MetricsSource {
       this.inc(current().reconnects);
     },
   });
+  const flows = () => withFlow(current().traffic, current().offeredTraffic);
   new promClient.Gauge({
     name: "wormhole_streams_open",
     help: "Tunnelled connections open now.",
-    labelNames: ["app"],
+    labelNames: ["app", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) this.set({ app: t.app }, t.streamsOpen);
+      for (const t of flows()) this.set({ app: t.app, flow: t.flow }, t.streamsOpen);
     },
   });
   new promClient.Counter({
     name: "wormhole_streams_total",
     help: "Tunnelled connections carried.",
-    labelNames: ["app"],
+    labelNames: ["app", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) this.inc({ app: t.app }, t.streamsTotal);
+      for (const t of flows()) this.inc({ app: t.app, flow: t.flow }, t.streamsTotal);
     },
   });
   new promClient.Counter({
     name: "wormhole_bytes_total",
     help: "Bytes carried, by direction: in = received from the server, out = sent to it.",
-    labelNames: ["app", "direction"],
+    labelNames: ["app", "direction", "flow"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of current().traffic) {
-        this.inc({ app: t.app, direction: "in" }, t.bytesIn);
-        this.inc({ app: t.app, direction: "out" }, t.bytesOut);
+      for (const t of flows()) {
+        this.inc({ app: t.app, direction: "in", flow: t.flow }, t.bytesIn);
+        this.inc({ app: t.app, direction: "out", flow: t.flow }, t.bytesOut);
       }
     },
   });
   processMetrics(registry);
   return render(registry, () => snapshot = null);
+}
+
+/** Traffic of apps reached `to-edge` and of offered apps (`to-center`), each with its flow. */
+function withFlow<T>(traffic: T[], offered: T[] = []): (T & { flow: Flow })[] {
+  return [
+    ...traffic.map((t) => ({ ...t, flow: Flow.ToEdge })),
+    ...offered.map((t) => ({ ...t, flow: Flow.ToCenter })),
+  ];
 }

@@ -8,6 +8,21 @@
 
 import type { Traffic } from "./ledger.ts";
 
+/**
+ * Which way a tunnelled connection goes, as the `flow` label of the traffic
+ * metrics and the `flow` field of logs: `to-edge` reaches a client's app
+ * (the caller is at the server), `to-center` an app the server offers (the
+ * caller is at a client). (`direction` already names in/out of the bytes.)
+ */
+export const Flow = {
+  /** To an app of a client, through the server's listener. */
+  ToEdge: "to-edge",
+  /** To an app the server offers, through a client's listener. */
+  ToCenter: "to-center",
+} as const;
+/** A {@linkcode Flow} value. */
+export type Flow = typeof Flow[keyof typeof Flow];
+
 /** Traffic of one (peer, app) on the server. */
 export interface AppTraffic extends Traffic {
   /** The peer. */
@@ -26,6 +41,8 @@ export interface ServerStats {
   appsExposed: number;
   /** Traffic per (peer, app), including apps no longer exposed. */
   traffic: AppTraffic[];
+  /** Traffic to the apps the server offers, per (peer, app) (flow `to-center`). */
+  offeredTraffic?: AppTraffic[];
   /** Failed handshakes by reason. */
   handshakeFailures: Record<string, number>;
   /** Connections between accept and authentication now. */
@@ -52,4 +69,6 @@ export interface ClientStats {
   apps: number;
   /** Traffic per app. */
   traffic: ClientAppTraffic[];
+  /** Traffic to the apps the server offers this client, per app (flow `to-center`). */
+  offeredTraffic?: ClientAppTraffic[];
 }

@@ -85,7 +85,8 @@ export interface MuxOptions {
   /** A peer opened a stream. Without this handler incoming streams are refused. */
   onStream?: (stream: MuxStream) => void;
   /**
-   * A control frame (hello, app announced, app withdrawn) arrived on `mux`
+   * A control frame (hello, app announced or withdrawn, app offered or
+   * offer withdrawn) arrived on `mux`
    * (passed in, so a handler written before the mux exists needs no
    * reference to it).
    */
@@ -561,6 +562,8 @@ export class Mux implements StreamHost {
       case FrameKind.Hello:
       case FrameKind.AppAnnounce:
       case FrameKind.AppWithdraw:
+      case FrameKind.AppOffer:
+      case FrameKind.AppOfferWithdraw:
         this.#options.onControl?.(frame, this);
         return;
       default:

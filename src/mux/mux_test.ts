@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  decodeAppAnnounce,
   decodeFrames,
   decodeReason,
   decodeWindow,
   EMPTY,
+  encodeAppAnnounce,
   encodeFrames,
   encodeOpen,
   encodeReason,
@@ -208,6 +210,17 @@ Deno.test("mux: control frames reach onControl of the peer", async () => {
   assert.equal(frames[0].kind, FrameKind.AppWithdraw);
   assert.equal(frames[0].stream, 0);
   assert.equal(str(frames[0].payload), "web");
+  server.close();
+});
+
+Deno.test("mux: offers and their withdrawals reach onControl of the peer", async () => {
+  const frames: Frame[] = [];
+  const { server } = muxPair({ client: { onControl: (f) => frames.push(f) } });
+  server.sendControl(FrameKind.AppOffer, encodeAppAnnounce({ name: "db", port: 5432 }));
+  server.sendControl(FrameKind.AppOfferWithdraw, text("db"));
+  await waitFor(() => frames.length === 2, "control frames");
+  assert.deepEqual(frames.map((f) => f.kind), [FrameKind.AppOffer, FrameKind.AppOfferWithdraw]);
+  assert.deepEqual(decodeAppAnnounce(frames[0].payload), { name: "db", port: 5432 });
   server.close();
 });
 

@@ -15,3 +15,18 @@ export interface AppSpec {
   /** Upstream port. */
   port: number;
 }
+
+/**
+ * An app the server offers to its clients: an upstream the server reaches,
+ * and which peers may use it (`--expose` and apps files on the server;
+ * central Services annotated with `…/peers`).
+ */
+export interface OfferSpec extends AppSpec {
+  /** Names of the peers it is offered to; absent: every approved peer. */
+  peers?: readonly string[];
+}
+
+/** True when `offer` is offered to the peer named `peer`. */
+export function isOfferedTo(offer: OfferSpec, peer: string): boolean {
+  return offer.peers === undefined || offer.peers.includes(peer);
+}

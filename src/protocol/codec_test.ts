@@ -222,7 +222,7 @@ Deno.test("codec: an oversized frame is rejected before its payload is awaited",
 });
 
 Deno.test("codec: unknown kinds are rejected", () => {
-  for (const kind of [0, 0x0c, 0x7f, 0xff]) {
+  for (const kind of [0, 0x0e, 0x7f, 0xff]) {
     assert.equal(isFrameKind(kind), false);
     assert.throws(
       () => decodeFrames(header(PROTOCOL_VERSION, kind, 0, 0)),
@@ -237,7 +237,7 @@ Deno.test("codec: every known kind is accepted and named", () => {
     assert.equal(frameKindName(kind), name);
     assert.equal(decodeFrames(header(PROTOCOL_VERSION, kind, 0, 0))[0].kind, kind);
   }
-  assert.equal(frameKindName(0x0c), "0x0c");
+  assert.equal(frameKindName(0x0e), "0x0e");
 });
 
 Deno.test("codec: unknown versions are rejected", () => {

@@ -1,7 +1,8 @@
 /**
  * Typed payloads of the frames that carry more than raw bytes: window
  * updates, resets, go-aways, pings and the control messages (hello, app
- * announced, app withdrawn).
+ * announced, app withdrawn; app offered and offer withdrawn share the last
+ * two's payloads).
  *
  * Every `decode*` function throws only {@linkcode ProtocolError}.
  *
@@ -72,7 +73,27 @@ export interface Hello {
   maxPayload: number;
   /** Software identification, e.g. `wormhole/0.1.0`. */
   software: string;
+  /**
+   * What the sender understands beyond protocol v1's first release, as
+   * {@linkcode HelloFeature} bits; 0 (or absent) from a peer that predates
+   * the field.
+   */
+  features?: number;
 }
+
+/**
+ * Bits of {@linkcode Hello.features}. A side uses a feature only when the
+ * peer's hello has its bit: a peer that predates it would close the
+ * connection on a frame kind it does not know.
+ */
+export const HelloFeature = {
+  /**
+   * From a client: send me AppOffer and AppOfferWithdraw, and accept my
+   * streams to the apps offered. A server sends its offers only to clients
+   * with this bit; from a server it says it may offer apps.
+   */
+  Offers: 1,
+} as const;
 
 /** An app offered by a client. */
 export interface AppInfo {
@@ -190,12 +211,15 @@ export function encodeHello(hello: Hello): Uint8Array {
     .u32(hello.maxPayload)
     .var(encodeName(hello.name, "peer name"))
     .var(truncateUtf8(hello.software, MAX_NAME_BYTES))
+    .u32(hello.features ?? 0)
     .bytes();
 }
 
 /**
  * Decodes a hello message. Bytes after the known fields are ignored, so later
- * versions can append fields.
+ * versions can append fields: `features` (a u32 after `software`) is read
+ * when there are 4 bytes for it and is 0 otherwise, which is how a hello
+ * from a peer that predates it reads.
  */
 export function decodeHello(payload: Uint8Array): Hello {
   const reader = new FieldReader(payload, "hello");
@@ -203,6 +227,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   const maxPayload = reader.u32();
   const name = decodeName(reader.var("peer name"), "peer name");
   const software = utf8(reader.var("software"), "software");
+  const features = payload.length - reader.offset >= 4 ? reader.u32() : 0;
   if (window < 1024) {
     throw new ProtocolError("malformed", `Cannot decode hello: window ${window} below 1024`);
   }
@@ -212,7 +237,7 @@ export function decodeHello(payload: Uint8Array): Hello {
       `Cannot decode hello: max payload ${maxPayload} below 1024`,
     );
   }
-  return { window, maxPayload, name, software };
+  return { window, maxPayload, name, software, features };
 }
 
 /** Encodes an app-announced message. */

@@ -14,6 +14,7 @@ import {
   encodeReason,
   encodeWindow,
   type Hello,
+  HelloFeature,
   MAX_NAME_BYTES,
   MAX_REASON_BYTES,
   ResetCode,
@@ -191,6 +192,7 @@ const helloArb: fc.Arbitrary<Hello> = fc.record({
   window: fc.integer({ min: 1024, max: 0xffffffff }),
   maxPayload: fc.integer({ min: 1024, max: 0xffffffff }),
   software: text(60).filter((s) => utf8.encode(s).length <= MAX_NAME_BYTES),
+  features: fc.nat({ max: 0xffffffff }),
 });
 
 function rawHello(window: number, maxPayload: number, name: Uint8Array, software: Uint8Array) {
@@ -202,7 +204,24 @@ Deno.test("control: hello round-trips", () => {
     assert.deepEqual(decodeHello(encodeHello(hello)), { ...hello });
   }));
   const hello = { name: "edge-1", window: 524288, maxPayload: 65536, software: "wormhole/0.1.0" };
-  assert.deepEqual(decodeHello(encodeHello(hello)), hello);
+  assert.deepEqual(decodeHello(encodeHello(hello)), { ...hello, features: 0 });
+});
+
+Deno.test("control: a hello from a peer that predates features reads as features 0", () => {
+  const old = rawHello(4096, 4096, utf8.encode("edge-1"), utf8.encode("wormhole/0.0.9"));
+  assert.equal(decodeHello(old).features, 0);
+  // Fewer than 4 bytes after software are not a features field either.
+  assert.equal(decodeHello(concat(old, new Uint8Array([0xff, 0xff, 0xff]))).features, 0);
+});
+
+Deno.test("control: a hello with features starts with the bytes an older decoder reads", () => {
+  // An older decoder reads window, max payload, name and software and
+  // ignores the rest: the features must come after them, unchanged.
+  const hello = { name: "edge-1", window: 4096, maxPayload: 4096, software: "wormhole/0.2.0" };
+  const withFeatures = encodeHello({ ...hello, features: HelloFeature.Offers });
+  const old = rawHello(4096, 4096, utf8.encode("edge-1"), utf8.encode("wormhole/0.2.0"));
+  assert.deepEqual(withFeatures.subarray(0, old.length), old);
+  assert.deepEqual(withFeatures.subarray(old.length), u32(HelloFeature.Offers));
 });
 
 Deno.test("control: hello ignores trailing bytes (room for later fields)", () => {
@@ -234,9 +253,9 @@ Deno.test("control: hello with invalid UTF-8 is malformed", () => {
   );
 });
 
-Deno.test("control: hello truncated anywhere is rejected as truncated", () => {
+Deno.test("control: hello truncated before its features is rejected as truncated", () => {
   const full = encodeHello({ name: "peer", window: 4096, maxPayload: 4096, software: "sw" });
-  for (let cut = 0; cut < full.length; cut++) {
+  for (let cut = 0; cut < full.length - 4; cut++) {
     assert.throws(() => decodeHello(full.subarray(0, cut)), protocolError("truncated"));
   }
 });

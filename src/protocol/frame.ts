@@ -52,6 +52,14 @@ export const FrameKind = {
   AppAnnounce: 0x0a,
   /** Control: an app is no longer available on the sending client. */
   AppWithdraw: 0x0b,
+  /**
+   * Control: the server offers one of its apps to this client (payload as
+   * AppAnnounce). Sent only to a client whose hello has
+   * {@linkcode HelloFeature.Offers}: older decoders reject unknown kinds.
+   */
+  AppOffer: 0x0c,
+  /** Control: the server no longer offers that app to this client (payload as AppWithdraw). */
+  AppOfferWithdraw: 0x0d,
 } as const;
 
 /** A frame kind value. */

@@ -28,6 +28,7 @@ import {
   FrameKind,
   GoAwayCode,
   HEADER_SIZE,
+  HelloFeature,
   nameProblem,
   ProtocolError,
 } from "../protocol/mod.ts";
@@ -38,6 +39,7 @@ import type { Acceptor } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { DEFAULT_HANDSHAKE_LIMITS, hostOf, TokenBuckets } from "./handshake_limits.ts";
 import type { DenyList } from "./deny_list.ts";
+import type { ServerOffers } from "./offers.ts";
 import type { Peer, PeerRegistry } from "./peers.ts";
 
 /** Bytes a sealed record adds to the mux record it carries (header, tag), rounded up. */
@@ -73,6 +75,8 @@ export interface ConnectionOptions {
   maxPayload?: number;
   /** Registers work the server awaits on shutdown. */
   track(work: Promise<unknown>): void;
+  /** The apps the server offers, told to peers that ask; their streams are dialled here. */
+  offers?: ServerOffers;
   /** Where floods of refusals are tallied (one line per interval). */
   log: Logger;
 }
@@ -252,9 +256,11 @@ export class TunnelConnections {
       maxWindow: options.maxWindow,
       connectionBuffer: options.connectionBuffer,
       onControl,
+      onStream: options.offers && ((stream) => options.offers!.accept(mux, stream)),
       onGoAway: (reason) => log.info("peer is going away", { reason: reason.reason }),
     });
     const error = await this.#watch(mux, () => peer !== null, log);
+    options.offers?.detach(mux);
     if (error) log.warn("tunnel connection failed", { error });
     // At once: a silent peer's link may take its close deadline (1 s) to end.
     if (peer) await peers.remove(peer, error ? error.message : "disconnected");
@@ -280,9 +286,11 @@ export class TunnelConnections {
         window: mux.window,
         maxPayload: mux.maxPayload,
         software: `wormhole/${VERSION}`,
+        features: HelloFeature.Offers,
       }),
     );
     log.info("peer connected", { fingerprint: hello.fingerprint, software: settings.software });
+    this.#options.offers?.attach(hello.name, mux, settings.features ?? 0, log);
     return peer;
   }
 

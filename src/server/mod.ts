@@ -5,9 +5,7 @@
  */
 
 export * from "./acceptor.ts";
-export * from "./port_allocator.ts";
 export * from "./port_assignments.ts";
-export * from "./app_listener.ts";
 export * from "./server.ts";
 export * from "./observers.ts";
 export type { PeerInfo } from "./admin.ts";
@@ -15,3 +13,6 @@ export * from "./approvals.ts";
 export * from "./deny_list.ts";
 export * from "./pending_board.ts";
 export * from "./replica_roster.ts";
+export type { OfferedApp } from "./offers.ts";
+// The server's options (`portRange`) name it; it lives with the allocator both ends use.
+export type { PortRange } from "../client/mod.ts";

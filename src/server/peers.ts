@@ -7,13 +7,13 @@
  * @module
  */
 
+import { AppListener, type PortAllocator } from "../client/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { Flow } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import { type AppInfo, GoAwayCode, nameProblem } from "../protocol/mod.ts";
 import type { ServerAccounting } from "./accounting.ts";
-import { AppListener } from "./app_listener.ts";
 import type { AppEvent, Observers } from "./observers.ts";
-import type { PortAllocator } from "./port_allocator.ts";
 import { pairKey } from "./port_assignments.ts";
 
 /** A connected and accepted client. */
@@ -145,7 +145,7 @@ export class PeerRegistry {
       listener,
       peer.mux,
       accounting.ledger(peer.name, app.name),
-      log,
+      log.with({ flow: Flow.ToEdge }),
       this.#options.track,
     );
     peer.apps.set(app.name, appListener);

@@ -54,6 +54,7 @@ export class PendingBoard {
     this.#ttlMs = options.ttlMs ?? DEFAULT_PENDING_TTL_MS;
     this.#now = options.now ?? Date.now;
     this.#log = options.logger ?? silentLogger;
+    state.quiet(PENDING_ENTRY);
   }
 
   /** How long an entry lives without renewal, in ms. */

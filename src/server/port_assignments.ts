@@ -8,7 +8,7 @@
 
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
-import type { PortBook } from "./port_allocator.ts";
+import type { PortBook } from "../client/mod.ts";
 
 /** Entry of the server's state holding the port assignments. */
 export const PORTS_ENTRY = "ports.json";

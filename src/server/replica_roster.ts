@@ -74,6 +74,7 @@ export class ReplicaRoster implements ServerObserver {
     this.#ttlMs = options.ttlMs ?? DEFAULT_ROSTER_TTL_MS;
     this.#now = options.now ?? Date.now;
     this.#log = options.logger ?? silentLogger;
+    state.quiet(ROSTER_ENTRY);
   }
 
   /** Starts publishing `local` (now, on every change, and every third of the lifetime). */

@@ -8,9 +8,11 @@
  * @module
  */
 
+import { PortAllocator, type PortRange } from "../client/mod.ts";
 import type { Identity, SessionOptions } from "../crypto/mod.ts";
 import { type Logger, LogTally, silentLogger } from "../log/mod.ts";
 import type { ServerStats } from "../metrics/mod.ts";
+import type { OfferSpec } from "../protocol/mod.ts";
 import {
   DEFAULT_MAX_HANDSHAKES,
   type ServeEvent,
@@ -24,8 +26,8 @@ import type { ApprovalStore } from "./approvals.ts";
 import { TunnelConnections } from "./connections.ts";
 import { type DeniedKey, DenyList } from "./deny_list.ts";
 import { Observers, type ServerObserver } from "./observers.ts";
+import { type OfferedApp, ServerOffers } from "./offers.ts";
 import { PeerRegistry } from "./peers.ts";
-import { PortAllocator, type PortRange } from "./port_allocator.ts";
 import type { PortAssignments } from "./port_assignments.ts";
 
 /** Configuration of {@linkcode WormholeServer}. */
@@ -74,6 +76,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** Hooks told about peers and apps. */
   observers?: ServerObserver[];
+  /** Apps offered to clients at start; {@linkcode WormholeServer.setOffers} changes them later. */
+  offers?: OfferSpec[];
   /** Where to log. */
   logger?: Logger;
 }
@@ -115,6 +119,7 @@ export class WormholeServer {
   #peers: PeerRegistry;
   #connections: TunnelConnections;
   #admin: ServerAdmin;
+  #offers: ServerOffers;
   #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
   #refused: LogTally;
@@ -134,6 +139,8 @@ export class WormholeServer {
       track,
       log,
     });
+    this.#offers = new ServerOffers({ track, log });
+    this.#offers.set(options.offers ?? []);
     this.#connections = new TunnelConnections({
       identity: options.identity,
       acceptor: options.acceptor,
@@ -149,6 +156,7 @@ export class WormholeServer {
       maxWindow: options.maxWindow,
       connectionBuffer: options.connectionBuffer,
       track,
+      offers: this.#offers,
       log,
     });
     this.#refused = new LogTally(log, "refusing connections: too many handshakes");
@@ -224,6 +232,19 @@ export class WormholeServer {
     return out.sort((a, b) => a.peer.localeCompare(b.peer) || a.app.localeCompare(b.app));
   }
 
+  /**
+   * Replaces the apps offered to clients; each connected peer is told what
+   * changed for it at once.
+   */
+  setOffers(offers: readonly OfferSpec[]): void {
+    this.#offers.set(offers);
+  }
+
+  /** The apps offered to clients, sorted by name. */
+  offers(): OfferedApp[] {
+    return this.#offers.list();
+  }
+
   /** Names of the connected, accepted peers. */
   peerNames(): string[] {
     return this.#peers.names();
@@ -237,6 +258,7 @@ export class WormholeServer {
       pendingRequests: this.requests().length,
       appsExposed: this.#peers.appsExposed(),
       traffic: this.#accounting.traffic(),
+      offeredTraffic: this.#offers.traffic(),
       handshakeFailures: this.#accounting.handshakeFailures(),
       handshakes: this.#endpoint.handshakes(),
       connectionsRefused: this.#accounting.connectionsRefused,

@@ -32,6 +32,7 @@ export class StateStore {
   #log: Logger;
   #queue: Promise<unknown> = Promise.resolve();
   #listeners = new Set<(keys: string[]) => void>();
+  #quiet = new Set<string>();
   #abort = new AbortController();
   #watching: Promise<void> | null = null;
 
@@ -136,6 +137,14 @@ export class StateStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Logs outside changes that touch only `keys` at debug rather than info:
+   * entries other processes renew on a timer (`--ha`'s shared views).
+   */
+  quiet(...keys: string[]): void {
+    for (const key of keys) this.#quiet.add(key);
+  }
+
   /** Starts following writes made by others (the backend's watch), until {@linkcode close}. */
   follow(): void {
     this.#watching ??= this.#backend.watch((snapshot) => this.#adopt(snapshot), this.#abort.signal)
@@ -154,7 +163,15 @@ export class StateStore {
     const keys = new Set([...Object.keys(before.entries), ...Object.keys(snapshot.entries)]);
     const changed = [...keys].filter((key) => before.entries[key] !== snapshot.entries[key]);
     if (changed.length === 0) return;
-    this.#log.info("state changed outside this process", { state: this.#backend.name, changed });
+    const routine = changed.every((key) => this.#quiet.has(key));
+    (routine ? this.#log.debug : this.#log.info).call(
+      this.#log,
+      "state changed outside this process",
+      {
+        state: this.#backend.name,
+        changed,
+      },
+    );
     for (const listener of this.#listeners) {
       try {
         listener(changed);

@@ -3,6 +3,7 @@ import { FileStateBackend } from "./file_backend.ts";
 import { MemoryStateBackend } from "./memory_backend.ts";
 import { MAX_STATE_ATTEMPTS, StateStore } from "./store.ts";
 import { type StateBackend, StateConflictError, type StateSnapshot } from "./backend.ts";
+import { Logger } from "../log/mod.ts";
 
 Deno.test("state store: a conflicting write re-reads and re-applies the change", async () => {
   const backend = new MemoryStateBackend();
@@ -146,4 +147,24 @@ Deno.test("file state: an entry edited by hand while the store follows is seen",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("state store: outside changes to quiet entries alone are logged at debug, others at info", async () => {
+  const backend = new MemoryStateBackend();
+  const lines: { level: string; changed: string[] }[] = [];
+  const logger = new Logger({
+    level: "debug",
+    format: "json",
+    sink: (l) => lines.push(JSON.parse(l)),
+  });
+  const store = await StateStore.open(backend, { logger });
+  store.quiet("renewed.json");
+  store.follow();
+  backend.external({ "renewed.json": "1" });
+  backend.external({ "renewed.json": "2", "approved.json": "x" });
+  assert.deepEqual(lines.map((l) => [l.level, l.changed]), [
+    ["debug", ["renewed.json"]],
+    ["info", ["renewed.json", "approved.json"]],
+  ]);
+  await store.close();
 });

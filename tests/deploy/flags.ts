@@ -38,6 +38,10 @@ export const SERVER_FLAGS: Readonly<Record<string, FlagKind>> = {
   "lease-duration": "value",
   "lease-renew-deadline": "value",
   "lease-retry-period": "value",
+  "kubernetes-namespaces": "value",
+  "kubernetes-upstream": "value",
+  "cluster-domain": "value",
+  "expose": "repeatable",
 };
 
 /** Flags of `wormhole client` (alias `join`). */
@@ -58,6 +62,11 @@ export const CLIENT_FLAGS: Readonly<Record<string, FlagKind>> = {
   "log-level": "value",
   "log-format": "value",
   "admin-port": "value",
+  "server-name": "value",
+  "port-range": "value",
+  "kubernetes-namespace": "value",
+  "kubernetes-labels": "value",
+  "network-policies": "boolean",
 };
 
 /** The state directory of the image (its VOLUME and WORMHOLE_STATE_DIR). */

@@ -137,3 +137,14 @@ podAntiAffinity:
             {{- include "wormhole.server.selectorLabels" . | nindent 12 }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The client pod's own labels as k=v,k=v for its --kubernetes-labels: the Services it
+creates for the apps the server offers select the pod by them.
+*/}}
+{{- define "wormhole.client.kubernetesLabels" -}}
+app.kubernetes.io/name={{ include "wormhole.name" . }},app.kubernetes.io/instance={{ .Release.Name }},app.kubernetes.io/component=client
+{{- range $key, $value := .Values.client.offers.proxyServices.labels -}}
+,{{ $key }}={{ $value }}
+{{- end -}}
+{{- end -}}

@@ -1,19 +1,21 @@
 /**
- * The TCP listener the server opens for one app of one peer. Every accepted
- * connection becomes a stream through that peer's tunnel.
+ * The TCP listener of one app carried through a tunnel: the server opens one
+ * per app a client announces, a client one per app the server offers it.
+ * Every accepted connection becomes a stream through the tunnel, whose far
+ * end dials the upstream (`carryToUpstream`).
  *
  * @module
  */
 
 import type { Logger } from "../log/mod.ts";
 import type { TrafficLedger } from "../metrics/mod.ts";
-import { type Mux, pipe, StreamResetError } from "../mux/mod.ts";
-import type { AppInfo } from "../protocol/mod.ts";
+import { type Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
+import { type AppInfo, ResetCode } from "../protocol/mod.ts";
 
 /** Pause after an accept error that is not the listener closing, in ms. */
 const ACCEPT_RETRY_MS = 100;
 
-/** Listens for one (peer, app) pair and carries each connection through the tunnel. */
+/** Listens for one app and carries each connection through the tunnel. */
 export class AppListener {
   /** The app as announced by the peer. */
   readonly app: AppInfo;
@@ -27,6 +29,8 @@ export class AppListener {
   #track: (work: Promise<unknown>) => void;
   #closed = false;
   #loop: Promise<void>;
+  /** Streams carried now, so that {@linkcode abort} can reset them. */
+  #streams = new Set<MuxStream>();
 
   /**
    * Starts accepting on `listener`. Connections are counted in `ledger`,
@@ -91,12 +95,14 @@ export class AppListener {
     const log = this.#log.with({ stream: stream.id });
     log.debug("connection accepted", { remote });
     const counts = this.#ledger.open();
+    this.#streams.add(stream);
     this.#track(
       pipe(stream, conn, counts).then((result) => {
+        this.#streams.delete(stream);
         this.#ledger.close(counts);
         const fields = { remote, bytesIn: result.bytesIn, bytesOut: result.bytesOut };
         if (result.error instanceof StreamResetError && result.error.remote) {
-          log.info("connection closed: the client reset it", {
+          log.info("connection closed: the tunnel peer reset it", {
             ...fields,
             reason: result.error.message,
           });
@@ -119,5 +125,15 @@ export class AppListener {
       // Already closed.
     }
     await this.#loop;
+  }
+
+  /**
+   * Stops accepting and resets the connections carried now: the app is no
+   * longer offered, so nothing may keep using it.
+   */
+  async abort(reason: string): Promise<void> {
+    const closing = this.close();
+    for (const stream of this.#streams) stream.reset(ResetCode.Aborted, reason);
+    await closing;
   }
 }
