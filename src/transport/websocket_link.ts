@@ -25,6 +25,7 @@ import {
   FrameParser,
   Opcode,
   WebSocketProtocolError,
+  type WsFrame,
 } from "./ws_frame.ts";
 
 /** Largest WebSocket message accepted unless the link is told otherwise (16 MiB). */
@@ -264,20 +265,25 @@ export class WebSocketLink implements RecordLink {
     // Start outside the constructor, so a failure can never beat its setup.
     await Promise.resolve();
     try {
-      if (leftover.length > 0) this.#onBytes(leftover);
-      // One read buffer at a time; each read hands the parser a copy of
-      // exactly the bytes read (records keep views into it).
+      if (leftover.length > 0) this.#onFrames(this.#parser.push(leftover));
+      // One read buffer, reused: the parser copies out whatever it keeps of
+      // it, and the rest of a large frame is read straight into that frame's
+      // own buffer. So each record costs one allocation, its own, and no
+      // read chunk stays pinned by a view (see "Memory" in docs/architecture.md).
       let buffer = new Uint8Array(this.#readSize);
       while (!this.#closed) {
-        if (buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
-        const n = await this.#conn.read(buffer);
+        const spare = this.#parser.spare;
+        if (!spare && buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
+        const n = await this.#conn.read(spare ?? buffer);
         if (n === null) {
           if (!this.#closing) this.#closeError ??= new Error("Connection closed by the peer");
           break;
         }
         this.bytesIn += n;
         if (this.#closing && (this.#readWhileClosing += n) > CLOSE_READ_LIMIT) break;
-        this.#onBytes(buffer.slice(0, n));
+        this.#onFrames(
+          spare ? this.#parser.filled(n) : this.#parser.push(buffer.subarray(0, n), true),
+        );
       }
     } catch (error) {
       if (!this.#closed) {
@@ -293,8 +299,8 @@ export class WebSocketLink implements RecordLink {
     this.#shutdown();
   }
 
-  #onBytes(chunk: Uint8Array): void {
-    for (const frame of this.#parser.push(chunk)) {
+  #onFrames(frames: WsFrame[]): void {
+    for (const frame of frames) {
       if (this.#closed) return;
       switch (frame.opcode) {
         case Opcode.Binary:
