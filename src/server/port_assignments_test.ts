@@ -41,18 +41,25 @@ Deno.test("port assignments: a pair gets its port back from the state after a re
   assert.deepEqual([...second.ports.entries()], []);
 });
 
-/** A range of two neighbouring ports that are both free now. */
+/**
+ * A range of two neighbouring ports that are both free now. Drawn below
+ * Linux's ephemeral range (32768 up): there, bind(0) hands out odd ports and
+ * outgoing connections take even ones, so with many connections open on the
+ * machine an OS-chosen port's neighbour is nearly always taken.
+ */
 function twoFreePorts(): { from: number; to: number } {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const from = probe.addr.port;
+    const from = 20000 + Math.floor(Math.random() * 12000);
     try {
-      Deno.listen({ hostname: "127.0.0.1", port: from + 1 }).close();
-      return { from, to: from + 1 };
+      const probe = Deno.listen({ hostname: "127.0.0.1", port: from });
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port: from + 1 }).close();
+        return { from, to: from + 1 };
+      } finally {
+        probe.close();
+      }
     } catch {
-      // Its neighbour is taken: draw again.
-    } finally {
-      probe.close();
+      // One of them is taken: draw again.
     }
   }
   throw new Error("Cannot find two neighbouring free ports");
