@@ -9,12 +9,15 @@
 
 import assert from "node:assert/strict";
 import {
+  type Collected,
   HaCollector,
   type KubeApi,
+  type KubeObject,
   KubeServiceSink,
   type Lease,
   LeaseElector,
   loadKubeApi,
+  type ProxyKind,
   ProxyServiceController,
   ReplicaLeases,
 } from "../src/k8s/mod.ts";
@@ -195,6 +198,110 @@ Deno.test(
       await Promise.all(controllers.map((c) => c.close()));
       await a.close();
       assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-a"), undefined);
+    });
+  },
+);
+
+/** The replica's sink: runs `before` once, just before its next EndpointSlice apply. */
+class SliceHook extends KubeServiceSink {
+  before: (() => Promise<unknown>) | undefined;
+  override async apply(kind: ProxyKind, object: KubeObject): Promise<KubeObject> {
+    if (kind === "EndpointSlice" && this.before) {
+      const before = this.before;
+      this.before = undefined;
+      await before();
+    }
+    return super.apply(kind, object);
+  }
+}
+
+Deno.test(
+  "ha: regression: a replica re-taking a Service unheld past the grace, between its Service and slice writes, keeps it from the leader (same uid, same ClusterIP)",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const sink = new SliceHook(api, "wh");
+      const replica = new ProxyServiceController({
+        sink,
+        selector: { app: "wormhole" },
+        graceMs: 10_000,
+        replica: { name: "wormhole-a", address: "127.0.0.2" },
+      });
+      const exposed = { peer: "laptop", app: { name: "web", port: 80 }, port: 30001 };
+      replica.appExposed({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      const service = kube.get("Service", "wh", "laptop-web")!;
+      replica.appWithdrawn({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      assert.equal(kube.get("EndpointSlice", "wh", "laptop-web"), undefined, "released");
+
+      const live = { survey: () => Promise.resolve({ live: new Set(["wormhole-a"]), gone: [] }) };
+      const collector = new HaCollector({
+        sink: new KubeServiceSink(api, "wh"),
+        replicas: { ...live, forget: () => Promise.resolve(), reset: () => {} },
+        graceMs: 10_000,
+        now,
+      });
+      await collector.collect();
+      advance(10_000);
+      // The peer comes back just as the grace ends: the leader's pass runs after the
+      // replica's Service write and before its slice write.
+      let collected: Collected | undefined;
+      sink.before = async () => collected = await collector.collect();
+      replica.appExposed({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      assert.deepEqual(collected?.services, []);
+      const after = kube.get("Service", "wh", "laptop-web");
+      assert.equal(after?.metadata.uid, service.metadata.uid, "the same Service");
+      assert.equal(
+        (after?.spec as { clusterIP?: string }).clusterIP,
+        (service.spec as { clusterIP?: string }).clusterIP,
+      );
+      assert.deepEqual((await collector.collect()).services, [], "held: the slice is there");
+      await replica.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: regression: after an API outage longer than the lease duration, a leader again does not take the replicas that could not renew either for gone",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      const { now, advance } = clock();
+      const members = (replica: string) =>
+        new ReplicaLeases({
+          api,
+          namespace: "wh",
+          replica,
+          prefix: "wormhole-replica",
+          durationMs: TIMINGS.durationMs,
+          renewEveryMs: TIMINGS.retryPeriodMs,
+          now,
+        });
+      const a = members("wormhole-a");
+      const b = members("wormhole-b");
+      await a.renew();
+      await b.renew();
+      const collector = new HaCollector({
+        sink: new KubeServiceSink(api, "wh"),
+        replicas: a,
+        graceMs: 10_000,
+        now,
+      });
+      assert.deepEqual((await collector.collect()).replicas, []);
+      // The API server is unreachable for longer than a lease duration: nobody renews, and a
+      // (leader) steps down after its renew deadline, which resets its collector.
+      advance(TIMINGS.durationMs + TIMINGS.retryPeriodMs);
+      collector.reset();
+      // Back: a leads again and collects before b's next renewal lands.
+      await a.renew();
+      const after = await collector.collect();
+      assert.deepEqual(after.replicas, [], "b is as alive as a");
+      assert.deepEqual((await a.survey()).live, new Set(["wormhole-a", "wormhole-b"]));
+      await a.close();
+      await b.close();
     });
   },
 );

@@ -56,8 +56,12 @@ export class HaCollector {
   #options: HaCollectorOptions;
   #log: Logger;
   #now: () => number;
-  /** Service name → when (our clock) it was first seen without a slice. */
-  #unheldSince = new Map<string, number>();
+  /**
+   * Service name → when (our clock) it was first seen without a slice, at
+   * which resourceVersion: a replica's take changes the Service, so a new
+   * resourceVersion starts the clock over.
+   */
+  #unheldSince = new Map<string, { since: number; resourceVersion?: string }>();
 
   /** Creates the collector. */
   constructor(options: HaCollectorOptions) {
@@ -66,9 +70,10 @@ export class HaCollector {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Forgets the unheld clocks (leadership lost: the next leader starts its own). */
+  /** Forgets the unheld clocks and the replicas' (leadership lost: the next term starts afresh). */
   reset(): void {
     this.#unheldSince.clear();
+    this.#options.replicas.reset();
   }
 
   /** One pass; throws when the API fails (the caller retries at its next pass). */
@@ -94,19 +99,23 @@ export class HaCollector {
         this.#unheldSince.delete(name);
         continue;
       }
-      const since = this.#unheldSince.get(name) ?? now;
-      this.#unheldSince.set(name, since);
-      if (now - since < graceMs) continue;
+      const { resourceVersion } = service.metadata;
+      const seen = this.#unheldSince.get(name);
+      const unheld = seen !== undefined && seen.resourceVersion === resourceVersion
+        ? seen
+        : { since: now, resourceVersion };
+      this.#unheldSince.set(name, unheld);
+      if (now - unheld.since < graceMs) continue;
+      // The Service first: if a replica took it meanwhile, its NetworkPolicy stays too.
+      if (!await this.#delete("Service", service)) continue;
+      services.delete(name);
+      this.#unheldSince.delete(name);
+      done.services.push(name);
       const policy = this.#options.networkPolicies
         ? await sink.get("NetworkPolicy", name)
         : undefined;
       if (policy && isOwned(policy) && await this.#delete("NetworkPolicy", policy)) {
         done.networkPolicies.push(name);
-      }
-      if (await this.#delete("Service", service)) {
-        services.delete(name);
-        this.#unheldSince.delete(name);
-        done.services.push(name);
       }
     }
     for (const name of this.#unheldSince.keys()) {

@@ -31,6 +31,12 @@ export interface ReplicaView {
   survey(): Promise<ReplicaSurvey>;
   /** Deletes a gone replica's Lease. */
   forget(name: string): Promise<void>;
+  /**
+   * Forgets when each Lease was last seen to change (leadership lost): a
+   * stale clock would take replicas that could not renew during an API
+   * outage, as this one could not, for gone the moment it is back.
+   */
+  reset(): void;
 }
 
 /** Settings of {@linkcode ReplicaLeases}. */
@@ -135,6 +141,11 @@ export class ReplicaLeases implements ReplicaView {
     for (const name of this.#seen.keys()) if (!names.has(name)) this.#seen.delete(name);
     live.add(this.#options.replica);
     return { live, gone: gone.filter((name) => !live.has(name)) };
+  }
+
+  /** See {@linkcode ReplicaView.reset}. */
+  reset(): void {
+    this.#seen.clear();
   }
 
   /** See {@linkcode ReplicaView.forget}. */
