@@ -13,6 +13,7 @@ import {
   HaCollector,
   type KubeApi,
   type KubeObject,
+  KubernetesApiError,
   KubeServiceSink,
   type Lease,
   LeaseElector,
@@ -302,6 +303,107 @@ Deno.test(
       assert.deepEqual((await a.survey()).live, new Set(["wormhole-a", "wormhole-b"]));
       await a.close();
       await b.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: regression: a replica the leader took for gone writes its EndpointSlices again once its Lease gets through",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const sink = new KubeServiceSink(api, "wh");
+      const controller = new ProxyServiceController({
+        sink,
+        selector: { app: "wormhole" },
+        graceMs: 10_000,
+        replica: { name: "wormhole-a", address: "127.0.0.2" },
+      });
+      const members = (replica: string, onRejoin?: () => void) =>
+        new ReplicaLeases({
+          api,
+          namespace: "wh",
+          replica,
+          prefix: "wormhole-replica",
+          durationMs: TIMINGS.durationMs,
+          renewEveryMs: TIMINGS.retryPeriodMs,
+          now,
+          onRejoin,
+        });
+      let rejoins = 0;
+      const a = members("wormhole-a", () => {
+        rejoins++;
+        controller.reassert();
+      });
+      const b = members("wormhole-b");
+      await a.renew();
+      await b.renew();
+      controller.appExposed({
+        peer: "laptop",
+        app: { name: "web", port: 80 },
+        port: 30001,
+        endpoint: "0.0.0.0:30001",
+      });
+      await controller.idle();
+      const collector = new HaCollector({ sink, replicas: b, graceMs: 10_000, now });
+      await collector.collect();
+      // a's renewals do not get through for a lease duration (its own network, say): b,
+      // leading, removes its slice and its Lease. a's tunnel to laptop is still up.
+      advance(TIMINGS.durationMs);
+      await b.renew();
+      assert.deepEqual((await collector.collect()).endpointSlices, ["laptop-web"]);
+      assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-a"), undefined);
+      assert.equal(rejoins, 0);
+
+      await a.renew();
+      await controller.idle();
+      assert.equal(rejoins, 1);
+      const slice = kube.get("EndpointSlice", "wh", "laptop-web");
+      assert.deepEqual(
+        (slice?.endpoints as { addresses: string[] }[] | undefined)?.[0]?.addresses,
+        ["127.0.0.2"],
+      );
+      await a.renew();
+      assert.equal(rejoins, 1, "an ordinary renewal is no rejoin");
+      assert.deepEqual((await collector.collect()).endpointSlices, [], "a is live again");
+      await controller.close();
+      await a.close();
+      await b.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: a replica whose first Lease write failed rejoins at its first renewal that gets through",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      let down = true;
+      const flaky: KubeApi = {
+        ...api,
+        request: <T>(request: Parameters<KubeApi["request"]>[0]) =>
+          down
+            ? Promise.reject(new KubernetesApiError(0, "NetworkError", "API server unreachable"))
+            : api.request<T>(request),
+      };
+      let rejoins = 0;
+      const a = new ReplicaLeases({
+        api: flaky,
+        namespace: "wh",
+        replica: "wormhole-a",
+        prefix: "wormhole-replica",
+        durationMs: TIMINGS.durationMs,
+        renewEveryMs: TIMINGS.retryPeriodMs,
+        onRejoin: () => rejoins++,
+      });
+      await assert.rejects(a.renew(), KubernetesApiError);
+      down = false;
+      await a.renew();
+      assert.equal(rejoins, 1);
+      await a.renew();
+      assert.equal(rejoins, 1);
+      await a.close();
     });
   },
 );

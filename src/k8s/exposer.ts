@@ -207,6 +207,17 @@ export class ProxyServiceController {
   }
 
   /**
+   * `--ha`: writes this replica's EndpointSlices (and their Services) again,
+   * after the leader took the replica for gone and removed them.
+   */
+  reassert(): void {
+    if (this.#closed) return;
+    for (const [name, desired] of this.#desired) {
+      if (desired?.has("EndpointSlice")) this.#kick(name);
+    }
+  }
+
+  /**
    * The endpoint `/v1/apps` should show for an app: `<service>.<namespace>:<port>`,
    * once its Service name is known; `undefined` otherwise.
    */
