@@ -407,3 +407,46 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "ha: regression: a leader whose requests hang (an API server that accepts and never answers) steps down at its renew deadline instead of waiting on them",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      const { now, advance } = clock();
+      let hang = false;
+      const stuck: (() => void)[] = [];
+      const hanging: KubeApi = {
+        ...api,
+        request: <T>(request: Parameters<KubeApi["request"]>[0]) =>
+          hang
+            ? new Promise<T>((_, reject) =>
+              stuck.push(() => reject(new KubernetesApiError(0, "NetworkError", "released")))
+            )
+            : api.request<T>(request),
+      };
+      const changes: boolean[] = [];
+      // A short retry period: each try gives up after it (real time), as client-go's do.
+      const a = new LeaseElector({
+        api: hanging,
+        namespace: "wh",
+        name: "wormhole-leader",
+        identity: "wormhole-a",
+        durationMs: 15_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 50,
+        now,
+        onChange: (leader) => changes.push(leader),
+      });
+      assert.equal(await a.tryOnce(), true);
+      hang = true;
+      // Each try waits what is left of the renew deadline, at least a retry period.
+      advance(9_990);
+      assert.equal(await a.tryOnce(), true, "within the renew deadline: still leader");
+      advance(10);
+      assert.equal(await a.tryOnce(), false, "past it: stepped down");
+      assert.deepEqual(changes, [true, false]);
+      for (const release of stuck) release();
+    });
+  },
+);
