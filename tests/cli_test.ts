@@ -40,6 +40,22 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["client", "--server-fingerprint", "a,b"], {}, /fingerprint "a".*\(entry 1 of 2\)/],
   [["apps", "list", "-o", "yaml"], {}, /--output .* argument 'yaml' is invalid/],
   [["server", "--no-such-flag"], {}, /unknown option '--no-such-flag'/],
+  [["server", "--max-window", "1KiB"], {}, /--max-window .* argument '1KiB' is invalid/],
+  [
+    ["client", "--max-window", "1MiB"],
+    {},
+    /Cannot use --max-window 1048576: below --window 2097152/,
+  ],
+  [
+    ["server", "--connection-buffer", "8MiB"],
+    {},
+    /Cannot use --connection-buffer 8388608: below --max/,
+  ],
+  [
+    ["client"],
+    { WORMHOLE_CONNECTION_BUFFER: "lots" },
+    /'lots' from env 'WORMHOLE_CONNECTION_BUFFER'/,
+  ],
 ];
 
 for (const [args, env, expected] of BAD_VALUES) {

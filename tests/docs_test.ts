@@ -10,7 +10,7 @@ import { buildProgram } from "../src/cli/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Flags of other tools that the docs show (Deno, kubectl, helm, docker) and of the demo and chaos scripts. */
+/** Flags of other tools that the docs show (Deno, kubectl, helm, docker) and of the demo, chaos and bench scripts. */
 const OTHER_TOOLS = new Set([
   "--allow-all",
   "--allow-env",
@@ -33,6 +33,7 @@ const OTHER_TOOLS = new Set([
   "--set",
   "--ulimit",
   "--v8-flags",
+  "--wan",
 ]);
 
 function programFlags(): Map<string, string[]> {

@@ -123,6 +123,9 @@ Deno.test("README: the local usage section works as written", async () => {
     const command = step.command.replaceAll("<FINGERPRINT>", fingerprint)
       .replace(/127\.0\.0\.1:41234/, endpoint);
     const [program, ...args] = command.split(/\s+/);
+    // As a reader would: the app is listed once the approved client has announced it (under
+    // load, `apps list` right after `accept` could otherwise run first).
+    if (/apps list/.test(command)) await server.line(/app exposed/);
     const output = await new Deno.Command(program === "curl" ? "curl" : LAUNCHER, {
       args: program === "curl" ? ["-sS", ...args] : split(command),
       env: { WORMHOLE_ADMIN: admin },

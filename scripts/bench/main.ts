@@ -20,15 +20,23 @@ import type { BenchSystem, Ports, RunningSystem } from "./systems/types.ts";
 import { direct } from "./systems/direct.ts";
 import { ssh } from "./systems/ssh.ts";
 import { wormhole } from "./systems/wormhole.ts";
+import { runWan, type WanResults, wanTable } from "./lib/wan.ts";
 
 const SYSTEMS: Record<SystemId, BenchSystem> = { direct, ssh, wormhole };
-const TESTS = ["idle", "iperf", "http", "connrate", "slow", "aead"] as const;
+const TESTS = ["idle", "iperf", "http", "connrate", "slow", "aead", "wan"] as const;
+const WAN_RTTS = [10, 50, 100];
+const WAN_SLOW_RTT = 50;
 type TestName = typeof TESTS[number];
 
 const USAGE = `usage: deno task bench [flags]
   --quick               short run: 3 s per timed test, 256 MiB slow read, 2 s AEAD
   --only LIST           systems, comma-separated: direct,ssh,wormhole (default: all)
   --tests LIST          ${TESTS.join(",")} (default: all)
+  --rtts LIST           WAN round-trip times in ms (default ${WAN_RTTS.join(",")})
+  --wan                 only the WAN rows (= --tests wan): ssh -R and wormhole through a delay
+                        proxy at RTT ${
+  WAN_RTTS.join(", ")
+} ms, and a slow reader at ${WAN_SLOW_RTT} ms
   --seconds N           duration of each iperf3 / wrk / new-connection test (default 10)
   --conns N             idle connections to open (default 10000)
   --slow-mib N          slow-reader transfer size in MiB (default 1024)
@@ -36,7 +44,8 @@ const USAGE = `usage: deno task bench [flags]
   --repeat N            runs of each timed test per system, interleaved; the table shows the
                         median run, so an odd N is best (default 3, --quick 1)
   --aead-seconds N      AEAD ceiling measuring time (default 5)
-  --out PATH            results file (default bench/results/latest.json; "-" for none)
+  --out PATH            results file (default bench/results/latest.json, --wan: wan-latest.json;
+                        "-" for none)
   --no-install          fail instead of apt-get installing missing tools
   -h, --help            this text`;
 
@@ -53,6 +62,7 @@ interface Config {
   aeadSeconds: number;
   out: string | null;
   install: boolean;
+  rtts: number[];
 }
 
 function parseArgs(argv: string[]): Config {
@@ -70,6 +80,7 @@ function parseArgs(argv: string[]): Config {
     aeadSeconds: quick ? 2 : 5,
     out: new URL("../../bench/results/latest.json", import.meta.url).pathname,
     install: true,
+    rtts: WAN_RTTS,
   };
   const list = <T extends string>(v: string, allowed: readonly T[], flag: string): T[] => {
     const items = v.split(",").map((s) => s.trim()).filter(Boolean);
@@ -83,6 +94,7 @@ function parseArgs(argv: string[]): Config {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number`);
     return n;
   };
+  let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=")
@@ -95,6 +107,16 @@ function parseArgs(argv: string[]): Config {
     };
     switch (flag) {
       case "--quick":
+        break;
+      case "--wan":
+        cfg.tests = ["wan"];
+        break;
+      case "--rtts":
+        cfg.rtts = val().split(",").map((v) => {
+          const n = Number(v);
+          if (!(n >= 0)) throw new Error(`${flag}: expected numbers ≥ 0`);
+          return n;
+        });
         break;
       case "--only":
         cfg.only = list(val(), SYSTEM_IDS, flag);
@@ -124,6 +146,7 @@ function parseArgs(argv: string[]): Config {
         cfg.aeadSeconds = num(val(), flag);
         break;
       case "--out": {
+        outGiven = true;
         const v = val();
         cfg.out = v === "-" ? null : v.startsWith("/") ? v : `${Deno.cwd()}/${v}`;
         break;
@@ -139,6 +162,10 @@ function parseArgs(argv: string[]): Config {
       default:
         throw new Error(`unknown flag ${a}\n${USAGE}`);
     }
+  }
+  // A WAN-only run keeps its own file, so that it does not replace the LAN results.
+  if (!outGiven && cfg.tests.length === 1 && cfg.tests[0] === "wan") {
+    cfg.out = new URL("../../bench/results/wan-latest.json", import.meta.url).pathname;
   }
   return cfg;
 }
@@ -374,6 +401,7 @@ async function main(): Promise<number> {
   let aeadError: string | null = null;
   let machine: Awaited<ReturnType<typeof machineInfo>> | null = null;
   let upstreamPorts: Ports | null = null;
+  let wan: WanResults | null = null;
   let fatal: string | null = null;
 
   const onSignal = async () => {
@@ -386,7 +414,7 @@ async function main(): Promise<number> {
 
   try {
     const needed: Tool[] = [];
-    if (cfg.tests.includes("iperf")) needed.push(TOOLS.iperf3);
+    if (cfg.tests.includes("iperf") || cfg.tests.includes("wan")) needed.push(TOOLS.iperf3);
     if (cfg.tests.includes("http")) needed.push(TOOLS.wrk);
     if (cfg.only.includes("ssh")) needed.push(TOOLS.ssh, TOOLS.sshKeygen, TOOLS.sshd);
     await ensureTools(needed, cfg.install, log);
@@ -427,6 +455,25 @@ async function main(): Promise<number> {
         if (runs[id].status === "unavailable" || runs[id].status === "error") continue;
         await runSystem(SYSTEMS[id], up.ports, cfg, runs[id]);
       }
+      if (cfg.tests.includes("wan")) {
+        wan = await runWan(
+          {
+            rtts: cfg.rtts,
+            seconds: cfg.seconds,
+            repeat: cfg.repeat,
+            slowMiB: cfg.slowMiB,
+            slowRate: cfg.slowRate,
+            slowLimitS: cfg.slowLimitS,
+            slowRtt: WAN_SLOW_RTT,
+          },
+          up.ports,
+          {
+            ssh: ids.includes("ssh") ? SYSTEMS.ssh : undefined,
+            wormhole: ids.includes("wormhole") ? SYSTEMS.wormhole : undefined,
+          },
+          log,
+        );
+      }
     } finally {
       for (const p of up.procs) await p.stop();
     }
@@ -439,11 +486,15 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
 
+  const lan = cfg.tests.some((t) => t !== "wan");
   const table = buildTable(runs, aeadRes);
-  const notes = [...table.notes];
+  const wanOut = wan ? wanTable(wan) : null;
+  const notes = lan ? [...table.notes] : [];
+  if (wanOut) notes.push(...wanOut.notes);
   if (aeadError) notes.push(`AEAD ceiling: ${aeadError}`);
   if (fatal) notes.push(`fatal: ${fatal}`);
-  console.log(table.markdown);
+  if (lan) console.log(table.markdown);
+  if (wanOut) console.log((lan ? "\n" : "") + wanOut.markdown);
   if (notes.length) console.log("\n" + notes.map((n) => `- ${n}`).join("\n"));
 
   if (cfg.out) {
@@ -456,9 +507,11 @@ async function main(): Promise<number> {
       aead: aeadRes,
       aeadError,
       systems: runs,
+      wan,
       fatal,
       notes,
-      table: table.markdown,
+      table: lan ? table.markdown : null,
+      wanTable: wanOut?.markdown ?? null,
     };
     await Deno.mkdir(cfg.out.slice(0, cfg.out.lastIndexOf("/")) || "/", { recursive: true });
     await Deno.writeTextFile(cfg.out, JSON.stringify(record, null, 2) + "\n");

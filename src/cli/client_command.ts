@@ -27,6 +27,7 @@ import {
   startClientKubernetes,
 } from "./kubernetes.ts";
 import {
+  checkWindowFlags,
   flag,
   type LogFlags,
   logFlags,
@@ -127,6 +128,7 @@ export function clientCommand(): Command {
 
 async function runClient(flags: ClientFlags): Promise<void> {
   const log = loggerFrom(flags);
+  checkWindowFlags(flags);
   if (flags.reconnectMax < flags.reconnectMin) {
     throw new UsageError(
       `--reconnect-max (${flags.reconnectMax} ms) is below --reconnect-min (${flags.reconnectMin} ms)`,
@@ -169,6 +171,8 @@ async function join(
     reconnect: { minMs: flags.reconnectMin, maxMs: flags.reconnectMax },
     window: flags.window,
     maxPayload: flags.maxPayload,
+    maxWindow: flags.maxWindow,
+    connectionBuffer: flags.connectionBuffer,
     logger: log,
     offered: offeredOptions(flags, services),
   });

@@ -8,7 +8,7 @@
 import { UsageError } from "./errors.ts";
 import { type Command, Option } from "commander";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "../log/mod.ts";
-import { DEFAULT_WINDOW } from "../mux/mod.ts";
+import { DEFAULT_CONNECTION_BUFFER, DEFAULT_MAX_WINDOW, DEFAULT_WINDOW } from "../mux/mod.ts";
 import { defaultStateDir, oneOf, parseBoolean, parseDuration, sizeIn } from "./parse.ts";
 
 /** `--listen-host <host>` → `WORMHOLE_LISTEN_HOST`. */
@@ -137,11 +137,14 @@ export interface TunnelFlags {
   keepalive: number;
   window: number;
   maxPayload: number;
+  maxWindow: number;
+  connectionBuffer: number;
 }
 
 /**
  * Adds the flags server and client share: `--state-dir`, `--keepalive`,
- * `--window` and `--max-payload`.
+ * `--window`, `--max-payload`, `--max-window` and `--connection-buffer`
+ * (check the last two with {@linkcode checkWindowFlags}).
  */
 export function tunnelFlags(
   command: Command,
@@ -153,7 +156,7 @@ export function tunnelFlags(
     default: 15_000,
     defaultText: "15s",
   });
-  flag(command, "--window <size>", "per-stream receive window", {
+  flag(command, "--window <size>", "initial per-stream receive window", {
     parse: sizeIn(256 * 1024, 64 << 20),
     default: DEFAULT_WINDOW,
     defaultText: "2MiB",
@@ -163,5 +166,34 @@ export function tunnelFlags(
     default: 65536,
     defaultText: "64KiB",
   });
+  flag(command, "--max-window <size>", "size a per-stream receive window may grow to", {
+    parse: sizeIn(256 * 1024, 1 << 30),
+    default: DEFAULT_MAX_WINDOW,
+    defaultText: "16MiB",
+  });
+  flag(command, "--connection-buffer <size>", "budget of one connection's receive windows", {
+    parse: sizeIn(1 << 20, 4 * 1024 ** 3),
+    default: DEFAULT_CONNECTION_BUFFER,
+    defaultText: "64MiB",
+  });
   return command;
+}
+
+/**
+ * Checks the window flags against each other.
+ *
+ * @throws {UsageError} when `--max-window` is below `--window`, or
+ * `--connection-buffer` below `--max-window` (no window could reach it).
+ */
+export function checkWindowFlags(flags: TunnelFlags): void {
+  if (flags.maxWindow < flags.window) {
+    throw new UsageError(
+      `Cannot use --max-window ${flags.maxWindow}: below --window ${flags.window}`,
+    );
+  }
+  if (flags.connectionBuffer < flags.maxWindow) {
+    throw new UsageError(
+      `Cannot use --connection-buffer ${flags.connectionBuffer}: below --max-window ${flags.maxWindow}`,
+    );
+  }
 }

@@ -36,6 +36,7 @@ import {
   startServerKubernetes,
 } from "./kubernetes.ts";
 import {
+  checkWindowFlags,
   flag,
   type LogFlags,
   logFlags,
@@ -172,6 +173,7 @@ export function serverCommand(): Command {
 
 async function runServer(flags: ServerFlags): Promise<void> {
   const log = loggerFrom(flags);
+  checkWindowFlags(flags);
   if (!flags.adminToken && !flags.adminInsecure && !isLoopback(flags.adminHost)) {
     throw new UsageError(
       `Refusing to serve the admin API on ${flags.adminHost} without --admin-token ` +
@@ -248,6 +250,8 @@ async function serve(
       helloTimeoutMs: flags.helloTimeout,
       window: flags.window,
       maxPayload: flags.maxPayload,
+      maxWindow: flags.maxWindow,
+      connectionBuffer: flags.connectionBuffer,
       maxHandshakes: flags.maxHandshakes,
       maxApps: flags.maxApps,
       observers: roster ? [...kube!.observers, roster] : kube?.observers,

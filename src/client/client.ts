@@ -81,6 +81,10 @@ export interface ClientOptions {
   dialTimeoutMs?: number;
   /** Per-stream receive window (default 2 MiB). */
   window?: number;
+  /** Size a per-stream receive window may grow to (default 16 MiB). */
+  maxWindow?: number;
+  /** Budget of one connection's receive windows (default 64 MiB). */
+  connectionBuffer?: number;
   /** Largest frame payload (default 64 KiB). */
   maxPayload?: number;
   /** Where to log. */
@@ -437,6 +441,8 @@ export class WormholeClient {
       role: "client",
       window: this.#options.window,
       maxPayload: this.#options.maxPayload,
+      maxWindow: this.#options.maxWindow,
+      connectionBuffer: this.#options.connectionBuffer,
       onStream: (stream) => this.#onStream(stream),
       onControl: (frame, mux) => this.#onControl(mux, frame),
       onGoAway: (reason) => {

@@ -32,8 +32,25 @@ import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./error
 import type { RecordLink } from "../link/mod.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
 
-/** Default per-stream receive window: 2 MiB (single-stream throughput peaks there; see bench/results/profile-notes.md). */
+/** Default initial per-stream receive window: 2 MiB (single-stream throughput on a LAN peaks there; see bench/results/profile-notes.md). */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
+
+/** Default size a stream's receive window may grow to on a long path: 16 MiB. */
+export const DEFAULT_MAX_WINDOW = 16 * 1024 * 1024;
+
+/**
+ * Default budget of a connection's receive windows: 64 MiB. Windows grow only
+ * while their sum stays within it, which bounds what the peer may make this
+ * side buffer (initial windows are always granted).
+ */
+export const DEFAULT_CONNECTION_BUFFER = 64 * 1024 * 1024;
+
+/**
+ * Age after which the round-trip time is measured again (when a stream may
+ * grow), and after which the smallest sample no longer counts: paths change.
+ */
+const RTT_REFRESH_MS = 2_000;
+const RTT_MIN_LIFETIME_MS = 10_000;
 
 /** Default upper bound on the frames batched into one record: 256 KiB. */
 export const DEFAULT_MAX_RECORD = 256 * 1024;
@@ -41,7 +58,7 @@ export const DEFAULT_MAX_RECORD = 256 * 1024;
 /**
  * Bytes of urgent frames (window updates, resets, control) that may wait for
  * a link that does not drain: 1 MiB. Honest traffic stays far below it (a
- * window update is sent per quarter window read); a peer that makes us
+ * window update is sent per eighth of a window read); a peer that makes us
  * answer (opens, pings) and never reads is closed when it is reached.
  */
 export const MAX_URGENT_QUEUE = 1 << 20;
@@ -53,8 +70,14 @@ export interface MuxOptions {
    * client odd, so both may open streams without colliding.
    */
   role: "server" | "client";
-  /** Receive window granted to the peer per stream. */
+  /** Initial receive window granted to the peer per stream (announced in the hello). */
   window?: number;
+  /** Size a stream's receive window may grow to (default 16 MiB; at least `window`). */
+  maxWindow?: number;
+  /** Budget of the sum of this connection's receive windows, for growth (default 64 MiB). */
+  connectionBuffer?: number;
+  /** Milliseconds for round trips and window epochs (default `performance.now`; tests replace it). */
+  clock?: () => number;
   /** Largest frame payload accepted from the peer (and sent, until the peer says less). */
   maxPayload?: number;
   /** Bytes after which a record being batched is cut (it may exceed this by one frame). */
@@ -82,6 +105,15 @@ export class Mux implements StreamHost {
   #link: RecordLink;
   #options: MuxOptions;
   #window: number;
+  #maxWindow: number;
+  #connectionBuffer: number;
+  /** Sum of the receive windows of streams not yet released. */
+  #reserved = 0;
+  #clock: () => number;
+  #rttMin = 0;
+  #rttMinAt = 0;
+  #rttSampleAt = -Infinity;
+  #probeSentAt: number | null = null;
   #maxPayload: number;
   #maxRecord: number;
   #peerWindow: number;
@@ -117,6 +149,9 @@ export class Mux implements StreamHost {
     this.#link = link;
     this.#options = options;
     this.#window = options.window ?? DEFAULT_WINDOW;
+    this.#maxWindow = Math.max(this.#window, options.maxWindow ?? DEFAULT_MAX_WINDOW);
+    this.#connectionBuffer = options.connectionBuffer ?? DEFAULT_CONNECTION_BUFFER;
+    this.#clock = options.clock ?? (() => performance.now());
     this.#maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.#maxRecord = options.maxRecord ?? DEFAULT_MAX_RECORD;
     this.#peerWindow = DEFAULT_WINDOW;
@@ -136,9 +171,24 @@ export class Mux implements StreamHost {
     return Math.min(this.#maxPayload, this.#peerMaxPayload);
   }
 
-  /** Receive window this side grants per stream. */
+  /** Initial receive window this side grants per stream. */
   get window(): number {
     return this.#window;
+  }
+
+  /** Size a stream's receive window may grow to. */
+  get maxWindow(): number {
+    return this.#maxWindow;
+  }
+
+  /** Sum of the receive windows of this connection's streams (at most the budget, unless initial windows alone exceed it). */
+  get windowReserved(): number {
+    return this.#reserved;
+  }
+
+  /** Round-trip time to the peer in ms (the smallest recent sample), or 0 before the first. */
+  get rtt(): number {
+    return this.#rttMin;
   }
 
   /** Largest payload this side accepts. */
@@ -181,9 +231,7 @@ export class Mux implements StreamHost {
     if (this.#closed) throw this.#closeError ?? new TunnelClosedError();
     const id = this.#nextLocalId;
     this.#nextLocalId += 2;
-    const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window);
-    this.#streams.set(id, stream);
-    this.streamsTotal++;
+    const stream = this.#newStream(id, app);
     this.#unopened.add(id);
     this.#enqueueData({ frame: { kind: FrameKind.Open, stream: id, payload: encodeOpen(app) } });
     return stream;
@@ -195,11 +243,16 @@ export class Mux implements StreamHost {
     this.#enqueueUrgent({ kind, stream: CONNECTION_STREAM, payload });
   }
 
-  /** Sends a ping; the peer answers with a pong, which refreshes {@linkcode lastReceived}. */
+  /**
+   * Sends a ping; the peer answers with a pong, which refreshes
+   * {@linkcode lastReceived} and gives a round-trip sample ({@linkcode rtt}).
+   */
   ping(): void {
     if (this.#closed) return;
     const payload = new Uint8Array(8);
-    new DataView(payload.buffer).setFloat64(0, performance.now());
+    const now = this.#clock();
+    this.#probeSentAt = now;
+    new DataView(payload.buffer).setFloat64(0, now);
     this.#enqueueUrgent({ kind: FrameKind.Ping, stream: CONNECTION_STREAM, payload });
   }
 
@@ -270,7 +323,61 @@ export class Mux implements StreamHost {
 
   /** @internal */
   release(stream: MuxStream): void {
+    // A stream is released once (it guards that), so its window leaves the budget once.
+    this.#reserved -= stream.window;
     if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
+  }
+
+  /** @internal */
+  now(): number {
+    return this.#clock();
+  }
+
+  /** @internal */
+  probeRtt(): void {
+    const now = this.#clock();
+    if (now - this.#rttSampleAt < RTT_REFRESH_MS) return;
+    // One probe at a time; one whose answer never came is replaced after a refresh period.
+    if (this.#probeSentAt !== null && now - this.#probeSentAt < RTT_REFRESH_MS) return;
+    this.ping();
+  }
+
+  /** @internal */
+  growWindow(_stream: MuxStream, bytes: number): number {
+    const granted = Math.max(0, Math.min(bytes, this.#connectionBuffer - this.#reserved));
+    this.#reserved += granted;
+    return granted;
+  }
+
+  /** @internal */
+  shrinkWindow(_stream: MuxStream, bytes: number): void {
+    this.#reserved -= bytes;
+  }
+
+  #newStream(id: number, app: string): MuxStream {
+    const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window, this.#maxWindow);
+    // Initial windows are granted whatever the budget: a stream cannot work without one.
+    this.#reserved += stream.window;
+    this.#streams.set(id, stream);
+    this.streamsTotal++;
+    return stream;
+  }
+
+  #pongReceived(payload: Uint8Array): void {
+    // Our pings carry the time they were sent on our clock.
+    if (payload.length !== 8) return;
+    const now = this.#clock();
+    const sample = now - new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    if (!(sample >= 0) || sample > RTT_MIN_LIFETIME_MS) return;
+    this.#probeSentAt = null;
+    this.#rttSampleAt = now;
+    if (
+      this.#rttMin === 0 || sample <= this.#rttMin || now - this.#rttMinAt > RTT_MIN_LIFETIME_MS
+    ) {
+      // Zero would read as "unknown": a loopback round trip can round down to it.
+      this.#rttMin = Math.max(sample, 0.001);
+      this.#rttMinAt = now;
+    }
   }
 
   // ---- sending ----
@@ -425,9 +532,7 @@ export class Mux implements StreamHost {
       throw new ProtocolError("malformed", `Cannot open stream ${id}: id out of sequence`);
     }
     this.#highestPeerId = id;
-    const stream = new MuxStream(this, id, app, this.#peerWindow, this.#window);
-    this.#streams.set(id, stream);
-    this.streamsTotal++;
+    const stream = this.#newStream(id, app);
     if (!this.#options.onStream) {
       stream.reset(ResetCode.UnknownApp, `this side accepts no streams`);
       return;
@@ -450,7 +555,7 @@ export class Mux implements StreamHost {
           });}
         return;
       case FrameKind.Pong:
-        return;
+        return this.#pongReceived(frame.payload);
       case FrameKind.GoAway:
         this.#options.onGoAway?.(decodeReason(frame.payload));
         return;

@@ -99,6 +99,8 @@ function muxPair(options: PairOptions = {}) {
   const [a, b] = memoryLinkPair(options.link);
   const settings = {
     window: options.window,
+    // Fixed windows unless a test asks for growth: these tests count bytes against one window.
+    maxWindow: options.window ?? DEFAULT_WINDOW,
     maxPayload: options.maxPayload,
     maxRecord: options.maxRecord,
   };
@@ -895,4 +897,322 @@ Deno.test("mux: a reset rejects both of two pending reads", async () => {
   const states = [first.state, second.state];
   server.close();
   assert.deepEqual(states, ["rejected", "rejected"]);
+});
+
+// ---- window growth ----
+
+/** A clock the test moves by hand, for round trips and window epochs. */
+function manualClock() {
+  const clock = { now: 1000, read: () => clock.now };
+  return clock;
+}
+
+/** A pair whose client may grow its receive windows, on a manual clock, with a measured RTT. */
+async function growingPair(
+  clock: ReturnType<typeof manualClock>,
+  rtt: number,
+  client: Partial<MuxOptions>,
+  window = 64 * 1024,
+) {
+  const pair = muxPair({
+    window,
+    maxPayload: 16 * 1024,
+    server: { clock: clock.read },
+    client: { clock: clock.read, ...client },
+  });
+  pair.client.ping();
+  clock.now += rtt;
+  await waitFor(() => pair.client.rtt > 0, "the client's first round-trip sample");
+  assert.equal(pair.client.rtt, rtt);
+  return pair;
+}
+
+/**
+ * Writes `chunk` over and over until `stop()` says so (or the stream fails),
+ * yielding a macrotask per MiB: with a reader that keeps up, credit comes back
+ * in microtasks and the loop would otherwise never let timers run.
+ */
+function writeForever(stream: MuxStream, chunk: Uint8Array) {
+  let stopped = false;
+  const done = (async () => {
+    let written = 0;
+    while (!stopped) {
+      await stream.write(chunk);
+      written += chunk.length;
+      if (written % (1024 * 1024) < chunk.length) await tick();
+    }
+  })().catch(() => {});
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
+/** Reads until end of stream or reset, counting bytes: a consumer that keeps up. */
+function readForever(stream: MuxStream) {
+  const counter = { bytes: 0, done: Promise.resolve() };
+  counter.done = (async () => {
+    while (true) {
+      const chunk = await stream.read();
+      if (chunk === null) return;
+      counter.bytes += chunk.length;
+    }
+  })().catch(() => {});
+  return counter;
+}
+
+Deno.test("mux: a receive window grows while its consumer keeps up, and stops at maxWindow", async () => {
+  const clock = manualClock();
+  const max = 1024 * 1024;
+  const { server, client, open } = await growingPair(clock, 10, { maxWindow: max });
+  const [s, c] = await open();
+  const writer = writeForever(s, new Uint8Array(16 * 1024));
+  const reader = readForever(c);
+  const sizes = [c.window];
+  for (let round = 0; round < 40; round++) {
+    clock.now += 10;
+    await settle(4);
+    if (c.window !== sizes.at(-1)) sizes.push(c.window);
+    // The sender never holds more credit than the window the receiver counts.
+    assert.ok(s.credit <= c.window, `credit ${s.credit} > window ${c.window}`);
+  }
+  assert.deepEqual(sizes, [64, 128, 256, 512, 1024].map((k) => k * 1024), "doubles up to the max");
+  assert.equal(client.windowReserved, max);
+  writer.stop();
+  s.end();
+  await writer.done;
+  await reader.done;
+  c.end();
+  assert.equal(await s.read(), null);
+  await Promise.all([s.closed, c.closed]);
+  assert.equal(client.windowReserved, 0, "a released stream gives its window back");
+  assert.ok(reader.bytes > 0);
+  server.close();
+});
+
+Deno.test("mux: windows grow only within the connection's buffer budget", async () => {
+  const clock = manualClock();
+  const budget = 320 * 1024;
+  const { server, client, open } = await growingPair(clock, 10, {
+    maxWindow: 1024 * 1024,
+    connectionBuffer: budget,
+  });
+  const pairs = [await open(), await open()];
+  const writers = pairs.map(([s]) => writeForever(s, new Uint8Array(16 * 1024)));
+  const readers = pairs.map(([, c]) => readForever(c));
+  for (let round = 0; round < 40; round++) {
+    clock.now += 10;
+    await settle(4);
+    const sum = pairs.reduce((n, [, c]) => n + c.window, 0);
+    assert.equal(client.windowReserved, sum, "the budget counts every window");
+    assert.ok(sum <= budget, `windows ${sum} exceed the budget ${budget}`);
+  }
+  assert.equal(client.windowReserved, budget, "growth used the budget up");
+  // One stream ends: its window returns to the budget, and the other may take it.
+  const [first, second] = pairs;
+  writers[0].stop();
+  first[0].end();
+  await writers[0].done;
+  await readers[0].done;
+  first[1].end();
+  assert.equal(await first[0].read(), null);
+  await Promise.all([first[0].closed, first[1].closed]);
+  assert.equal(client.windowReserved, second[1].window);
+  for (let round = 0; round < 40 && second[1].window < 1024 * 1024; round++) {
+    clock.now += 10;
+    await settle(4);
+  }
+  assert.ok(second[1].window > budget / 2, `window ${second[1].window} did not grow again`);
+  assert.ok(second[1].window <= budget);
+  writers[1].stop();
+  server.close();
+  await Promise.all([writers[1].done, readers[1].done]);
+  assert.equal(client.windowReserved, 0);
+});
+
+Deno.test("mux: a slow reader never gets credit beyond its window, and its window never grows", async () => {
+  const clock = manualClock();
+  const W = 64 * 1024;
+  const { server, client, open } = await growingPair(clock, 10, { maxWindow: 16 * W }, W);
+  const [s, c] = await open();
+  const writer = writeForever(s, new Uint8Array(16 * 1024));
+  await waitFor(() => c.buffered === W, "the window to fill");
+  let consumed = 0;
+  for (let round = 0; round < 40; round++) {
+    // Half a window per round trip: fast enough to ask for growth, were the
+    // reader not always behind (data is waiting whenever it reads).
+    while (consumed < (round + 1) * W / 2) {
+      assert.ok(c.buffered > 0, "the reader never waits for data");
+      consumed += (await c.read())!.length;
+    }
+    clock.now += 10;
+    await settle(4);
+    assert.equal(c.window, W, "the window stays as it started");
+    assert.ok(s.bytesOut - consumed <= W, `sent ${s.bytesOut - consumed} unread bytes > window`);
+    assert.equal(c.windowLeft, s.credit, "credit: what the receiver counts is what the sender has");
+  }
+  assert.equal(client.windowReserved, W);
+  writer.stop();
+  server.close();
+  await writer.done;
+});
+
+Deno.test("mux: credit and window budgets stay exact under random writes, reads, half-closes and resets", async () => {
+  type Side = "server" | "client";
+  const on = (ops: fc.Arbitrary<"read" | "drain" | "end" | "reset">) =>
+    fc.record({ op: ops, i: fc.nat({ max: 2 }), side: fc.constantFrom<Side>("server", "client") });
+  // Weighted towards what makes windows grow (writes, consumers that keep up, time passing).
+  const command = fc.oneof(
+    {
+      arbitrary: fc.record({
+        op: fc.constant("write" as const),
+        i: fc.nat({ max: 2 }),
+        side: fc.constantFrom<Side>("server", "client"),
+        bytes: fc.integer({ min: 1, max: 96 * 1024 }),
+      }),
+      weight: 4,
+    },
+    { arbitrary: on(fc.constant("drain" as const)), weight: 2 },
+    {
+      arbitrary: fc.record({
+        op: fc.constant("tick" as const),
+        ms: fc.integer({ min: 1, max: 30 }),
+      }),
+      weight: 3,
+    },
+    {
+      arbitrary: on(fc.constantFrom("read" as const, "end" as const, "reset" as const)),
+      weight: 2,
+    },
+  );
+  type Command = typeof command extends fc.Arbitrary<infer T> ? T : never;
+  // Always among the runs: one where a window grows, then its stream half-closes and resets.
+  const grows: Command[] = [
+    { op: "drain", i: 0, side: "client" },
+    { op: "write", i: 0, side: "server", bytes: 65536 },
+    { op: "tick", ms: 20 },
+    { op: "write", i: 0, side: "server", bytes: 65536 },
+    { op: "end", i: 0, side: "server" },
+    { op: "write", i: 0, side: "client", bytes: 1000 },
+    { op: "reset", i: 0, side: "client" },
+  ];
+  await fc.assert(
+    fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 50 }), async (commands) => {
+      const clock = manualClock();
+      const W = 16 * 1024;
+      const budget = 5 * W;
+      const growth = { maxWindow: 8 * W, connectionBuffer: budget, clock: clock.read };
+      const { server, client, accepted, open } = muxPair({
+        window: W,
+        maxPayload: 4096,
+        server: growth,
+        client: growth,
+      });
+      client.ping();
+      server.ping();
+      clock.now += 10;
+      try {
+        const pairs = [await open(), await open(), await open()];
+        const ends = (i: number, side: Side) =>
+          side === "server" ? pairs[i] : [pairs[i][1], pairs[i][0]];
+        const released = new Set<MuxStream>();
+        for (const [s, c] of pairs) for (const x of [s, c]) x.closed.then(() => released.add(x));
+        const draining = new Set<MuxStream>();
+        for (const command of commands) {
+          if (command.op === "tick") {
+            clock.now += command.ms;
+          } else {
+            const [local] = ends(command.i, command.side);
+            if (command.op === "write") {
+              if (!local.error) local.write(new Uint8Array(command.bytes)).catch(() => {});
+            } else if (command.op === "read") {
+              while (local.buffered > 0) await local.read();
+            } else if (command.op === "drain" && !draining.has(local)) {
+              draining.add(local);
+              readForever(local);
+            } else if (command.op === "end") {
+              local.end();
+            } else if (command.op === "reset") {
+              local.reset(ResetCode.Aborted, "property test");
+            }
+          }
+          await settle(3);
+          for (let i = 0; i < pairs.length; i++) {
+            for (const side of ["server", "client"] as const) {
+              const [sender, receiver] = ends(i, side);
+              assert.ok(receiver.window <= 8 * W, "window within maxWindow");
+              assert.ok(receiver.windowLeft + receiver.buffered <= receiver.window);
+              if (sender.error || receiver.error) {
+                assert.notEqual(sender.error?.code ?? receiver.error?.code, ResetCode.Protocol);
+                continue;
+              }
+              assert.equal(receiver.windowLeft, sender.credit, `stream ${i} ${side}→: credit`);
+            }
+          }
+          for (const [mux, side] of [[server, 0], [client, 1]] as const) {
+            const live = pairs.map((p) => p[side]).filter((x) => !released.has(x));
+            const sum = live.reduce((n, x) => n + x.window, 0);
+            assert.equal(mux.windowReserved, sum, "the budget counts exactly the live windows");
+            assert.ok(sum <= Math.max(budget, live.length * W), "windows within the budget");
+          }
+        }
+        assert.equal(accepted.length, 3);
+        // Both ends: a stream already finished on one side may still wait on the other.
+        for (const x of pairs.flat()) x.reset(ResetCode.Aborted, "done");
+        await settle(3);
+        assert.equal(server.windowReserved, 0);
+        assert.equal(client.windowReserved, 0);
+        assert.ok(!server.isClosed && !client.isClosed, "no protocol error closed the connection");
+      } finally {
+        server.close();
+        await settle(2);
+      }
+    }),
+    { numRuns: 60, examples: [[grows]] },
+  );
+});
+
+Deno.test("mux: a grown window shrinks back to its initial size once its consumer falls behind", async () => {
+  const clock = manualClock();
+  const W = 64 * 1024;
+  const { server, client, open } = await growingPair(clock, 10, { maxWindow: 8 * W }, W);
+  const [s, c] = await open();
+  const writer = writeForever(s, new Uint8Array(16 * 1024));
+  // Reads while it has quota, then waits a macrotask at a time (not for data: it is behind).
+  let quota = Infinity;
+  let stopped = false;
+  const reader = (async () => {
+    while (!stopped) {
+      if (quota <= 0) {
+        await tick();
+        continue;
+      }
+      const chunk = await c.read();
+      if (chunk === null) return;
+      quota -= chunk.length;
+    }
+  })().catch(() => {});
+  for (let round = 0; round < 40 && c.window < 8 * W; round++) {
+    clock.now += 10;
+    await settle(4);
+  }
+  assert.equal(c.window, 8 * W, "grew to the max while the consumer kept up");
+  quota = 0;
+  const sizes = [c.window];
+  for (let round = 0; round < 80 && c.window > W; round++) {
+    quota += W / 2;
+    clock.now += 10;
+    await settle(4);
+    if (c.window !== sizes.at(-1)) sizes.push(c.window);
+    assert.equal(client.windowReserved, c.window, "the budget follows the window down");
+    assert.ok(c.windowLeft + c.buffered <= c.window);
+  }
+  assert.equal(c.window, W, `shrank to the initial window (sizes ${sizes})`);
+  assert.ok(sizes.every((size, i) => i === 0 || size < sizes[i - 1]), `only shrank: ${sizes}`);
+  stopped = true;
+  writer.stop();
+  server.close();
+  await Promise.all([writer.done, reader]);
 });

@@ -19,7 +19,23 @@ export interface StreamHost {
   sendReset(stream: MuxStream, code: number, reason: string): void;
   /** Grants the peer `increment` more bytes of credit. */
   sendWindow(stream: MuxStream, increment: number): void;
-  /** The stream is finished in both directions and can be forgotten. */
+  /** Milliseconds on the clock that measures epochs and round trips. */
+  now(): number;
+  /** Round-trip time to the peer in ms (the smallest recent sample), or 0 before the first. */
+  readonly rtt: number;
+  /** Asks for a round-trip measurement (a ping), unless a recent one exists or is under way. */
+  probeRtt(): void;
+  /**
+   * Asks to grow `stream`'s receive window by up to `bytes`; returns the
+   * bytes the connection's budget grants (0 to `bytes`).
+   */
+  growWindow(stream: MuxStream, bytes: number): number;
+  /** `stream`'s receive window shrank by `bytes`: they return to the budget. */
+  shrinkWindow(stream: MuxStream, bytes: number): void;
+  /**
+   * The stream is finished in both directions and can be forgotten; its
+   * window ({@linkcode MuxStream.window}) no longer counts against the budget.
+   */
   release(stream: MuxStream): void;
 }
 
@@ -32,6 +48,14 @@ interface Waiter {
  * A stream of a {@linkcode Mux}. Writes wait for credit the peer granted and
  * resolve once the bytes are handed to the link; reads return chunks in order
  * and grant the peer new credit as they are consumed.
+ *
+ * The receive window starts at the initial size and doubles, up to its
+ * maximum, when over at least one round trip the consumer read at least half
+ * a window and drained everything that arrived (it waited for data): then the
+ * window, not the consumer, limits the stream, and the bandwidth-delay product
+ * asks for more. A consumer that leaves data waiting never makes it grow; when
+ * it falls behind with half a window unread, a grown window shrinks by half
+ * (not below the initial size), by withholding credit as it is read.
  */
 export class MuxStream {
   /** Stream id, unique within its connection. */
@@ -49,8 +73,20 @@ export class MuxStream {
   #finPending = false;
 
   #window: number;
+  #initialWindow: number;
+  #maxWindow: number;
+  /** Window bytes still to give up, withheld from the credit the consumer frees. */
+  #retire = 0;
+  /** Credit the peer still has: bytes it may send before it hears from us again. */
   #windowLeft: number;
+  /** Bytes read but not yet given back as credit. */
   #unacked = 0;
+  /** Bytes received and not yet read. */
+  #buffered = 0;
+  /** Start of the current measuring epoch (host clock), bytes read in it, and whether the reader waited for data in it. */
+  #epochStart: number;
+  #epochBytes = 0;
+  #drained = false;
   #inbox: Uint8Array[] = [];
   #inboxHead = 0;
   #readWaiters: Waiter[] = [];
@@ -67,14 +103,42 @@ export class MuxStream {
   /** Bytes received from the peer. */
   bytesIn = 0;
 
-  /** Creates a stream; only multiplexers call this. */
-  constructor(host: StreamHost, id: number, app: string, sendCredit: number, window: number) {
+  /**
+   * Creates a stream; only multiplexers call this. `window` is the initial
+   * receive window, `maxWindow` (default: `window`) the size it may grow to.
+   */
+  constructor(
+    host: StreamHost,
+    id: number,
+    app: string,
+    sendCredit: number,
+    window: number,
+    maxWindow: number = window,
+  ) {
     this.#host = host;
     this.id = id;
     this.app = app;
     this.#credit = sendCredit;
     this.#window = window;
+    this.#initialWindow = window;
+    this.#maxWindow = Math.max(window, maxWindow);
     this.#windowLeft = window;
+    this.#epochStart = host.now();
+  }
+
+  /** The receive window: credit granted and not yet read, plus what was read and not yet given back. */
+  get window(): number {
+    return this.#window;
+  }
+
+  /** Credit the peer still has on this stream, as this side counts it. */
+  get windowLeft(): number {
+    return this.#windowLeft;
+  }
+
+  /** Bytes received and not yet read. */
+  get buffered(): number {
+    return this.#buffered;
   }
 
   /** Send credit currently available. */
@@ -186,6 +250,8 @@ export class MuxStream {
     if (this.#inboxHead < this.#inbox.length) return Promise.resolve(this.#take());
     if (this.#error) return Promise.reject(this.#error);
     if (this.#remoteEnded) return Promise.resolve(this.#eof());
+    // The consumer has read everything that arrived: it keeps up.
+    this.#drained = true;
     return new Promise<void>((resolve, reject) => {
       this.#readWaiters.push({ resolve, reject });
     }).then(() => this.read());
@@ -205,14 +271,62 @@ export class MuxStream {
       this.#inbox = [];
       this.#inboxHead = 0;
     }
+    this.#buffered -= chunk.length;
     this.#unacked += chunk.length;
-    // Grant credit in batches: a window update per quarter window consumed.
-    if (this.#unacked >= this.#window >>> 2 && !this.#remoteEnded) {
-      this.#windowLeft += this.#unacked;
-      this.#host.sendWindow(this, this.#unacked);
+    this.#epochBytes += chunk.length;
+    // Credit goes back per eighth of a window consumed: fine enough that the
+    // sender rarely waits a round trip for it, coarse enough to batch.
+    if (this.#unacked >= this.#window >>> 3 && !this.#remoteEnded) {
+      let increment = this.#unacked + this.#tune();
       this.#unacked = 0;
+      if (this.#retire > 0) {
+        const retired = Math.min(this.#retire, increment);
+        this.#retire -= retired;
+        this.#window -= retired;
+        increment -= retired;
+        this.#host.shrinkWindow(this, retired);
+      }
+      if (increment > 0) {
+        this.#windowLeft += increment;
+        this.#host.sendWindow(this, increment);
+      }
     }
     return chunk;
+  }
+
+  /**
+   * Ends the measuring epoch once it spans a round trip; returns the bytes
+   * the window grows by (granted by the connection's budget), often 0, or
+   * sets what it is to shrink by.
+   */
+  #tune(): number {
+    if (this.#window >= this.#maxWindow && this.#window === this.#initialWindow) return 0;
+    const rtt = this.#host.rtt;
+    this.#host.probeRtt();
+    if (rtt <= 0) return 0;
+    const now = this.#host.now();
+    const elapsed = now - this.#epochStart;
+    if (elapsed < rtt) return 0;
+    // Bytes consumed per round trip: what the path delivers with this window.
+    const perRtt = this.#epochBytes * rtt / elapsed;
+    const keptUp = this.#drained;
+    this.#epochStart = now;
+    this.#epochBytes = 0;
+    this.#drained = false;
+    if (!keptUp) {
+      if (this.#buffered >= this.#window / 2 && this.#window > this.#initialWindow) {
+        const target = Math.max(this.#initialWindow, Math.ceil(this.#window / 2));
+        this.#retire = Math.max(this.#retire, this.#window - target);
+      }
+      return 0;
+    }
+    if (this.#retire > 0 || this.#window >= this.#maxWindow || perRtt < this.#window / 2) return 0;
+    const granted = this.#host.growWindow(
+      this,
+      Math.min(this.#window, this.#maxWindow - this.#window),
+    );
+    this.#window += granted;
+    return granted;
   }
 
   #eof(): null {
@@ -235,6 +349,7 @@ export class MuxStream {
   #fail(error: StreamResetError): void {
     if (this.#error) return;
     this.#error = error;
+    this.#buffered = 0;
     this.#inbox = [];
     this.#inboxHead = 0;
     for (const waiter of this.#creditWaiters.splice(0)) waiter.reject(error);
@@ -252,6 +367,7 @@ export class MuxStream {
     if (this.#error) return true;
     if (this.#remoteEnded || payload.length > this.#windowLeft) return false;
     this.#windowLeft -= payload.length;
+    this.#buffered += payload.length;
     this.bytesIn += payload.length;
     if (payload.length === 0) return true;
     // A small payload must not pin a large record in memory while it waits.

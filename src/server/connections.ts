@@ -67,6 +67,10 @@ export interface ConnectionOptions {
   helloTimeoutMs: number;
   /** Per-stream receive window. */
   window?: number;
+  /** Size a per-stream receive window may grow to. */
+  maxWindow?: number;
+  /** Budget of one connection's receive windows. */
+  connectionBuffer?: number;
   /** Largest frame payload. */
   maxPayload?: number;
   /** Registers work the server awaits on shutdown. */
@@ -249,6 +253,8 @@ export class TunnelConnections {
       role: "server",
       window: options.window,
       maxPayload: options.maxPayload,
+      maxWindow: options.maxWindow,
+      connectionBuffer: options.connectionBuffer,
       onControl,
       onStream: options.offers && ((stream) => options.offers!.accept(mux, stream)),
       onGoAway: (reason) => log.info("peer is going away", { reason: reason.reason }),

@@ -85,7 +85,9 @@ export class ServerOffers {
     this.#offers = new Map(offers.map((offer) => [offer.name, offer]));
     for (const offer of offers) {
       const old = before.get(offer.name);
-      if (!old || old.host !== offer.host || old.port !== offer.port) {
+      const changed = !old || old.host !== offer.host || old.port !== offer.port ||
+        old.peers?.join(",") !== offer.peers?.join(",");
+      if (changed) {
         this.#options.log.info("offering app", {
           app: offer.name,
           upstream: `${offer.host}:${offer.port}`,

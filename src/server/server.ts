@@ -62,6 +62,10 @@ export interface ServerOptions {
   helloTimeoutMs?: number;
   /** Per-stream receive window (default 2 MiB). */
   window?: number;
+  /** Size a per-stream receive window may grow to (default 16 MiB). */
+  maxWindow?: number;
+  /** Budget of one connection's receive windows (default 64 MiB). */
+  connectionBuffer?: number;
   /** Largest frame payload (default 64 KiB). */
   maxPayload?: number;
   /** Connections between accept and authentication at once (default 64). */
@@ -149,6 +153,8 @@ export class WormholeServer {
       helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
       window: options.window,
       maxPayload: options.maxPayload,
+      maxWindow: options.maxWindow,
+      connectionBuffer: options.connectionBuffer,
       track,
       offers: this.#offers,
       log,

@@ -12,6 +12,7 @@ import {
   treeRssKiB,
 } from "../lib/proc.ts";
 import { freePort, waitForPort } from "../lib/net.ts";
+import { startDelayProxy } from "../lib/measure.ts";
 import type { BenchSystem, Ports } from "./types.ts";
 
 const SSHD = "/usr/sbin/sshd"; // sshd refuses to re-exec itself unless started by absolute path
@@ -27,7 +28,7 @@ async function keygen(path: string) {
 export const ssh: BenchSystem = {
   id: "ssh",
   label: "ssh -R",
-  async start(upstream: Ports, log) {
+  async start(upstream: Ports, log, options = {}) {
     log(`ssh: generating keys and sshd config`);
     const dir = await makeTempDir("ssh");
     const procs: Proc[] = [];
@@ -72,6 +73,14 @@ export const ssh: BenchSystem = {
       procs.push(sshd);
       await sshd.waitForLine((l) => l.includes("Server listening on 127.0.0.1"), 10_000);
 
+      let dialPort = port;
+      if (options.delayMs !== undefined) {
+        const proxy = await startDelayProxy("ssh-delay", port, options.delayMs);
+        procs.push(proxy.proc);
+        dialPort = proxy.port;
+        log(`ssh: client dials through a delay proxy (${options.delayMs} ms each way)`);
+      }
+
       const entry: Ports = { iperf: freePort(), http: freePort(), tcp: freePort() };
       const forwards = (["iperf", "http", "tcp"] as const).flatMap((k) => [
         "-R",
@@ -95,7 +104,7 @@ export const ssh: BenchSystem = {
         "-o",
         "LogLevel=ERROR",
         "-p",
-        String(port),
+        String(dialPort),
         "-N",
         ...forwards,
         "root@127.0.0.1",
@@ -135,6 +144,7 @@ export const ssh: BenchSystem = {
           cipher: ciphers.split(",")[0] ?? "default",
           sshdPort: port,
           entry,
+          delayMs: options.delayMs,
         },
         stop,
       };

@@ -33,10 +33,19 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** How to start a system. */
+export interface StartOptions {
+  /**
+   * One-way delay in ms to put between the tunnel's two ends (a delay proxy, tools/delay_proxy.ts,
+   * on the connection from the tunnel client to the tunnel server); none when absent.
+   */
+  delayMs?: number;
+}
+
 export interface BenchSystem {
   id: "direct" | "ssh" | "wormhole";
   label: string;
-  start(upstream: Ports, log: (s: string) => void): Promise<RunningSystem>;
+  start(upstream: Ports, log: (s: string) => void, options?: StartOptions): Promise<RunningSystem>;
 }
 
 /** Thrown by start() when the system cannot be benchmarked; shown as "unavailable: reason". */

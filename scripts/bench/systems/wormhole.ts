@@ -21,6 +21,7 @@ import {
 } from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
 import { loopbackServerArgs, PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
+import { startDelayProxy } from "../lib/measure.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
 // BENCH_WORMHOLE_MOD: benchmark another checkout's mod.ts (default: this repository's).
@@ -33,6 +34,8 @@ const RUN_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
   ? PERMISSIONS.map((f) => f === V8_FLAGS ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}` : f)
   : PERMISSIONS;
 const APPS = ["iperf", "http", "tcp"] as const;
+// BENCH_WORMHOLE_ARGS="--flag value …": extra flags for both server and client, for experiments.
+const EXTRA_ARGS = (Deno.env.get("BENCH_WORMHOLE_ARGS") ?? "").split(/\s+/).filter(Boolean);
 
 function jsonLine(line: string): Record<string, unknown> | null {
   const i = line.indexOf("{");
@@ -89,7 +92,7 @@ async function pollApps(admin: string, client: Proc): Promise<Map<string, number
 export const wormhole: BenchSystem = {
   id: "wormhole",
   label: "wormhole",
-  async start(upstream: Ports, log) {
+  async start(upstream: Ports, log, options = {}) {
     if (!(await Deno.stat(MOD).then(() => true, () => false))) {
       throw new Unavailable(`${MOD} not found`);
     }
@@ -112,6 +115,7 @@ export const wormhole: BenchSystem = {
           "127.0.0.1",
           "--acceptor",
           "dummy",
+          ...EXTRA_ARGS,
         ]),
       ]);
       procs.push(server);
@@ -120,6 +124,15 @@ export const wormhole: BenchSystem = {
         loggedUrl(server, "admin listening"),
       ]);
       log(`wormhole server: tunnel ${wsUrl}, admin ${adminUrl}`);
+      let dialUrl = wsUrl;
+      if (options.delayMs !== undefined) {
+        const url = new URL(wsUrl);
+        const proxy = await startDelayProxy("wormhole-delay", Number(url.port), options.delayMs);
+        procs.push(proxy.proc);
+        url.port = String(proxy.port);
+        dialUrl = url.href;
+        log(`wormhole: client dials through a delay proxy (${options.delayMs} ms each way)`);
+      }
 
       const exposes = APPS.flatMap((a) => ["--expose", `${a}=127.0.0.1:${upstream[a]}`]);
       const client = spawn("wormhole-client", deno, [
@@ -128,7 +141,7 @@ export const wormhole: BenchSystem = {
         MOD,
         "client",
         "--server",
-        wsUrl,
+        dialUrl,
         "--name",
         "bench",
         ...exposes,
@@ -136,6 +149,7 @@ export const wormhole: BenchSystem = {
         "json",
         "--state-dir",
         `${dir}/client`,
+        ...EXTRA_ARGS,
       ]);
       procs.push(client);
       const ports = await pollApps(adminUrl, client);
@@ -157,7 +171,7 @@ export const wormhole: BenchSystem = {
           server: await treeCpuSeconds([server.pid]),
           client: await treeCpuSeconds([client.pid]),
         }),
-        info: { mod: MOD, tunnelUrl: wsUrl, adminUrl, entry },
+        info: { mod: MOD, tunnelUrl: wsUrl, adminUrl, entry, delayMs: options.delayMs },
         stop,
       };
     } catch (e) {

@@ -1,17 +1,22 @@
-// AEAD ceiling: how fast Web Crypto AES-256-GCM can encrypt then decrypt 64 KiB frames with
-// navigator.hardwareConcurrency calls in flight. Usage: aead.ts SECONDS -> one JSON line.
+// AEAD ceiling: how fast Web Crypto AES-256-GCM can encrypt then decrypt FRAME_BYTES frames
+// (default 64 KiB) with navigator.hardwareConcurrency calls in flight.
+// Usage: aead.ts SECONDS [FRAME_BYTES] -> one JSON line.
 
 import process from "node:process";
 
 const seconds = Number(Deno.args[0] ?? "5");
-const FRAME = 64 * 1024;
+const FRAME = Number(Deno.args[1] ?? 64 * 1024);
 const concurrency = navigator.hardwareConcurrency;
 
 const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
   "encrypt",
   "decrypt",
 ]);
-const frame = crypto.getRandomValues(new Uint8Array(FRAME));
+const frame = new Uint8Array(FRAME);
+// getRandomValues fills at most 64 KiB per call.
+for (let at = 0; at < FRAME; at += 65536) {
+  crypto.getRandomValues(frame.subarray(at, Math.min(FRAME, at + 65536)));
+}
 
 // sanity: one round trip must give the frame back
 {
