@@ -62,6 +62,12 @@ export class HaCollector {
    * resourceVersion starts the clock over.
    */
   #unheldSince = new Map<string, { since: number; resourceVersion?: string }>();
+  /**
+   * Replicas whose slices this leader deleted and whose Lease it has not
+   * deleted yet: their Lease goes even if they renew meanwhile, since a
+   * Lease created anew is how a live replica learns to write its slices again.
+   */
+  #owed = new Set<string>();
 
   /** Creates the collector. */
   constructor(options: HaCollectorOptions) {
@@ -88,6 +94,7 @@ export class HaCollector {
         held.add(slice.metadata.name);
       } else if (await this.#delete("EndpointSlice", slice)) {
         done.endpointSlices.push(slice.metadata.name);
+        if (holder !== undefined) this.#owed.add(holder);
       }
     }
     const now = this.#now();
@@ -127,8 +134,9 @@ export class HaCollector {
       if (services.has(name) || done.networkPolicies.includes(name)) continue;
       if (await this.#delete("NetworkPolicy", policy)) done.networkPolicies.push(name);
     }
-    for (const replica of gone) {
+    for (const replica of new Set([...gone, ...this.#owed])) {
       await replicas.forget(replica);
+      this.#owed.delete(replica);
       done.replicas.push(replica);
     }
     if (Object.values(done).some((names) => names.length > 0)) {

@@ -161,3 +161,22 @@ Deno.test("ha collector: regression: a Service taken again between the leader's 
   assert.deepEqual(sink.names("Service"), ["web"]);
   assert.deepEqual(sink.names("NetworkPolicy"), ["web"]);
 });
+
+Deno.test("ha collector: regression: a replica whose slices went is forgotten even if it renews before its Lease could be deleted (so that it rejoins and writes them again)", async () => {
+  const { sink, replicas, collector } = setup();
+  replicas.live = new Set(["a"]);
+  replicas.gone = ["b"];
+  proxy(sink, "web", "b");
+  const forget = replicas.forget.bind(replicas);
+  replicas.forget = () => Promise.reject(new Error("API server unreachable"));
+  await assert.rejects(collector.collect(), /unreachable/);
+  assert.deepEqual(sink.names("EndpointSlice"), [], "b's slice went");
+  // b's renewal gets through again: live, not gone; its Lease must still go, or b never
+  // learns that its slices did.
+  replicas.forget = forget;
+  replicas.live = new Set(["a", "b"]);
+  replicas.gone = [];
+  assert.deepEqual((await collector.collect()).replicas, ["b"]);
+  assert.deepEqual(replicas.forgotten, ["b"]);
+  assert.deepEqual((await collector.collect()).replicas, [], "once");
+});
