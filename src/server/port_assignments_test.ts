@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryStateBackend, StateStore } from "../state/mod.ts";
 import { PortAllocator } from "../client/mod.ts";
+import { quietPorts } from "../testing.ts";
 import { MAX_PORTS_PER_PEER, pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
 
 async function restartedAllocator(
@@ -41,21 +42,14 @@ Deno.test("port assignments: a pair gets its port back from the state after a re
   assert.deepEqual([...second.ports.entries()], []);
 });
 
-/** A range of two neighbouring ports that are both free now. */
+/**
+ * A range of two neighbouring ports that are both free now, below the
+ * ephemeral range: an outgoing connection of another test (or process) may
+ * take any free ephemeral port between the two allocators, never these.
+ */
 function twoFreePorts(): { from: number; to: number } {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const from = probe.addr.port;
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port: from + 1 }).close();
-      return { from, to: from + 1 };
-    } catch {
-      // Its neighbour is taken: draw again.
-    } finally {
-      probe.close();
-    }
-  }
-  throw new Error("Cannot find two neighbouring free ports");
+  const from = quietPorts(2);
+  return { from, to: from + 1 };
 }
 
 Deno.test("port assignments: in a range, a free port another pair had is not handed out first", async () => {
