@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { Browser, CHROMIUM, type Page, type PageProblem } from "./harness/browser.ts";
 import { startClient, startServer, tempDir } from "./harness/process.ts";
+import { startFakeKube } from "./fake_kube/mod.ts";
 import { appPort, echoUpstream, eventually, exchange, randomBytes } from "./harness/net.ts";
 
 if (!CHROMIUM) {
@@ -122,6 +123,12 @@ Deno.test({
           "293 KiB",
       "the peer's byte counter to rise to 293 KiB",
     );
+    // A lone server (no --ha) has no replica column.
+    assert.equal(
+      await page.evaluate(`document.querySelectorAll("[data-field=replica]").length`),
+      0,
+    );
+    assert.equal(await text(page, "#peers thead th:nth-child(2)"), "STATUS");
     assert.match(await text(page, `#peers tr[data-key="edge-berlin"]`) ?? "", /connected/);
 
     // The README's picture: one client waiting, one connected with traffic.
@@ -289,5 +296,59 @@ Deno.test({
     const denied = await (await fetch(`${server.admin}/v1/denied`)).json();
     assert.deepEqual(denied, []);
     assert.equal(client.logs.some((l) => l.msg === "accepted by server"), false);
+  },
+});
+
+Deno.test({
+  name:
+    "dashboard: under --ha the REPLICA column shows which replica holds each peer and app (a lone server has none)",
+  ignore: !CHROMIUM,
+  async fn() {
+    await using kube = await startFakeKube({ namespaces: ["default", "wormhole"] });
+    await using dir = await tempDir();
+    await using upstream = echoUpstream();
+    const replica = (name: string) => [
+      ...["--acceptor", "dummy", "--kubernetes", "--kubernetes-namespace", "wormhole"],
+      ...["--kubernetes-labels", "app=wormhole-server"],
+      ...["--state", "kubernetes", "--ha", "--replica-name", name],
+      ...["--advertise-address", "127.0.0.1"],
+    ];
+    // a first: it creates the shared key that b then reads from the Secret.
+    const a = await startServer(`${dir.path}/a`, replica("wormhole-server-a"), kube.env);
+    await using _a = a.proc;
+    const b = await startServer(`${dir.path}/b`, replica("wormhole-server-b"), kube.env);
+    await using _b = b.proc;
+    await using _onA = startClient(a.url, `${dir.path}/edge-a`, [
+      "--name",
+      "edge-a",
+      "--expose",
+      `echo=${upstream.address}`,
+    ]);
+    await using _onB = startClient(b.url, `${dir.path}/edge-b`, ["--name", "edge-b"]);
+    // b's peer reaches a through the shared state, which raises no event on a: the page loads after.
+    await eventually(async () => {
+      const peers = await (await fetch(`${a.admin}/v1/peers`)).json() as string[];
+      const apps = await (await fetch(`${a.admin}/v1/apps`)).json() as unknown[];
+      return peers.length === 2 && apps.length === 1;
+    }, "both peers and edge-a's app in replica a's lists");
+    await using browser = await Browser.launch();
+    const page = await browser.newPage();
+    await page.emulate({ width: 1100, height: 900, mobile: false, dark: false });
+    // Replica a's dashboard: its own peer and, from the shared state, b's.
+    await page.goto(`${a.admin}/`);
+    await live(page);
+    const cell = (row: string) => text(page, `${row} [data-field="replica"]`);
+    assert.equal(
+      await eventually(() => cell(`#peers tr[data-key="edge-b"]`), "edge-b's row"),
+      "wormhole-server-b",
+    );
+    assert.equal(await cell(`#peers tr[data-key="edge-a"]`), "wormhole-server-a");
+    assert.equal(await text(page, "#peers thead th:nth-child(2)"), "REPLICA");
+    assert.equal(
+      await eventually(() => cell(`#apps tr[data-key="edge-a/echo"]`), "edge-a's app row"),
+      "wormhole-server-a",
+    );
+    await screenshot(page, "ha.png");
+    assertNoProblems(page.problems);
   },
 });

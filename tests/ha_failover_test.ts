@@ -404,3 +404,92 @@ Deno.test("ha failover when the holder's node vanishes (SIGSTOP: nothing closes 
     for (const server of servers.values()) await server.proc.stop();
   }
 });
+
+/** A TCP path to the fake API server that can be cut (every connection closed, new ones refused) and restored. */
+function cuttable(kube: FakeKube) {
+  const target = Number(new URL(kube.url).port);
+  const open = new Set<Deno.TcpConn>();
+  let cut = false;
+  const path = new TcpUpstream(async (conn) => {
+    if (cut) return;
+    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+    open.add(conn).add(upstream);
+    try {
+      await splice(conn, upstream);
+    } finally {
+      open.delete(conn);
+      open.delete(upstream);
+    }
+  });
+  return {
+    path,
+    cut() {
+      cut = true;
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by its splice already.
+        }
+      }
+      open.clear();
+    },
+    restore() {
+      cut = false;
+    },
+  };
+}
+
+Deno.test("ha: a replica cut off from the API server longer than a lease duration keeps running and its tunnel; the leader takes its slice; once back it writes the slice again", async () => {
+  await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
+  await using dir = await tempDir();
+  await using echo = echoUpstream();
+  const range = quietPorts(4);
+  const api = cuttable(kube);
+  await using _path = api.path;
+  const kubeconfig = `${dir.path}/kubeconfig-a`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    (await Deno.readTextFile(kube.kubeconfigPath)).replace(
+      new URL(kube.url).host,
+      `127.0.0.1:${api.path.port}`,
+    ),
+  );
+  await using proxy = kubeProxy(kube);
+  // b leads, with a direct path; a (which will hold the peer) goes through the cuttable one.
+  const b = await startServer(`${dir.path}/b`, replicaArgs("b", "127.0.0.3", range), kube.env);
+  await using _b = b.proc;
+  await eventually(() => leaseHolder(kube) === "b", "b leads");
+  const a = await startServer(`${dir.path}/a`, replicaArgs("a", "127.0.0.2", range), {
+    ...kube.env,
+    KUBECONFIG: kubeconfig,
+  });
+  await using _a = a.proc;
+  await using client = startClient(a.url, `${dir.path}/client`, [
+    "--name",
+    "edge",
+    "--expose",
+    `web=${echo.address}`,
+  ]);
+  await eventually(() => holder(kube) === "a", "a holds the peer's slice");
+  assert.equal(await exchangeText(proxy.port, "before"), "before");
+
+  api.cut();
+  await eventually(
+    () => kube.get("EndpointSlice", NS, SERVICE) === undefined,
+    "b takes a for gone and removes its slice",
+  );
+  assert.equal(kube.get("Lease", NS, "wormhole-replica-a"), undefined);
+  api.restore();
+  await a.proc.waitForLog((l) => String(l.msg).startsWith("this replica's Lease was missing"));
+  await eventually(async () => {
+    if (holder(kube) !== "a") return false;
+    return await exchangeText(proxy.port, "after").catch(() => "") === "after";
+  }, "a's slice back, and traffic through it");
+  assert.equal(
+    client.logs.filter((l) => l.msg === "accepted by server").length,
+    1,
+    "the tunnel stayed up throughout",
+  );
+  assert.equal(kube.get("Service", NS, SERVICE) !== undefined, true);
+});

@@ -9,12 +9,16 @@
 
 import assert from "node:assert/strict";
 import {
+  type Collected,
   HaCollector,
   type KubeApi,
+  type KubeObject,
+  KubernetesApiError,
   KubeServiceSink,
   type Lease,
   LeaseElector,
   loadKubeApi,
+  type ProxyKind,
   ProxyServiceController,
   ReplicaLeases,
 } from "../src/k8s/mod.ts";
@@ -195,6 +199,254 @@ Deno.test(
       await Promise.all(controllers.map((c) => c.close()));
       await a.close();
       assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-a"), undefined);
+    });
+  },
+);
+
+/** The replica's sink: runs `before` once, just before its next EndpointSlice apply. */
+class SliceHook extends KubeServiceSink {
+  before: (() => Promise<unknown>) | undefined;
+  override async apply(kind: ProxyKind, object: KubeObject): Promise<KubeObject> {
+    if (kind === "EndpointSlice" && this.before) {
+      const before = this.before;
+      this.before = undefined;
+      await before();
+    }
+    return super.apply(kind, object);
+  }
+}
+
+Deno.test(
+  "ha: regression: a replica re-taking a Service unheld past the grace, between its Service and slice writes, keeps it from the leader (same uid, same ClusterIP)",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const sink = new SliceHook(api, "wh");
+      const replica = new ProxyServiceController({
+        sink,
+        selector: { app: "wormhole" },
+        graceMs: 10_000,
+        replica: { name: "wormhole-a", address: "127.0.0.2" },
+      });
+      const exposed = { peer: "laptop", app: { name: "web", port: 80 }, port: 30001 };
+      replica.appExposed({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      const service = kube.get("Service", "wh", "laptop-web")!;
+      replica.appWithdrawn({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      assert.equal(kube.get("EndpointSlice", "wh", "laptop-web"), undefined, "released");
+
+      const live = { survey: () => Promise.resolve({ live: new Set(["wormhole-a"]), gone: [] }) };
+      const collector = new HaCollector({
+        sink: new KubeServiceSink(api, "wh"),
+        replicas: { ...live, forget: () => Promise.resolve(), reset: () => {} },
+        graceMs: 10_000,
+        now,
+      });
+      await collector.collect();
+      advance(10_000);
+      // The peer comes back just as the grace ends: the leader's pass runs after the
+      // replica's Service write and before its slice write.
+      let collected: Collected | undefined;
+      sink.before = async () => collected = await collector.collect();
+      replica.appExposed({ ...exposed, endpoint: "0.0.0.0:30001" });
+      await replica.idle();
+      assert.deepEqual(collected?.services, []);
+      const after = kube.get("Service", "wh", "laptop-web");
+      assert.equal(after?.metadata.uid, service.metadata.uid, "the same Service");
+      assert.equal(
+        (after?.spec as { clusterIP?: string }).clusterIP,
+        (service.spec as { clusterIP?: string }).clusterIP,
+      );
+      assert.deepEqual((await collector.collect()).services, [], "held: the slice is there");
+      await replica.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: regression: after an API outage longer than the lease duration, a leader again does not take the replicas that could not renew either for gone",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      const { now, advance } = clock();
+      const members = (replica: string) =>
+        new ReplicaLeases({
+          api,
+          namespace: "wh",
+          replica,
+          prefix: "wormhole-replica",
+          durationMs: TIMINGS.durationMs,
+          renewEveryMs: TIMINGS.retryPeriodMs,
+          now,
+        });
+      const a = members("wormhole-a");
+      const b = members("wormhole-b");
+      await a.renew();
+      await b.renew();
+      const collector = new HaCollector({
+        sink: new KubeServiceSink(api, "wh"),
+        replicas: a,
+        graceMs: 10_000,
+        now,
+      });
+      assert.deepEqual((await collector.collect()).replicas, []);
+      // The API server is unreachable for longer than a lease duration: nobody renews, and a
+      // (leader) steps down after its renew deadline, which resets its collector.
+      advance(TIMINGS.durationMs + TIMINGS.retryPeriodMs);
+      collector.reset();
+      // Back: a leads again and collects before b's next renewal lands.
+      await a.renew();
+      const after = await collector.collect();
+      assert.deepEqual(after.replicas, [], "b is as alive as a");
+      assert.deepEqual((await a.survey()).live, new Set(["wormhole-a", "wormhole-b"]));
+      await a.close();
+      await b.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: regression: a replica the leader took for gone writes its EndpointSlices again once its Lease gets through",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async (kube) => {
+      const { now, advance } = clock();
+      const sink = new KubeServiceSink(api, "wh");
+      const controller = new ProxyServiceController({
+        sink,
+        selector: { app: "wormhole" },
+        graceMs: 10_000,
+        replica: { name: "wormhole-a", address: "127.0.0.2" },
+      });
+      const members = (replica: string, onRejoin?: () => void) =>
+        new ReplicaLeases({
+          api,
+          namespace: "wh",
+          replica,
+          prefix: "wormhole-replica",
+          durationMs: TIMINGS.durationMs,
+          renewEveryMs: TIMINGS.retryPeriodMs,
+          now,
+          onRejoin,
+        });
+      let rejoins = 0;
+      const a = members("wormhole-a", () => {
+        rejoins++;
+        controller.reassert();
+      });
+      const b = members("wormhole-b");
+      await a.renew();
+      await b.renew();
+      controller.appExposed({
+        peer: "laptop",
+        app: { name: "web", port: 80 },
+        port: 30001,
+        endpoint: "0.0.0.0:30001",
+      });
+      await controller.idle();
+      const collector = new HaCollector({ sink, replicas: b, graceMs: 10_000, now });
+      await collector.collect();
+      // a's renewals do not get through for a lease duration (its own network, say): b,
+      // leading, removes its slice and its Lease. a's tunnel to laptop is still up.
+      advance(TIMINGS.durationMs);
+      await b.renew();
+      assert.deepEqual((await collector.collect()).endpointSlices, ["laptop-web"]);
+      assert.equal(kube.get("Lease", "wh", "wormhole-replica-wormhole-a"), undefined);
+      assert.equal(rejoins, 0);
+
+      await a.renew();
+      await controller.idle();
+      assert.equal(rejoins, 1);
+      const slice = kube.get("EndpointSlice", "wh", "laptop-web");
+      assert.deepEqual(
+        (slice?.endpoints as { addresses: string[] }[] | undefined)?.[0]?.addresses,
+        ["127.0.0.2"],
+      );
+      await a.renew();
+      assert.equal(rejoins, 1, "an ordinary renewal is no rejoin");
+      assert.deepEqual((await collector.collect()).endpointSlices, [], "a is live again");
+      await controller.close();
+      await a.close();
+      await b.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: a replica whose first Lease write failed rejoins at its first renewal that gets through",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      let down = true;
+      const flaky: KubeApi = {
+        ...api,
+        request: <T>(request: Parameters<KubeApi["request"]>[0]) =>
+          down
+            ? Promise.reject(new KubernetesApiError(0, "NetworkError", "API server unreachable"))
+            : api.request<T>(request),
+      };
+      let rejoins = 0;
+      const a = new ReplicaLeases({
+        api: flaky,
+        namespace: "wh",
+        replica: "wormhole-a",
+        prefix: "wormhole-replica",
+        durationMs: TIMINGS.durationMs,
+        renewEveryMs: TIMINGS.retryPeriodMs,
+        onRejoin: () => rejoins++,
+      });
+      await assert.rejects(a.renew(), KubernetesApiError);
+      down = false;
+      await a.renew();
+      assert.equal(rejoins, 1);
+      await a.renew();
+      assert.equal(rejoins, 1);
+      await a.close();
+    });
+  },
+);
+
+Deno.test(
+  "ha: regression: a leader whose requests hang (an API server that accepts and never answers) steps down at its renew deadline instead of waiting on them",
+  UNDICI_TIMER,
+  async () => {
+    await withKube(async () => {
+      const { now, advance } = clock();
+      let hang = false;
+      const stuck: (() => void)[] = [];
+      const hanging: KubeApi = {
+        ...api,
+        request: <T>(request: Parameters<KubeApi["request"]>[0]) =>
+          hang
+            ? new Promise<T>((_, reject) =>
+              stuck.push(() => reject(new KubernetesApiError(0, "NetworkError", "released")))
+            )
+            : api.request<T>(request),
+      };
+      const changes: boolean[] = [];
+      // A short retry period: each try gives up after it (real time), as client-go's do.
+      const a = new LeaseElector({
+        api: hanging,
+        namespace: "wh",
+        name: "wormhole-leader",
+        identity: "wormhole-a",
+        durationMs: 15_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 50,
+        now,
+        onChange: (leader) => changes.push(leader),
+      });
+      assert.equal(await a.tryOnce(), true);
+      hang = true;
+      // Each try waits what is left of the renew deadline, at least a retry period.
+      advance(9_990);
+      assert.equal(await a.tryOnce(), true, "within the renew deadline: still leader");
+      advance(10);
+      assert.equal(await a.tryOnce(), false, "past it: stepped down");
+      assert.deepEqual(changes, [true, false]);
+      for (const release of stuck) release();
     });
   },
 );

@@ -371,6 +371,7 @@ export async function startServerKubernetes(
       renewDeadlineMs: flags.leaseRenewDeadline,
       retryPeriodMs: flags.leaseRetryPeriod,
       logger: logger.with({ replica: replica.name }),
+      onRejoin: () => controller.reassert(),
     })
     : undefined;
   log.info("kubernetes: exposing apps as Services", {

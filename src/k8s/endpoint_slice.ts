@@ -27,6 +27,14 @@ export const SLICE_MANAGER = `${KEY_PREFIX}/server`;
 /** Label (and annotation, unabridged) of the replica that wrote a slice: the one holding the peer. */
 export const KEY_REPLICA = `${KEY_PREFIX}/replica`;
 
+/**
+ * Annotation on a `--ha` proxy Service: when a replica last took it (the
+ * peer's app exposed there). Each take thus changes the Service, and its
+ * resourceVersion, which the leader's collection of unheld Services is
+ * conditioned on: a take between the leader's read and its delete wins.
+ */
+export const KEY_TAKEN = `${KEY_PREFIX}/taken`;
+
 /** Who this server replica is, as `--ha` knows it. */
 export interface Replica {
   /** Its identity (`--replica-name`, default the pod's name). */

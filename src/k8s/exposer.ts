@@ -34,7 +34,7 @@ import {
   SERVICES,
 } from "./objects.ts";
 import type { ServiceSink } from "./sink.ts";
-import { endpointSliceFor, type Replica, sliceHolder } from "./endpoint_slice.ts";
+import { endpointSliceFor, KEY_TAKEN, type Replica, sliceHolder } from "./endpoint_slice.ts";
 
 /** An exposed app, as the server reports it (its `AppEvent`). */
 export interface ExposedAppEvent {
@@ -207,6 +207,17 @@ export class ProxyServiceController {
   }
 
   /**
+   * `--ha`: writes this replica's EndpointSlices (and their Services) again,
+   * after the leader took the replica for gone and removed them.
+   */
+  reassert(): void {
+    if (this.#closed) return;
+    for (const [name, desired] of this.#desired) {
+      if (desired?.has("EndpointSlice")) this.#kick(name);
+    }
+  }
+
+  /**
    * The endpoint `/v1/apps` should show for an app: `<service>.<namespace>:<port>`,
    * once its Service name is known; `undefined` otherwise.
    */
@@ -334,7 +345,13 @@ export class ProxyServiceController {
     objects.set("Service", {
       apiVersion: SERVICES.apiVersion,
       kind: SERVICES.kind,
-      metadata,
+      // `--ha`: a take must change the Service (an identical apply keeps its resourceVersion).
+      metadata: replica
+        ? {
+          ...metadata,
+          annotations: { ...metadata.annotations, [KEY_TAKEN]: new Date().toISOString() },
+        }
+        : metadata,
       spec: {
         type: "ClusterIP",
         // `--ha`: no selector; the holding replica's EndpointSlice says where the app is.

@@ -32,6 +32,8 @@ export interface HaOptions extends LeaseTimings {
   networkPolicies?: boolean;
   /** Where to log. */
   logger?: Logger;
+  /** This replica's Lease had to be created anew: its EndpointSlices must be written again. */
+  onRejoin?: () => void;
 }
 
 /** `--ha`, running. */
@@ -60,6 +62,12 @@ export async function startHa(options: HaOptions): Promise<Ha> {
     durationMs: options.durationMs,
     renewEveryMs: options.retryPeriodMs,
     logger: log,
+    onRejoin: () => {
+      log.warn(
+        "this replica's Lease was missing (taken for gone, or never written): writing its EndpointSlices again",
+      );
+      options.onRejoin?.();
+    },
   });
   try {
     await members.renew();

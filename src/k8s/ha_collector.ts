@@ -56,8 +56,18 @@ export class HaCollector {
   #options: HaCollectorOptions;
   #log: Logger;
   #now: () => number;
-  /** Service name → when (our clock) it was first seen without a slice. */
-  #unheldSince = new Map<string, number>();
+  /**
+   * Service name → when (our clock) it was first seen without a slice, at
+   * which resourceVersion: a replica's take changes the Service, so a new
+   * resourceVersion starts the clock over.
+   */
+  #unheldSince = new Map<string, { since: number; resourceVersion?: string }>();
+  /**
+   * Replicas whose slices this leader deleted and whose Lease it has not
+   * deleted yet: their Lease goes even if they renew meanwhile, since a
+   * Lease created anew is how a live replica learns to write its slices again.
+   */
+  #owed = new Set<string>();
 
   /** Creates the collector. */
   constructor(options: HaCollectorOptions) {
@@ -66,9 +76,10 @@ export class HaCollector {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Forgets the unheld clocks (leadership lost: the next leader starts its own). */
+  /** Forgets the unheld clocks and the replicas' (leadership lost: the next term starts afresh). */
   reset(): void {
     this.#unheldSince.clear();
+    this.#options.replicas.reset();
   }
 
   /** One pass; throws when the API fails (the caller retries at its next pass). */
@@ -83,6 +94,7 @@ export class HaCollector {
         held.add(slice.metadata.name);
       } else if (await this.#delete("EndpointSlice", slice)) {
         done.endpointSlices.push(slice.metadata.name);
+        if (holder !== undefined) this.#owed.add(holder);
       }
     }
     const now = this.#now();
@@ -94,19 +106,23 @@ export class HaCollector {
         this.#unheldSince.delete(name);
         continue;
       }
-      const since = this.#unheldSince.get(name) ?? now;
-      this.#unheldSince.set(name, since);
-      if (now - since < graceMs) continue;
+      const { resourceVersion } = service.metadata;
+      const seen = this.#unheldSince.get(name);
+      const unheld = seen !== undefined && seen.resourceVersion === resourceVersion
+        ? seen
+        : { since: now, resourceVersion };
+      this.#unheldSince.set(name, unheld);
+      if (now - unheld.since < graceMs) continue;
+      // The Service first: if a replica took it meanwhile, its NetworkPolicy stays too.
+      if (!await this.#delete("Service", service)) continue;
+      services.delete(name);
+      this.#unheldSince.delete(name);
+      done.services.push(name);
       const policy = this.#options.networkPolicies
         ? await sink.get("NetworkPolicy", name)
         : undefined;
       if (policy && isOwned(policy) && await this.#delete("NetworkPolicy", policy)) {
         done.networkPolicies.push(name);
-      }
-      if (await this.#delete("Service", service)) {
-        services.delete(name);
-        this.#unheldSince.delete(name);
-        done.services.push(name);
       }
     }
     for (const name of this.#unheldSince.keys()) {
@@ -118,8 +134,9 @@ export class HaCollector {
       if (services.has(name) || done.networkPolicies.includes(name)) continue;
       if (await this.#delete("NetworkPolicy", policy)) done.networkPolicies.push(name);
     }
-    for (const replica of gone) {
+    for (const replica of new Set([...gone, ...this.#owed])) {
       await replicas.forget(replica);
+      this.#owed.delete(replica);
       done.replicas.push(replica);
     }
     if (Object.values(done).some((names) => names.length > 0)) {

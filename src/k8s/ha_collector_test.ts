@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { endpointSliceFor } from "./endpoint_slice.ts";
 import { HaCollector } from "./ha_collector.ts";
-import { type KubeObject, LABEL_MANAGED_BY, MANAGER } from "./objects.ts";
+import { type KubeObject, LABEL_MANAGED_BY, MANAGER, type ProxyKind } from "./objects.ts";
 import type { ReplicaSurvey, ReplicaView } from "./replica_leases.ts";
 import { MemoryServiceSink } from "./sink.ts";
 
@@ -14,6 +14,10 @@ class Replicas implements ReplicaView {
   forgotten: string[] = [];
   survey(): Promise<ReplicaSurvey> {
     return Promise.resolve({ live: new Set(this.live), gone: [...this.gone] });
+  }
+  resets = 0;
+  reset(): void {
+    this.resets++;
   }
   forget(name: string): Promise<void> {
     this.forgotten.push(name);
@@ -104,6 +108,7 @@ Deno.test("ha collector: a new leader's clocks start afresh (reset)", async () =
   await collector.collect();
   advance(GRACE);
   collector.reset();
+  assert.equal(replicas.resets, 1, "the replicas' clocks too");
   assert.deepEqual((await collector.collect()).services, []);
   advance(GRACE);
   assert.deepEqual((await collector.collect()).services, ["web"]);
@@ -121,4 +126,57 @@ Deno.test("ha collector: without --network-policies it never reads NetworkPolici
   assert.deepEqual(done.services, ["web"]);
   assert.deepEqual(done.networkPolicies, []);
   assert.deepEqual(sink.names("NetworkPolicy"), ["web"]);
+});
+
+Deno.test("ha collector: regression: a Service taken again between the leader's list and its delete keeps its NetworkPolicy", async () => {
+  /** A replica takes the Service (its apply changes it) right after the leader listed it. */
+  class TakenAfterList extends MemoryServiceSink {
+    armed = false;
+    override async listOwned(kind: ProxyKind): Promise<KubeObject[]> {
+      const listed = await super.listOwned(kind);
+      if (kind === "Service" && this.armed) {
+        this.armed = false;
+        this.put("Service", this.peek("Service", "web")!);
+      }
+      return listed;
+    }
+  }
+  const sink = new TakenAfterList("wormhole");
+  const replicas = new Replicas();
+  let now = 0;
+  const collector = new HaCollector({
+    sink,
+    replicas,
+    graceMs: GRACE,
+    networkPolicies: true,
+    now: () => now,
+  });
+  proxy(sink, "web");
+  await collector.collect();
+  now += GRACE;
+  sink.armed = true;
+  const done = await collector.collect();
+  assert.deepEqual(done.services, []);
+  assert.deepEqual(done.networkPolicies, []);
+  assert.deepEqual(sink.names("Service"), ["web"]);
+  assert.deepEqual(sink.names("NetworkPolicy"), ["web"]);
+});
+
+Deno.test("ha collector: regression: a replica whose slices went is forgotten even if it renews before its Lease could be deleted (so that it rejoins and writes them again)", async () => {
+  const { sink, replicas, collector } = setup();
+  replicas.live = new Set(["a"]);
+  replicas.gone = ["b"];
+  proxy(sink, "web", "b");
+  const forget = replicas.forget.bind(replicas);
+  replicas.forget = () => Promise.reject(new Error("API server unreachable"));
+  await assert.rejects(collector.collect(), /unreachable/);
+  assert.deepEqual(sink.names("EndpointSlice"), [], "b's slice went");
+  // b's renewal gets through again: live, not gone; its Lease must still go, or b never
+  // learns that its slices did.
+  replicas.forget = forget;
+  replicas.live = new Set(["a", "b"]);
+  replicas.gone = [];
+  assert.deepEqual((await collector.collect()).replicas, ["b"]);
+  assert.deepEqual(replicas.forgotten, ["b"]);
+  assert.deepEqual((await collector.collect()).replicas, [], "once");
 });

@@ -135,7 +135,12 @@ export class LeaseElector {
   async tryOnce(): Promise<boolean> {
     let held = false;
     try {
-      held = await this.#acquireOrRenew();
+      // A leader may wait out what is left of its renew deadline, as client-go's does.
+      const left = this.#leader ? this.#lastRenew + this.#options.renewDeadlineMs - this.#now() : 0;
+      held = await this.#within(
+        Math.max(this.#options.retryPeriodMs, left),
+        this.#acquireOrRenew(),
+      );
     } catch (error) {
       this.#log.warn("cannot read or write the leader Lease", { lease: this.#options.name, error });
     }
@@ -154,7 +159,8 @@ export class LeaseElector {
     await this.#loop;
     if (!this.#leader) return;
     try {
-      await this.#release();
+      // Bounded: a stopping replica must not wait on an API server that never answers.
+      await this.#within(this.#options.retryPeriodMs, this.#release());
     } catch (error) {
       this.#log.warn("cannot release the leader Lease", { lease: this.#options.name, error });
     }
@@ -174,6 +180,32 @@ export class LeaseElector {
         }
         signal.addEventListener("abort", done);
       });
+    }
+  }
+
+  /**
+   * `attempt`, or a failure once `ms` passed without its answer: an API
+   * server that accepts and never answers must not keep a leader from
+   * stepping down at its renew deadline (another may lead by then). A write
+   * that lands later is harmless: the next try reads it.
+   */
+  async #within<T>(ms: number, attempt: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() =>
+        reject(
+          new KubernetesApiError(
+            0,
+            "Timeout",
+            `no answer from the API server within ${ms} ms`,
+          ),
+        ), ms);
+    });
+    attempt.catch(() => {}); // Answered after the limit: nobody is waiting any more.
+    try {
+      return await Promise.race([attempt, limit]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -31,6 +31,12 @@ export interface ReplicaView {
   survey(): Promise<ReplicaSurvey>;
   /** Deletes a gone replica's Lease. */
   forget(name: string): Promise<void>;
+  /**
+   * Forgets when each Lease was last seen to change (leadership lost): a
+   * stale clock would take replicas that could not renew during an API
+   * outage, as this one could not, for gone the moment it is back.
+   */
+  reset(): void;
 }
 
 /** Settings of {@linkcode ReplicaLeases}. */
@@ -51,6 +57,14 @@ export interface ReplicaLeasesOptions {
   logger?: Logger;
   /** The clock, in ms (tests replace it). */
   now?: () => number;
+  /**
+   * Called when a renewal had to create this replica's Lease anew: the
+   * leader took the replica for gone (its renewals did not get through for a
+   * lease duration) and removed its EndpointSlices, or the first write
+   * failed, so slices written meanwhile may have gone. They must be written
+   * again.
+   */
+  onRejoin?: () => void;
 }
 
 /** This replica's Lease, and the view of everyone's. */
@@ -63,6 +77,9 @@ export class ReplicaLeases implements ReplicaView {
   #timer: number | undefined;
   #beat: Promise<void> | undefined;
   #closed = false;
+  /** uid of this replica's Lease as last written; a new one means it was deleted meanwhile. */
+  #uid: string | undefined;
+  #failed = false;
 
   /** Creates the membership; {@linkcode start} begins renewing this replica's Lease. */
   constructor(options: ReplicaLeasesOptions) {
@@ -93,8 +110,23 @@ export class ReplicaLeases implements ReplicaView {
 
   /** Writes this replica's Lease with a fresh renew time. */
   async renew(): Promise<void> {
+    let written: Lease;
+    try {
+      written = await this.#write();
+    } catch (error) {
+      this.#failed = true;
+      throw error;
+    }
+    const uid = written.metadata.uid;
+    const rejoined = this.#uid === undefined ? this.#failed : uid !== this.#uid;
+    this.#uid = uid;
+    this.#failed = false;
+    if (rejoined) this.#options.onRejoin?.();
+  }
+
+  #write(): Promise<Lease> {
     const { api, namespace, replica, durationMs } = this.#options;
-    await applyObject<Lease>(api, LEASES, {
+    return applyObject<Lease>(api, LEASES, {
       metadata: {
         name: this.leaseName(replica),
         namespace,
@@ -135,6 +167,11 @@ export class ReplicaLeases implements ReplicaView {
     for (const name of this.#seen.keys()) if (!names.has(name)) this.#seen.delete(name);
     live.add(this.#options.replica);
     return { live, gone: gone.filter((name) => !live.has(name)) };
+  }
+
+  /** See {@linkcode ReplicaView.reset}. */
+  reset(): void {
+    this.#seen.clear();
   }
 
   /** See {@linkcode ReplicaView.forget}. */

@@ -17,6 +17,7 @@ import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import type { PendingRequest } from "./acceptor.ts";
+import { Lapses } from "./lapses.ts";
 
 /** Entry of the server's state holding the shared pending requests. */
 export const PENDING_ENTRY = "pending-requests.json";
@@ -40,6 +41,7 @@ export class PendingBoard {
   readonly replica: string;
   #state: StateStore;
   #ttlMs: number;
+  #lapses: Lapses;
   #now: () => number;
   #log: Logger;
 
@@ -53,8 +55,14 @@ export class PendingBoard {
     this.replica = replica;
     this.#ttlMs = options.ttlMs ?? DEFAULT_PENDING_TTL_MS;
     this.#now = options.now ?? Date.now;
+    this.#lapses = new Lapses(this.#ttlMs, this.#now);
     this.#log = options.logger ?? silentLogger;
     state.quiet(PENDING_ENTRY);
+    // Renewals are timed from when they arrive, not from the next listing (the board lives
+    // as long as its state: no unsubscribe).
+    state.onChange((keys) => {
+      if (keys.includes(PENDING_ENTRY)) this.list();
+    });
   }
 
   /** How long an entry lives without renewal, in ms. */
@@ -64,9 +72,10 @@ export class PendingBoard {
 
   /** Every replica's requests that have not expired, oldest first. */
   list(): SharedRequest[] {
-    const now = this.#now();
-    return this.#parse(this.#state.get(PENDING_ENTRY))
-      .filter((r) => Date.parse(r.expires) > now)
+    const all = this.#parse(this.#state.get(PENDING_ENTRY));
+    this.#lapses.keep(all.map((r) => [lapseKey(r), r.expires]));
+    return all
+      .filter((r) => this.#lapses.live(lapseKey(r), r.expires))
       .sort((a, b) => a.since.localeCompare(b.since));
   }
 
@@ -82,9 +91,8 @@ export class PendingBoard {
   async publish(requests: PendingRequest[]): Promise<void> {
     const expires = new Date(this.#now() + this.#ttlMs).toISOString();
     await this.#state.update((entries) => {
-      const now = this.#now();
       const others = this.#parse(entries[PENDING_ENTRY]).filter((r) =>
-        r.replica !== this.replica && Date.parse(r.expires) > now &&
+        r.replica !== this.replica && this.#lapses.live(lapseKey(r), r.expires) &&
         !requests.some((mine) => mine.fingerprint === r.fingerprint)
       );
       const mine = requests.map(({ fingerprint, name, remote, since }) => ({
@@ -137,4 +145,9 @@ export class PendingBoard {
       return [];
     }
   }
+}
+
+/** A request entry's identity for {@linkcode Lapses}: its replica and key. */
+function lapseKey(request: SharedRequest): string {
+  return `${request.replica}\0${request.fingerprint}`;
 }

@@ -83,3 +83,31 @@ Deno.test("pending board: entries of a replica that stopped renewing expire and 
   await b.board.publish([]);
   assert.equal(b.state.get(PENDING_ENTRY), undefined);
 });
+
+Deno.test("pending board: regression: entries lapse on the reader's clock, so replicas whose clocks differ by more than the lifetime still see (and keep) each other's", async () => {
+  const document = new SharedDocument();
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  // b's clock runs 61 s ahead of a's: a's fresh entries expire, by their stamp, before b sees them.
+  const board = async (name: string, skew: number) => {
+    const state = await StateStore.open(document.view());
+    state.follow();
+    return { state, board: new PendingBoard(state, name, { now: () => now + skew }) };
+  };
+  const a = await board("a", 0);
+  const b = await board("b", 61_000);
+  try {
+    await a.board.publish([{ fingerprint: FP, name: "edge", remote: "10.0.0.9:1", since: "x" }]);
+    assert.deepEqual(b.board.list().map((r) => r.replica), ["a"]);
+    await b.board.publish([]);
+    assert.deepEqual(b.board.list().map((r) => r.replica), ["a"], "b's write keeps a's entry");
+    now += b.board.ttlMs - 1;
+    await a.board.publish([{ fingerprint: FP, name: "edge", remote: "10.0.0.9:1", since: "x" }]);
+    now += b.board.ttlMs - 1;
+    assert.deepEqual(b.board.list().map((r) => r.replica), ["a"], "renewed: still there");
+    now += 1;
+    assert.deepEqual(b.board.list(), [], "not renewed for a lifetime on b's clock: gone");
+  } finally {
+    await a.state.close();
+    await b.state.close();
+  }
+});

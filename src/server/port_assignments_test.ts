@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryStateBackend, StateStore } from "../state/mod.ts";
 import { PortAllocator } from "../client/mod.ts";
+import { quietPorts } from "../testing.ts";
 import { MAX_PORTS_PER_PEER, pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
 
 async function restartedAllocator(
@@ -42,27 +43,13 @@ Deno.test("port assignments: a pair gets its port back from the state after a re
 });
 
 /**
- * A range of two neighbouring ports that are both free now. Drawn below
- * Linux's ephemeral range (32768 up): there, bind(0) hands out odd ports and
- * outgoing connections take even ones, so with many connections open on the
- * machine an OS-chosen port's neighbour is nearly always taken.
+ * A range of two neighbouring ports that are both free now, below the
+ * ephemeral range: an outgoing connection of another test (or process) may
+ * take any free ephemeral port between the two allocators, never these.
  */
 function twoFreePorts(): { from: number; to: number } {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const from = 20000 + Math.floor(Math.random() * 12000);
-    try {
-      const probe = Deno.listen({ hostname: "127.0.0.1", port: from });
-      try {
-        Deno.listen({ hostname: "127.0.0.1", port: from + 1 }).close();
-        return { from, to: from + 1 };
-      } finally {
-        probe.close();
-      }
-    } catch {
-      // One of them is taken: draw again.
-    }
-  }
-  throw new Error("Cannot find two neighbouring free ports");
+  const from = quietPorts(2);
+  return { from, to: from + 1 };
 }
 
 Deno.test("port assignments: in a range, a free port another pair had is not handed out first", async () => {

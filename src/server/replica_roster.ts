@@ -14,6 +14,7 @@ import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import type { PeerInfo } from "./admin.ts";
+import { Lapses } from "./lapses.ts";
 import type { ServerObserver } from "./observers.ts";
 import type { ExposedApp } from "./server.ts";
 
@@ -55,6 +56,7 @@ export class ReplicaRoster implements ServerObserver {
   readonly replica: string;
   #state: StateStore;
   #ttlMs: number;
+  #lapses: Lapses;
   #now: () => number;
   #log: Logger;
   #local: LocalView | undefined;
@@ -62,6 +64,7 @@ export class ReplicaRoster implements ServerObserver {
   #publishing: Promise<void> = Promise.resolve();
   #renewal: number | undefined;
   #closed = false;
+  #unfollow: () => void;
 
   /** A roster in `state`, written as `replica`. */
   constructor(
@@ -73,8 +76,13 @@ export class ReplicaRoster implements ServerObserver {
     this.replica = replica;
     this.#ttlMs = options.ttlMs ?? DEFAULT_ROSTER_TTL_MS;
     this.#now = options.now ?? Date.now;
+    this.#lapses = new Lapses(this.#ttlMs, this.#now);
     this.#log = options.logger ?? silentLogger;
     state.quiet(ROSTER_ENTRY);
+    // Renewals are timed from when they arrive, not from the next listing.
+    this.#unfollow = state.onChange((keys) => {
+      if (keys.includes(ROSTER_ENTRY)) this.#others();
+    });
   }
 
   /** Starts publishing `local` (now, on every change, and every third of the lifetime). */
@@ -170,6 +178,7 @@ export class ReplicaRoster implements ServerObserver {
   /** Stops publishing and removes this replica's entry (its peers move with it). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unfollow();
     clearInterval(this.#renewal);
     await this.published();
     await this.#write(undefined).catch((error) =>
@@ -178,9 +187,10 @@ export class ReplicaRoster implements ServerObserver {
   }
 
   #others(): [string, RosterReplica][] {
-    const now = this.#now();
-    return Object.entries(this.#parse(this.#state.get(ROSTER_ENTRY))).filter(([replica, entry]) =>
-      replica !== this.replica && Date.parse(entry.expires) > now
+    const entries = Object.entries(this.#parse(this.#state.get(ROSTER_ENTRY)));
+    this.#lapses.keep(entries.map(([replica, entry]) => [replica, entry.expires]));
+    return entries.filter(([replica, entry]) =>
+      replica !== this.replica && this.#lapses.live(replica, entry.expires)
     );
   }
 
@@ -216,10 +226,9 @@ export class ReplicaRoster implements ServerObserver {
   async #write(peers: RosterPeer[] | undefined): Promise<void> {
     const expires = new Date(this.#now() + this.#ttlMs).toISOString();
     await this.#state.update((entries) => {
-      const now = this.#now();
       const all = Object.fromEntries(
         Object.entries(this.#parse(entries[ROSTER_ENTRY])).filter(([replica, entry]) =>
-          replica !== this.replica && Date.parse(entry.expires) > now
+          replica !== this.replica && this.#lapses.live(replica, entry.expires)
         ),
       );
       if (peers !== undefined) all[this.replica] = { expires, peers };

@@ -108,3 +108,32 @@ Deno.test("replica roster: a closed replica removes its entry; a dead one's laps
   assert.deepEqual(b.roster.peers([]), []);
   assert.equal(b.state.get(ROSTER_ENTRY), undefined);
 });
+
+Deno.test("replica roster: regression: a's entry lapses on b's clock, not by a's stamp (clocks 61 s apart)", async () => {
+  const document = new SharedDocument();
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const make = async (name: string, skew: number) => {
+    const state = await StateStore.open(document.view());
+    state.follow();
+    const local = new Local();
+    return { state, local, roster: new ReplicaRoster(state, name, { now: () => now + skew }) };
+  };
+  const a = await make("a", 0);
+  const b = await make("b", 61_000);
+  try {
+    a.local.peerList = [peer("edge", true)];
+    a.roster.attach(a.local);
+    await a.roster.published();
+    assert.deepEqual(b.roster.peers([]).map((p) => p.replica), ["a"]);
+    b.roster.attach(b.local);
+    await b.roster.published();
+    assert.deepEqual(b.roster.peers([]).map((p) => p.replica), ["a"], "b's write keeps a's entry");
+    now += 60_000;
+    assert.deepEqual(b.roster.peers([]), [], "not renewed for its lifetime on b's clock: gone");
+  } finally {
+    await a.roster.close();
+    await b.roster.close();
+    await a.state.close();
+    await b.state.close();
+  }
+});

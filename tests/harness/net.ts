@@ -5,6 +5,8 @@
  * @module
  */
 
+export { quietPorts } from "../../src/testing.ts";
+
 /** An app as `/v1/apps` lists it. */
 export interface AppEntry {
   app: string;
@@ -169,35 +171,6 @@ export function echoUpstream(): TcpUpstream {
     }
     await conn.closeWrite();
   });
-}
-
-/**
- * `count` consecutive free ports below the kernel's ephemeral range, for a
- * server that a test restarts on the same port (or its `--port-range`):
- * while it is down, an outgoing connection (a reconnecting client's) may
- * take any free port of the ephemeral range, but never one of these.
- */
-export function quietPorts(count = 1): number {
-  let low = 32768;
-  try {
-    low = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
-  } catch {
-    // Not Linux: the IANA range starts at 49152, Linux's default at 32768.
-  }
-  const floor = Math.max(1024, low - 12_000);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = floor + Math.floor(Math.random() * (low - floor - count));
-    const free = Array.from({ length: count }, (_, i) => base + i).every((port) => {
-      try {
-        Deno.listen({ hostname: "127.0.0.1", port }).close();
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (free) return base;
-  }
-  throw new Error(`no ${count} free ports below ${low}`);
 }
 
 /** A port nobody listens on (bound and released at once). */

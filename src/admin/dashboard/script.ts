@@ -125,6 +125,16 @@ export const DASHBOARD_JS = String.raw`"use strict";
     node.append(thead, tbody);
   }
 
+  // --ha: the replica that holds each row, as a column after the first (the CLI's
+  // REPLICA); a lone server's items have no replica and its tables keep their shape.
+  function withReplica(items, head, rows) {
+    if (!items.some(function (item) { return item.replica !== undefined; })) return head;
+    rows.forEach(function (cells, i) {
+      cells.splice(1, 0, { text: items[i].replica || "-", field: "replica" });
+    });
+    return head.slice(0, 1).concat([{ label: "REPLICA" }], head.slice(1));
+  }
+
   function fingerprint(fp) {
     var span = el("span", "fp");
     (fp.match(/.{1,4}/g) || []).forEach(function (group) { span.append(el("span", "", group)); });
@@ -166,10 +176,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
 
   function renderRequests() {
     $("requests-count").textContent = String(model.requests.length);
-    table("requests", [
-      { label: "NAME" }, { label: "ADDRESS" }, { label: "WAITING" }, { label: "FINGERPRINT" },
-      { label: "" },
-    ], model.requests.map(function (r) {
+    var rows = model.requests.map(function (r) {
       var approve = button("Approve", "primary", function () {
         return api("POST", "/v1/requests/" + encodeURIComponent(r.fingerprint));
       });
@@ -184,16 +191,15 @@ export const DASHBOARD_JS = String.raw`"use strict";
       ];
       cells.key = r.fingerprint;
       return cells;
-    }), "No client is waiting.");
+    });
+    table("requests", withReplica(model.requests, [
+      { label: "NAME" }, { label: "ADDRESS" }, { label: "WAITING" }, { label: "FINGERPRINT" },
+      { label: "" },
+    ], rows), rows, "No client is waiting.");
   }
 
   function renderPeers() {
-    table("peers", [
-      { label: "NAME" }, { label: "STATUS" }, { label: "ADDRESS", wide: true },
-      { label: "SINCE" }, { label: "IN", num: true }, { label: "OUT", num: true },
-      { label: "STREAMS", num: true, wide: true },
-      { label: "" },
-    ], model.peers.map(function (p) {
+    var rows = model.peers.map(function (p) {
       var cells = [
         p.name, { text: p.status, className: p.status }, p.remote || "-",
         { text: age(p.connectedSince), since: p.connectedSince },
@@ -204,7 +210,13 @@ export const DASHBOARD_JS = String.raw`"use strict";
       ];
       cells.key = p.name;
       return cells;
-    }), "No peer yet.");
+    });
+    table("peers", withReplica(model.peers, [
+      { label: "NAME" }, { label: "STATUS" }, { label: "ADDRESS", wide: true },
+      { label: "SINCE" }, { label: "IN", num: true }, { label: "OUT", num: true },
+      { label: "STREAMS", num: true, wide: true },
+      { label: "" },
+    ], rows), rows, "No peer yet.");
   }
 
   function sparkline(key) {
@@ -226,11 +238,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   }
 
   function renderApps() {
-    table("apps", [
-      { label: "PEER" }, { label: "APP" }, { label: "ENDPOINT" }, { label: "IN", num: true },
-      { label: "OUT", num: true }, { label: "CONNS", num: true, wide: true },
-      { label: "THROUGHPUT", wide: true },
-    ], model.apps.map(function (a) {
+    var rows = model.apps.map(function (a) {
       var key = a.peer + "/" + a.app;
       var cells = [
         a.peer, a.app, a.endpoint,
@@ -241,7 +249,12 @@ export const DASHBOARD_JS = String.raw`"use strict";
       ];
       cells.key = key;
       return cells;
-    }), "No app is exposed.");
+    });
+    table("apps", withReplica(model.apps, [
+      { label: "PEER" }, { label: "APP" }, { label: "ENDPOINT" }, { label: "IN", num: true },
+      { label: "OUT", num: true }, { label: "CONNS", num: true, wide: true },
+      { label: "THROUGHPUT", wide: true },
+    ], rows), rows, "No app is exposed.");
   }
 
   function renderDenied() {
