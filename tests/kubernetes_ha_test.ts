@@ -51,6 +51,22 @@ function elector(identity: string, now: () => number, changes: boolean[]) {
   });
 }
 
+/** The Leases of `replica` in namespace wh, with the test timings. */
+function replicaLeases(
+  replica: string,
+  options: Partial<ConstructorParameters<typeof ReplicaLeases>[0]> = {},
+): ReplicaLeases {
+  return new ReplicaLeases({
+    api,
+    namespace: "wh",
+    replica,
+    prefix: "wormhole-replica",
+    durationMs: TIMINGS.durationMs,
+    renewEveryMs: TIMINGS.retryPeriodMs,
+    ...options,
+  });
+}
+
 Deno.test(
   "ha: Lease election: one leader, takeover after the duration, step-down after the renew deadline, release on close",
   UNDICI_TIMER,
@@ -119,16 +135,7 @@ Deno.test(
   async () => {
     await withKube(async (kube) => {
       const { now, advance } = clock();
-      const members = (replica: string) =>
-        new ReplicaLeases({
-          api,
-          namespace: "wh",
-          replica,
-          prefix: "wormhole-replica",
-          durationMs: TIMINGS.durationMs,
-          renewEveryMs: TIMINGS.retryPeriodMs,
-          now,
-        });
+      const members = (replica: string) => replicaLeases(replica, { now });
       const a = members("wormhole-a");
       const b = members("wormhole-b");
       await a.renew();
@@ -271,16 +278,7 @@ Deno.test(
   async () => {
     await withKube(async () => {
       const { now, advance } = clock();
-      const members = (replica: string) =>
-        new ReplicaLeases({
-          api,
-          namespace: "wh",
-          replica,
-          prefix: "wormhole-replica",
-          durationMs: TIMINGS.durationMs,
-          renewEveryMs: TIMINGS.retryPeriodMs,
-          now,
-        });
+      const members = (replica: string) => replicaLeases(replica, { now });
       const a = members("wormhole-a");
       const b = members("wormhole-b");
       await a.renew();
@@ -321,16 +319,7 @@ Deno.test(
         replica: { name: "wormhole-a", address: "127.0.0.2" },
       });
       const members = (replica: string, onRejoin?: () => void) =>
-        new ReplicaLeases({
-          api,
-          namespace: "wh",
-          replica,
-          prefix: "wormhole-replica",
-          durationMs: TIMINGS.durationMs,
-          renewEveryMs: TIMINGS.retryPeriodMs,
-          now,
-          onRejoin,
-        });
+        replicaLeases(replica, { now, onRejoin });
       let rejoins = 0;
       const a = members("wormhole-a", () => {
         rejoins++;
@@ -388,15 +377,7 @@ Deno.test(
             : api.request<T>(request),
       };
       let rejoins = 0;
-      const a = new ReplicaLeases({
-        api: flaky,
-        namespace: "wh",
-        replica: "wormhole-a",
-        prefix: "wormhole-replica",
-        durationMs: TIMINGS.durationMs,
-        renewEveryMs: TIMINGS.retryPeriodMs,
-        onRejoin: () => rejoins++,
-      });
+      const a = replicaLeases("wormhole-a", { api: flaky, onRejoin: () => rejoins++ });
       await assert.rejects(a.renew(), KubernetesApiError);
       down = false;
       await a.renew();

@@ -293,11 +293,15 @@ export class SealedLink implements RecordLink {
     this.#sending = false;
     this.#accepting = false;
     this.#wakeSlots();
-    // Local close: nothing more reaches the handler but the end.
-    this.#inQueue = [];
+    // Local close: nothing more reaches the handler but the end. When the
+    // inner link ended first, its end is queued already (waiting for Web
+    // Crypto calls in flight): keep it, or `closed` would never come.
+    const end = this.#inQueue.slice(this.#inHead).find((entry) => entry?.kind === "end");
+    this.#inQueue = end ? [end] : [];
     this.#inHead = 0;
     this.#toOpen = [];
     this.#flushOut();
+    this.#deliver();
   }
 
   get #outstanding(): number {

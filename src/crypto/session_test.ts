@@ -364,3 +364,23 @@ Deno.test("session: asks its link to pause while 2 × maxInFlight records wait f
   client.close();
   await atServer.ended;
 });
+
+Deno.test("session: regression: a local close after the inner link ended, with opens in flight, still ends", async () => {
+  let passed = 0;
+  const { client, server, raw } = await sealedPair(undefined, (record) => {
+    passed++;
+    return [record];
+  });
+  const atServer = collector();
+  server.listen(atServer);
+  for (let i = 0; i < 32; i++) client.send(numbered(i, 64 * 1024));
+  while (passed < 32) await new Promise((resolve) => setTimeout(resolve, 0));
+  // The inner link ends (its end queued behind the opens still running),
+  // then the owner closes: before the fix the queued end was dropped and
+  // `closed` never came (a server session awaiting it hung).
+  raw[0].close();
+  server.close();
+  assert.equal(await atServer.ended, undefined);
+  assert.equal(atServer.endCount, 1);
+  client.close();
+});
