@@ -58,7 +58,8 @@ export const DEFAULT_MAX_RECORD = 256 * 1024;
 /**
  * Bytes of urgent frames (window updates, resets, control) that may wait for
  * a link that does not drain: 1 MiB. Honest traffic stays far below it (a
- * window update is sent per eighth of a window read); a peer that makes us
+ * window update is sent per eighth of a window read, or per 64th once the
+ * reader caught up); a peer that makes us
  * answer (opens, pings) and never reads is closed when it is reached.
  */
 export const MAX_URGENT_QUEUE = 1 << 20;

@@ -681,6 +681,51 @@ Deno.test("mux: the receiver grants credit back as it reads", async () => {
   peer.server.close();
 });
 
+Deno.test("mux: a reader that has read everything that arrived gives the sender back all but less than a 64th of its window", async () => {
+  // With credit only per eighth of a window, up to an eighth stays read but
+  // not given back, and a sender limited by the window (a long path) never
+  // has more than 7/8 of it in flight. A reader that caught up gives back
+  // all it read from a 64th of the window on.
+  const W = 64 * 1024;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 1, max: 3 * W }), { minLength: 1, maxLength: 12 }),
+      async (sizes) => {
+        const { server, open } = muxPair({ window: W, maxPayload: 4096 });
+        try {
+          const [s, c] = await open();
+          for (const size of sizes) {
+            const write = s.write(new Uint8Array(size));
+            let read = 0;
+            while (read < size) {
+              const chunk = await c.read();
+              assert.ok(chunk !== null);
+              read += chunk.length;
+            }
+            await write;
+            await settle(3);
+            assert.equal(c.buffered, 0);
+            assert.ok(W - s.credit < W / 64, `after ${size} bytes: credit ${s.credit} of ${W}`);
+            assert.equal(s.credit, c.windowLeft);
+          }
+          // And the sender uses it: all of its credit goes out before it waits.
+          const credit = s.credit;
+          const write = track(s.write(new Uint8Array(W + 1)));
+          await waitFor(() => s.credit === 0, "the credit to be used");
+          await settle(3);
+          assert.equal(c.buffered, credit);
+          assert.equal(write.state, "pending");
+          while (c.buffered > 0) await c.read();
+          await write.promise;
+        } finally {
+          server.close();
+        }
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
 // ---- connection level ----
 
 Deno.test("mux: ping is answered by pong and refreshes lastReceived", async () => {
@@ -1120,6 +1165,7 @@ Deno.test("mux: credit and window budgets stay exact under random writes, reads,
         const released = new Set<MuxStream>();
         for (const [s, c] of pairs) for (const x of [s, c]) x.closed.then(() => released.add(x));
         const draining = new Set<MuxStream>();
+        const ended = new Set<MuxStream>();
         for (const command of commands) {
           if (command.op === "tick") {
             clock.now += command.ms;
@@ -1134,6 +1180,7 @@ Deno.test("mux: credit and window budgets stay exact under random writes, reads,
               readForever(local);
             } else if (command.op === "end") {
               local.end();
+              ended.add(local);
             } else if (command.op === "reset") {
               local.reset(ResetCode.Aborted, "property test");
             }
@@ -1149,6 +1196,12 @@ Deno.test("mux: credit and window budgets stay exact under random writes, reads,
                 continue;
               }
               assert.equal(receiver.windowLeft, sender.credit, `stream ${i} ${side}→: credit`);
+              // A receiver that read all that arrived keeps back less than a 64th of its
+              // window (the peer may keep the rest in flight); after FIN it gives none back.
+              if (receiver.buffered === 0 && !ended.has(sender)) {
+                const kept = receiver.window - receiver.windowLeft;
+                assert.ok(kept < receiver.window / 64, `stream ${i} ${side}→: ${kept} kept back`);
+              }
             }
           }
           for (const [mux, side] of [[server, 0], [client, 1]] as const) {

@@ -47,7 +47,9 @@ interface Waiter {
 /**
  * A stream of a {@linkcode Mux}. Writes wait for credit the peer granted and
  * resolve once the bytes are handed to the link; reads return chunks in order
- * and grant the peer new credit as they are consumed.
+ * and grant the peer new credit as they are consumed (in batches of an
+ * eighth of the window while data waits; all of it, from a 64th on, once the
+ * reader has read everything that arrived).
  *
  * The receive window starts at the initial size and doubles, up to its
  * maximum, when over at least one round trip the consumer read at least half
@@ -274,9 +276,14 @@ export class MuxStream {
     this.#buffered -= chunk.length;
     this.#unacked += chunk.length;
     this.#epochBytes += chunk.length;
-    // Credit goes back per eighth of a window consumed: fine enough that the
-    // sender rarely waits a round trip for it, coarse enough to batch.
-    if (this.#unacked >= this.#window >>> 3 && !this.#remoteEnded) {
+    // Credit goes back per eighth of a window consumed, which batches Window
+    // frames while data waits (the consumer, not the window, is the limit).
+    // Once the consumer has read everything that arrived it waits for the
+    // sender: then what it read goes back at once (from a 64th of a window,
+    // so that small messages do not each cost a Window frame), and the
+    // sender may keep a full window in flight instead of 7/8 of one.
+    const step = this.#buffered === 0 ? this.#window >>> 6 : this.#window >>> 3;
+    if (this.#unacked >= step && !this.#remoteEnded) {
       let increment = this.#unacked + this.#tune();
       this.#unacked = 0;
       if (this.#retire > 0) {

@@ -4,12 +4,16 @@
 // and peak RSS (VmHWM) of both processes, and the client's peak heap/external/RSS as it saw them.
 //
 //   npx deno run -A scripts/bench/tools/mem_ab.ts [CHECKOUT] [--size 1G] [--streams 1]
-//       [--v8 FLAGS] [--client-v8 EXTRA] [--gc-log FILE] [--samples FILE] [--label L] [-- ARGS…]
+//       [--v8 FLAGS] [--client-v8 EXTRA] [--gc-log FILE] [--samples FILE] [--label L] [--rtt MS]
+//       [--seconds N] [-- ARGS…]
 //
 // CHECKOUT (default: this one) is the repository whose mod.ts and mem_probe.ts run, so that two
 // builds can be run alternately (interleaved A/B). --v8 replaces the V8 flags of both processes
 // (default: the project's), --client-v8 adds flags to the client only (e.g. --trace-gc-nvp, whose
 // output goes to --gc-log), --samples keeps the probe's samples. ARGS go to server and client.
+// --rtt puts this checkout's delay proxy (tools/delay_proxy.ts) between client and server, each
+// direction delayed by half of it, as in the bench's WAN rows. --seconds N runs iperf3 for N
+// seconds after a first one left out (the steady state) instead of sending --size.
 import { V8_FLAGS } from "../../lib/wormhole_process.ts";
 
 const argv = [...Deno.args];
@@ -25,6 +29,8 @@ const clientV8 = flag("--client-v8", "");
 const gcLog = flag("--gc-log", "/dev/null");
 const keepSamples = flag("--samples", "");
 const label = flag("--label", "");
+const rtt = Number(flag("--rtt", "-1"));
+const seconds = flag("--seconds", "");
 const root = argv[0] ?? new URL("../../../", import.meta.url).pathname;
 
 const dir = await Deno.makeTempDir({ prefix: "mem_ab" });
@@ -75,7 +81,24 @@ try {
     }
     throw new Error(`Cannot start the server: no "${msg}" in ${log.join("\n").slice(-2000)}`);
   };
-  const tunnel = await urlOf("tunnel listening");
+  let tunnel = await urlOf("tunnel listening");
+  if (rtt >= 0) {
+    const proxy = start(Deno.execPath(), [
+      "run",
+      "-A",
+      new URL("./delay_proxy.ts", import.meta.url).pathname,
+      new URL(tunnel).port,
+      String(rtt / 2),
+    ]);
+    const said: string[] = [];
+    void lines(proxy.stdout, said);
+    for (let i = 0; i < 300 && !said.some((l) => l.startsWith("listening ")); i++) await sleep(100);
+    const ready = said.find((l) => l.startsWith("listening "));
+    if (!ready) throw new Error("Cannot start the delay proxy: it never said it was listening");
+    const url = new URL(tunnel);
+    url.port = ready.split(" ")[1];
+    tunnel = url.href;
+  }
   const admin = await urlOf("admin listening");
   const samples = `${dir}/samples.jsonl`;
   const client = start(Deno.execPath(), [
@@ -106,7 +129,11 @@ try {
   }
   if (entry === 0) throw new Error("Cannot find the iperf app in the server's /v1/apps");
   const run = await new Deno.Command("iperf3", {
-    args: ["-c", "127.0.0.1", "-p", String(entry), "-n", size, "-P", streams, "-J"],
+    args: [
+      ...["-c", "127.0.0.1", "-p", String(entry), "-P", streams, "-J"],
+      // A timed run leaves its first second (the ramp) out of the figure.
+      ...(seconds ? ["-t", seconds, "-O", "1"] : ["-n", size]),
+    ],
     stdout: "piped",
   }).output();
   const report = JSON.parse(new TextDecoder().decode(run.stdout));
