@@ -28,3 +28,15 @@ Deno.test("run flags: deno task wormhole (which ./wormhole runs) and the Dockerf
   const dockerfile = Deno.readTextFileSync(new URL("deploy/docker/Dockerfile", root)).split(/\s+/);
   for (const flag of PERMISSIONS) assert.ok(dockerfile.includes(flag), `Dockerfile: ${flag}`);
 });
+
+Deno.test("V8 flags: they expose gc(), with which the data path collects its buffers", async () => {
+  const flags = V8_FLAGS.slice("--v8-flags=".length).split(",");
+  assert.ok(flags.includes("--expose-gc"));
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", V8_FLAGS, 'gc({ type: "minor", execution: "sync" }); console.log(typeof gc)'],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0);
+  assert.equal(new TextDecoder().decode(stdout).trim(), "function");
+});

@@ -15,10 +15,13 @@ export const ENTRY = Deno.env.get("WORMHOLE_BUNDLE") ?? `${ROOT}mod.ts`;
  * The V8 flags every way of running wormhole uses (deno.json tasks, the
  * compiled binary, the Dockerfile, the tests, the bench; see "Memory" in
  * docs/architecture.md): a small young generation, so that the data path's
- * short-lived buffers are freed early, and a 64 MiB floor under the heap
- * limit, so that a full collection does not run every few MiB of buffers.
+ * short-lived buffers are freed early, a 64 MiB floor under the heap
+ * limit, so that a full collection does not run every few MiB of buffers,
+ * and `gc()`, with which the data path collects its buffers every few MiB
+ * (`src/crypto/collector.ts`).
  */
-export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--initial-heap-size=64";
+export const V8_FLAGS =
+  "--v8-flags=--max-semi-space-size=1,--initial-heap-size=64,--expose-gc,--no-concurrent-array-buffer-sweeping";
 
 /** How the program is run: the V8 flags and its permissions. */
 export const PERMISSIONS = [

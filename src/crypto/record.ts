@@ -14,6 +14,7 @@
  * @module
  */
 
+import { collector } from "./collector.ts";
 import { LINK_HEADROOM } from "../link/mod.ts";
 import { source } from "./bytes.ts";
 import { SessionError } from "./errors.ts";
@@ -96,6 +97,7 @@ export async function seal(
     key,
     source(plaintext),
   );
+  collector.noted(plaintext.length);
   // Room in front for the link's own framing (LINK_HEADROOM), so the
   // WebSocket layer need not copy the record again.
   const buffer = new Uint8Array(LINK_HEADROOM + HEADER_BYTES + sealed.byteLength);
@@ -126,6 +128,7 @@ export async function open(
       key,
       source(record.subarray(HEADER_BYTES)),
     );
+    collector.noted(plain.byteLength);
     return new Uint8Array(plain);
   } catch (cause) {
     throw new SessionError(
