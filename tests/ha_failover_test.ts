@@ -475,11 +475,14 @@ Deno.test("ha: a replica cut off from the API server longer than a lease duratio
   assert.equal(await exchangeText(proxy.port, "before"), "before");
 
   api.cut();
+  // The collector deletes a gone replica's slices first and its Lease after,
+  // in separate requests: wait for both.
   await eventually(
-    () => kube.get("EndpointSlice", NS, SERVICE) === undefined,
-    "b takes a for gone and removes its slice",
+    () =>
+      kube.get("EndpointSlice", NS, SERVICE) === undefined &&
+      kube.get("Lease", NS, "wormhole-replica-a") === undefined,
+    "b takes a for gone and removes its slice, then its Lease",
   );
-  assert.equal(kube.get("Lease", NS, "wormhole-replica-a"), undefined);
   api.restore();
   await a.proc.waitForLog((l) => String(l.msg).startsWith("this replica's Lease was missing"));
   await eventually(async () => {
