@@ -13,6 +13,7 @@
  * | `GET /v1/peers` | approved and connected peers; `?detail=1`: status, address, traffic |
  * | `DELETE /v1/peers/{name}` | revoke (and deny the key) → 204; unknown → 404 |
  * | `GET /v1/denied` | keys denied now |
+ * | `GET /v1/offers` | apps the server offers its clients, with traffic |
  * | `DELETE /v1/denied/{fp}` | lift a denial → 204; not denied → 404 |
  * | `GET /v1/events` | Server-Sent Events of changes and traffic (`events.ts`) |
  *
@@ -99,6 +100,24 @@ export interface RequestEntry {
   expires?: string;
 }
 
+/** An app the server offers its clients, as `GET /v1/offers` lists it. */
+export interface OfferEntry {
+  /** App name. */
+  app: string;
+  /** `host:port` the server dials for it. */
+  upstream: string;
+  /** The peers it is offered to; absent: every approved peer. */
+  peers?: readonly string[];
+  /** Connections to it open now, all peers'. */
+  streamsOpen: number;
+  /** Connections to it carried so far. */
+  streamsTotal: number;
+  /** Bytes received from the peers for it (the callers' requests). */
+  bytesIn: number;
+  /** Bytes sent to the peers for it (the upstream's answers). */
+  bytesOut: number;
+}
+
 /** A key the server refuses, as `GET /v1/denied` lists it. */
 export interface DeniedEntry {
   /** Key fingerprint. */
@@ -139,6 +158,8 @@ export interface AdminState {
   denied?(): DeniedEntry[];
   /** Lifts a denial; false when the key is not denied. */
   removeDenied?(fingerprint: string): Promise<boolean>;
+  /** Apps offered to clients (server). */
+  offers?(): OfferEntry[];
   /** Traffic counters (the server's `stats()`). */
   stats?(): { traffic: TrafficEntry[] };
 }
@@ -302,6 +323,9 @@ async function route(
     case "/v1/denied":
       if (!state.denied) return missing();
       return method === "GET" ? json(200, state.denied()) : notAllowed(method, pathname);
+    case "/v1/offers":
+      if (!state.offers) return missing();
+      return method === "GET" ? json(200, state.offers()) : notAllowed(method, pathname);
   }
   const denied = /^\/v1\/denied\/([^/]+)$/.exec(pathname);
   if (denied) {
