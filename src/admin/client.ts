@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AppEntry, DeniedEntry, OfferEntry, PeerEntry } from "./api.ts";
+import type { AppEntry, DeniedEntry, OfferEntry, PeerEntry } from "./state.ts";
 import type { AppDetail, PeerDetail, RequestDetail } from "./detail.ts";
 
 /** The admin API could not be reached or answered with an error. */
