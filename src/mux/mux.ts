@@ -45,12 +45,10 @@ export const DEFAULT_MAX_WINDOW = 16 * 1024 * 1024;
  */
 export const DEFAULT_CONNECTION_BUFFER = 64 * 1024 * 1024;
 
-/**
- * Age after which the round-trip time is measured again (when a stream may
- * grow), and after which the smallest sample no longer counts: paths change.
- */
+/** Age after which the round-trip time is measured again (when a stream may grow). */
 const RTT_REFRESH_MS = 2_000;
-const RTT_MIN_LIFETIME_MS = 10_000;
+/** Samples above this are not round trips (a clock jump, or a pong to a ping long gone). */
+const RTT_MAX_SAMPLE_MS = 10_000;
 
 /** Default upper bound on the frames batched into one record: 256 KiB. */
 export const DEFAULT_MAX_RECORD = 256 * 1024;
@@ -112,7 +110,6 @@ export class Mux implements StreamHost {
   #reserved = 0;
   #clock: () => number;
   #rttMin = 0;
-  #rttMinAt = 0;
   #rttSampleAt = -Infinity;
   #probeSentAt: number | null = null;
   #maxPayload: number;
@@ -187,7 +184,7 @@ export class Mux implements StreamHost {
     return this.#reserved;
   }
 
-  /** Round-trip time to the peer in ms (the smallest recent sample), or 0 before the first. */
+  /** Round-trip time to the peer in ms (the smallest sample of the connection), or 0 before the first. */
   get rtt(): number {
     return this.#rttMin;
   }
@@ -225,6 +222,9 @@ export class Mux implements StreamHost {
   setPeerSettings(settings: { window: number; maxPayload: number }): void {
     this.#peerWindow = settings.window;
     this.#peerMaxPayload = settings.maxPayload;
+    // The connection carries nothing yet: this round trip is the path's own,
+    // with no data queued ahead of the ping or its answer.
+    this.ping();
   }
 
   /** Opens a stream to `app` on the peer. Data may be written at once. */
@@ -369,15 +369,16 @@ export class Mux implements StreamHost {
     if (payload.length !== 8) return;
     const now = this.#clock();
     const sample = now - new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
-    if (!(sample >= 0) || sample > RTT_MIN_LIFETIME_MS) return;
+    if (!(sample >= 0) || sample > RTT_MAX_SAMPLE_MS) return;
     this.#probeSentAt = null;
     this.#rttSampleAt = now;
-    if (
-      this.#rttMin === 0 || sample <= this.#rttMin || now - this.#rttMinAt > RTT_MIN_LIFETIME_MS
-    ) {
+    // The smallest sample counts for the connection's life: one TCP
+    // connection keeps its path, and larger samples measure our own queues
+    // (a ping waits behind megabytes of records each way under load), which
+    // would make windows grow for a bandwidth-delay product that is not there.
+    if (this.#rttMin === 0 || sample <= this.#rttMin) {
       // Zero would read as "unknown": a loopback round trip can round down to it.
       this.#rttMin = Math.max(sample, 0.001);
-      this.#rttMinAt = now;
     }
   }
 

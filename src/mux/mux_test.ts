@@ -730,6 +730,8 @@ Deno.test("mux: a reader that has read everything that arrived gives the sender 
 
 Deno.test("mux: ping is answered by pong and refreshes lastReceived", async () => {
   const { a, b, server, client } = muxPair();
+  // Each side pings once the peer's settings are known (the round trip of an idle connection).
+  await waitFor(() => server.rtt > 0 && client.rtt > 0, "the first round trips");
   a.sent = [];
   b.sent = [];
   server.lastReceived = 0;
@@ -742,6 +744,31 @@ Deno.test("mux: ping is answered by pong and refreshes lastReceived", async () =
   assert.ok(ping && pong);
   assertBytes(pong.payload, ping.payload, "pong echoes the ping");
   assert.equal(ping.payload.length, 8);
+  server.close();
+});
+
+Deno.test("mux: the round trip is the connection's smallest sample, not the latest under load", async () => {
+  const clock = manualClock();
+  const { server, client } = muxPair({
+    server: { clock: clock.read },
+    client: { clock: clock.read },
+  });
+  // The pings sent with the settings come back after 3 ms: the idle path.
+  clock.now += 3;
+  await waitFor(() => client.rtt > 0 && server.rtt > 0, "the first round trips");
+  assert.equal(client.rtt, 3);
+  // Later pings wait behind queued records: 26 ms. The path is still 3 ms, also much later.
+  for (let i = 0; i < 3; i++) {
+    clock.now += 20_000;
+    client.ping();
+    clock.now += 26;
+    await settle(5);
+  }
+  assert.equal(client.rtt, 3);
+  // A faster sample lowers it.
+  client.ping();
+  clock.now += 2;
+  await waitFor(() => client.rtt === 2, "the faster sample");
   server.close();
 });
 

@@ -21,7 +21,7 @@ export interface StreamHost {
   sendWindow(stream: MuxStream, increment: number): void;
   /** Milliseconds on the clock that measures epochs and round trips. */
   now(): number;
-  /** Round-trip time to the peer in ms (the smallest recent sample), or 0 before the first. */
+  /** Round-trip time to the peer in ms (the smallest sample of the connection), or 0 before the first. */
   readonly rtt: number;
   /** Asks for a round-trip measurement (a ping), unless a recent one exists or is under way. */
   probeRtt(): void;
