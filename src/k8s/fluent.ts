@@ -1,6 +1,6 @@
 /**
  * {@linkcode KubeApi} on kubernetes-fluent-client 3.11.6, the only module of
- * wormhole that imports it (loaded lazily by `loadKubeApi()`).
+ * wormhole that imports it (loaded lazily by `loadKubeApi()`, load_api.ts).
  *
  * What is used, and why not more of it:
  *
