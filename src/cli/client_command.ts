@@ -8,6 +8,7 @@ import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { AppsFileWatcher, mergeApps, ServerPin, WormholeClient } from "../client/mod.ts";
+import { loadAppsFile } from "./apps_file.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
@@ -186,7 +187,7 @@ async function join(
       },
       onError: (error) => log.warn("cannot use apps file, keeping the apps I have", { error }),
     });
-    fromFile = await watcher.load();
+    fromFile = await loadAppsFile(watcher, path);
     watcher.start();
   }
   const kube = await startClientKubernetes(flags, log, (apps) => {
