@@ -100,13 +100,16 @@ export function clientCommand(): Command {
     default: 30_000,
     defaultText: "30s",
   });
-  flag(command, "--admin-host <host>", "interface of the health and metrics endpoint", {
+  flag(command, "--admin-host <host>", "interface of the admin API (--admin-port)", {
     parse: parseHost,
     default: "127.0.0.1",
   });
-  flag(command, "--admin-port <port>", "serve /healthz, /readyz and /metrics here (default: off)", {
-    parse: parsePort,
-  });
+  flag(
+    command,
+    "--admin-port <port>",
+    "serve /healthz, /readyz, /metrics, /v1/apps and /v1/events here (default: off)",
+    { parse: parsePort },
+  );
   flag(
     command,
     "--admin-hosts <names>",
