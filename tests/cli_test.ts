@@ -267,9 +267,11 @@ Deno.test("cli: a busy port is reported in one line naming the flags and the add
       ["client", "--server", "ws://127.0.0.1:1/wh/tunnel", "--admin-port", busy],
       `127.0.0.1:${busy} (--admin-host, --admin-port)`,
     ],
+    [["testserver", "--port", busy], `127.0.0.1:${busy} (--host, --port)`],
   ];
   for (const [args, named] of cases) {
-    const { code, stderr } = await runWormhole([...args, "--state-dir", dir.path]);
+    const state = args[0] === "testserver" ? [] : ["--state-dir", dir.path];
+    const { code, stderr } = await runWormhole([...args, ...state]);
     assert.equal(code, 1, stderr);
     const errors = stderr.split("\n").filter((line) => line.startsWith("error: "));
     assert.deepEqual(errors, [
