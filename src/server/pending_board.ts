@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { RequestEntry } from "../admin/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import { SharedEntry, type SharedEntryOptions } from "./shared_entry.ts";
 
@@ -22,21 +23,11 @@ export const PENDING_ENTRY = "pending-requests.json";
 /** Default lifetime of a published request without renewal, in ms. */
 export const DEFAULT_PENDING_TTL_MS = 60_000;
 
-/** A join request waiting for the operator. */
-export interface PendingRequest {
-  /** Fingerprint of the peer's key: what the operator accepts or declines. */
-  fingerprint: string;
-  /** The name the peer asks for. */
-  name: string;
-  /** Where it connects from. */
-  remote: string;
-  /** When it started waiting (ISO time). */
-  since: string;
-  /** `--ha`: the replica holding the waiting connection. */
-  replica?: string;
-  /** `--ha`: when the entry lapses unless its replica renews it (ISO time). */
-  expires?: string;
-}
+/**
+ * A join request waiting for the operator: what `GET /v1/requests?detail=1`
+ * lists (fingerprint, name, remote, since; under `--ha` replica and expiry).
+ */
+export type PendingRequest = RequestEntry;
 
 /** A pending request as every replica sees it. */
 export interface SharedRequest extends PendingRequest {
