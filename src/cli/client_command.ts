@@ -199,7 +199,11 @@ async function join(
   });
   client.setApps(merge());
   if (client.apps.length === 0 && !kube) {
-    log.warn("no apps to expose yet: use --expose or --apps-file");
+    // A client may only take what the server offers (Both directions): say that this works.
+    log.warn(
+      "no apps to expose yet: use --expose or --apps-file (apps the server offers are served " +
+        "all the same)",
+    );
   }
   client.start();
   const adminAbort = new AbortController();
