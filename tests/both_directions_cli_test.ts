@@ -62,7 +62,10 @@ Deno.test("both directions (processes): offers per peer from --expose and --apps
   }, "db's traffic in offers list");
   const onClient = await runWormhole(["offers", "list", "--admin", admin1]);
   assert.equal(onClient.code, 1);
-  assert.match(onClient.stderr, /Not available here: \/v1\/offers/);
+  assert.match(
+    onClient.stderr,
+    /^error: Cannot list the offers: not available here: \/v1\/offers is served by the server's admin API, not a client's/,
+  );
 
   await Deno.writeTextFile(appsFile, "[]\n");
   await waitForApps(admin1, (apps) => !apps.some((a) => a.app === "db"));

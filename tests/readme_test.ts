@@ -1,7 +1,9 @@
 /**
  * README.md's "Local usage", run as a newcomer runs it: every command of its
  * `sh` blocks, as written, through `./wormhole` (and curl), against real
- * processes. What a command prints must match the comments beside it.
+ * processes, then its "Both directions" example with the same server and
+ * client started again. What a command prints must match the comments
+ * beside it.
  *
  * The commands stay as documented; only the environment isolates the run
  * (`WORMHOLE_PORT=0`, `WORMHOLE_ADMIN_PORT=0`, a temporary state directory),
@@ -48,6 +50,7 @@ class Running implements AsyncDisposable {
   readonly lines: string[] = [];
   #child: Deno.ChildProcess;
   #done: Promise<unknown>;
+  #stopped: Promise<void> | undefined;
 
   constructor(args: string[], env: Record<string, string>, cwd: string) {
     this.#child = new Deno.Command(LAUNCHER, { args, env, cwd, stdout: "null", stderr: "piped" })
@@ -71,10 +74,18 @@ class Running implements AsyncDisposable {
     throw new Error(`no line matching ${pattern}:\n${this.lines.join("\n")}`);
   }
 
+  /** Stops the process (once; later calls wait for the same stop). */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#child.kill("SIGTERM");
+      await this.#child.status;
+      await this.#done;
+    })();
+    return this.#stopped;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#child.kill("SIGTERM");
-    await this.#child.status;
-    await this.#done;
+    await this.stop();
   }
 }
 
@@ -88,7 +99,7 @@ function promise(text: string): RegExp {
 }
 
 Deno.test("README: the local usage section works as written", async () => {
-  const [serverBlock, clientBlock, operatorBlock] = steps("Local usage");
+  const [serverBlock, clientBlock, operatorBlock, bothBlock] = steps("Local usage");
   await using dir = await tempDir();
   await using upstream = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -138,4 +149,40 @@ Deno.test("README: the local usage section works as written", async () => {
     if (program === "curl") assert.equal(stdout, "hello from the upstream\n");
   }
   assert.notEqual(endpoint, "", "apps list printed the endpoint");
+
+  // "Both directions": the same server and client, stopped and started again with an offer and
+  // the client's admin API; the approval is kept. The offered db is the upstream here, and psql
+  // stands for any client of it.
+  await client.stop();
+  await server.stop();
+  const [centralStep, edgeStep, listStep, psqlStep] = bothBlock;
+  assert.equal(bothBlock.length, 4);
+  const db = `127.0.0.1:${upstream.addr.port}`;
+  await using central = new Running(
+    split(centralStep.command.replace("10.0.0.5:5432", db)),
+    env("server"),
+    dir.path,
+  );
+  const tunnel2 = (await central.line(/tunnel listening url=ws:\/\/[^:]+:(\d+)/))[1];
+  await using edge = new Running(
+    split(
+      edgeStep.command.replace("127.0.0.1:3000", db).replace("--admin-port 8082", "--admin-port 0"),
+    ),
+    { ...env("client"), WORMHOLE_SERVER: `ws://127.0.0.1:${tunnel2}/wh/tunnel` },
+    dir.path,
+  );
+  const edgeAdmin = (await edge.line(/admin listening url=(\S+)/))[1];
+  await edge.line(/offered app listening .*app=db/);
+  const list = await new Deno.Command(LAUNCHER, {
+    args: split(listStep.command.replace("http://127.0.0.1:8082", edgeAdmin)),
+    cwd: dir.path,
+  }).output();
+  const listed = new TextDecoder().decode(list.stdout);
+  assert.equal(list.code, 0, new TextDecoder().decode(list.stderr));
+  for (const line of listStep.expect) assert.match(listed, promise(line), listStep.command);
+  const offered = /central\s+db\s+127\.0\.0\.1:(\d+)/.exec(listed)?.[1];
+  assert.ok(offered, listed);
+  assert.match(psqlStep.command, /^psql -h 127\.0\.0\.1 -p 40871$/);
+  const answer = await fetch(`http://127.0.0.1:${offered}/`);
+  assert.equal(await answer.text(), "hello from the upstream\n");
 });

@@ -163,6 +163,12 @@ async function route(
   { detail, rates }: { detail: boolean; rates: RateTable },
 ): Promise<Response> {
   const missing = () => json(404, { error: `Not available here: ${pathname}` });
+  // Only a server keeps requests, peers, denials and offers: point the
+  // operator who asked a client's admin API at the server's.
+  const serverOnly = () =>
+    json(404, {
+      error: `Not available here: ${pathname} is served by the server's admin API, not a client's`,
+    });
   switch (pathname) {
     case "/metrics":
       if (method !== "GET") return notAllowed(method, pathname);
@@ -174,14 +180,14 @@ async function route(
       if (method !== "GET") return notAllowed(method, pathname);
       return json(200, detail ? appDetails(state, rates) : state.apps());
     case "/v1/requests":
-      if (!state.requests) return missing();
+      if (!state.requests) return serverOnly();
       if (method !== "GET") return notAllowed(method, pathname);
       return json(
         200,
         detail ? requestDetails(state) : state.requests().map((request) => request.fingerprint),
       );
     case "/v1/peers":
-      if (!state.peers) return missing();
+      if (!state.peers) return serverOnly();
       if (method !== "GET") return notAllowed(method, pathname);
       return json(
         200,
@@ -194,15 +200,15 @@ async function route(
         })),
       );
     case "/v1/denied":
-      if (!state.denied) return missing();
+      if (!state.denied) return serverOnly();
       return method === "GET" ? json(200, state.denied()) : notAllowed(method, pathname);
     case "/v1/offers":
-      if (!state.offers) return missing();
+      if (!state.offers) return serverOnly();
       return method === "GET" ? json(200, state.offers()) : notAllowed(method, pathname);
   }
   const denied = /^\/v1\/denied\/([^/]+)$/.exec(pathname);
   if (denied) {
-    if (!state.removeDenied) return missing();
+    if (!state.removeDenied) return serverOnly();
     if (method !== "DELETE") return notAllowed(method, pathname);
     const fingerprint = parseFingerprint(decodeURIComponent(denied[1]));
     return await state.removeDenied(fingerprint)
@@ -211,7 +217,7 @@ async function route(
   }
   const request = /^\/v1\/requests\/([^/]+)$/.exec(pathname);
   if (request) {
-    if (!state.accept || !state.decline) return missing();
+    if (!state.accept || !state.decline) return serverOnly();
     const fingerprint = parseFingerprint(decodeURIComponent(request[1]));
     if (method === "POST") {
       return await state.accept(fingerprint)
@@ -227,7 +233,7 @@ async function route(
   }
   const peer = /^\/v1\/peers\/([^/]+)$/.exec(pathname);
   if (peer) {
-    if (!state.revoke) return missing();
+    if (!state.revoke) return serverOnly();
     const name = decodeURIComponent(peer[1]);
     if (method !== "DELETE") return notAllowed(method, pathname);
     return await state.revoke(name) ? noContent() : json(404, { error: `No peer named ${name}` });

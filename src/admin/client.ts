@@ -30,7 +30,12 @@ export class AdminClient {
     this.#token = options?.token;
   }
 
-  async #fetch(method: string, path: string, signal?: AbortSignal): Promise<Response> {
+  async #fetch(
+    action: string,
+    method: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     // Writes must say JSON: the API's guard against cross-site requests.
     if (method !== "GET") headers["content-type"] = "application/json";
@@ -41,7 +46,7 @@ export class AdminClient {
     } catch (cause) {
       if (signal?.aborted) throw cause;
       throw new AdminError(
-        `Cannot reach the admin API at ${this.#base}: ${(cause as Error).message}. ` +
+        `Cannot reach the admin API at ${this.#base}: ${fetchFailure(cause)}. ` +
           `Give its URL with --admin (or WORMHOLE_ADMIN); in Kubernetes run the command in the ` +
           `server pod (kubectl exec deploy/<server> -- wormhole …) or forward the port ` +
           `(kubectl port-forward deploy/<server> 8081)`,
@@ -57,92 +62,106 @@ export class AdminClient {
       } catch {
         // Not JSON: show the text as it is.
       }
-      const hint = response.status === 401
-        ? " (set --admin-token or WORMHOLE_ADMIN_TOKEN to the server's token)"
-        : "";
       throw new AdminError(
-        `${method} ${this.#base}${path} failed with ${response.status}: ${detail}${hint}`,
+        `Cannot ${action}: ${sentencePart(detail) || response.statusText} ` +
+          `(${method} ${this.#base}${path} answered ${response.status})${
+            statusHint(response.status, detail)
+          }`,
         response.status,
       );
     }
     return response;
   }
 
-  async #request(method: string, path: string): Promise<unknown> {
-    const response = await this.#fetch(method, path);
+  async #request(action: string, method: string, path: string): Promise<unknown> {
+    const response = await this.#fetch(action, method, path);
     const text = await response.text();
     if (text === "") return undefined;
     try {
       return JSON.parse(text);
     } catch (cause) {
       throw new AdminError(
-        `${method} ${this.#base}${path} returned invalid JSON`,
+        `Cannot ${action}: ${method} ${this.#base}${path} returned invalid JSON`,
         response.status,
-        {
-          cause,
-        },
+        { cause },
       );
     }
   }
 
   /** `GET /v1/apps`. */
   async apps(): Promise<AppEntry[]> {
-    return await this.#request("GET", "/v1/apps") as AppEntry[];
+    return await this.#request("list the apps", "GET", "/v1/apps") as AppEntry[];
   }
 
   /** `GET /v1/requests`: fingerprints waiting for approval. */
   async requests(): Promise<string[]> {
-    return await this.#request("GET", "/v1/requests") as string[];
+    return await this.#request("list the waiting clients", "GET", "/v1/requests") as string[];
   }
 
   /** `POST /v1/requests/{fp}`: accept. */
   async accept(fingerprint: string): Promise<void> {
-    await this.#request("POST", `/v1/requests/${encodeURIComponent(fingerprint)}`);
+    await this.#request(
+      `accept ${fingerprint}`,
+      "POST",
+      `/v1/requests/${encodeURIComponent(fingerprint)}`,
+    );
   }
 
   /** `DELETE /v1/requests/{fp}`: decline. */
   async decline(fingerprint: string): Promise<void> {
-    await this.#request("DELETE", `/v1/requests/${encodeURIComponent(fingerprint)}`);
+    await this.#request(
+      `decline ${fingerprint}`,
+      "DELETE",
+      `/v1/requests/${encodeURIComponent(fingerprint)}`,
+    );
   }
 
   /** `GET /v1/peers`. */
   async peers(): Promise<PeerEntry[]> {
-    return await this.#request("GET", "/v1/peers") as PeerEntry[];
+    return await this.#request("list the peers", "GET", "/v1/peers") as PeerEntry[];
   }
 
   /** `DELETE /v1/peers/{name}`: revoke. */
   async revoke(name: string): Promise<void> {
-    await this.#request("DELETE", `/v1/peers/${encodeURIComponent(name)}`);
+    await this.#request(`revoke ${name}`, "DELETE", `/v1/peers/${encodeURIComponent(name)}`);
   }
 
   /** `GET /v1/denied`: keys the server refuses now. */
   async denied(): Promise<DeniedEntry[]> {
-    return await this.#request("GET", "/v1/denied") as DeniedEntry[];
+    return await this.#request("list the denied keys", "GET", "/v1/denied") as DeniedEntry[];
   }
 
   /** `GET /v1/offers`: apps the server offers its clients. */
   async offers(): Promise<OfferEntry[]> {
-    return await this.#request("GET", "/v1/offers") as OfferEntry[];
+    return await this.#request("list the offers", "GET", "/v1/offers") as OfferEntry[];
   }
 
   /** `DELETE /v1/denied/{fp}`: lift a denial. */
   async removeDenied(fingerprint: string): Promise<void> {
-    await this.#request("DELETE", `/v1/denied/${encodeURIComponent(fingerprint)}`);
+    await this.#request(
+      `lift the denial of ${fingerprint}`,
+      "DELETE",
+      `/v1/denied/${encodeURIComponent(fingerprint)}`,
+    );
   }
 
   /** `GET /v1/requests?detail=1`: requests with name, address and waiting time. */
   async requestDetails(): Promise<RequestDetail[]> {
-    return await this.#request("GET", "/v1/requests?detail=1") as RequestDetail[];
+    return await this.#request(
+      "list the waiting clients",
+      "GET",
+      "/v1/requests?detail=1",
+    ) as RequestDetail[];
   }
 
   /** `GET /v1/peers?detail=1`: peers with status, address and traffic. */
   async peerDetails(): Promise<PeerDetail[]> {
-    return await this.#request("GET", "/v1/peers?detail=1") as PeerDetail[];
+    return await this.#request("list the peers", "GET", "/v1/peers?detail=1") as PeerDetail[];
   }
 
   /** `GET /v1/apps?detail=1`: apps with traffic. */
   async appDetails(): Promise<AppDetail[]> {
-    return await this.#request("GET", "/v1/apps?detail=1") as AppDetail[];
+    return await this.#request("list the apps", "GET", "/v1/apps?detail=1") as AppDetail[];
   }
 
   /**
@@ -151,7 +170,7 @@ export class AdminClient {
    * {@linkcode AdminError}).
    */
   async *events(signal: AbortSignal): AsyncGenerator<string> {
-    const response = await this.#fetch("GET", "/v1/events", signal);
+    const response = await this.#fetch("follow the events", "GET", "/v1/events", signal);
     let buffer = "";
     try {
       for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
@@ -172,4 +191,31 @@ export class AdminClient {
     if (signal.aborted) return;
     throw new AdminError(`The admin API at ${this.#base} ended its event stream`);
   }
+}
+
+/**
+ * Why a `fetch` failed, without the request's URL (the message names it
+ * already): Deno says only "fetch failed" and keeps the reason, such as
+ * "Connection refused (os error 111)", in the cause.
+ */
+function fetchFailure(error: unknown): string {
+  const cause = (error as Error)?.cause;
+  const text = cause instanceof Error ? cause.message : String((error as Error)?.message ?? error);
+  return text.replace(/^error sending request for url \([^)]*\): /, "")
+    .replace(/^client error \(Connect\): /, "").replace(/^tcp connect error: /, "");
+}
+
+/** `No peer named x` → `no peer named x`, to follow "Cannot …:". */
+function sentencePart(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text;
+}
+
+/** What to do about an error answer, when the status tells. */
+function statusHint(status: number, detail: string): string {
+  if (status === 401) return "; set --admin-token or WORMHOLE_ADMIN_TOKEN to the server's token";
+  if (status === 404 && detail.startsWith("Not found: ")) {
+    return "; is --admin the admin API's base URL (--admin-host:--admin-port, " +
+      "http://127.0.0.1:8081 by default)?";
+  }
+  return "";
 }

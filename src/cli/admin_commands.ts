@@ -122,7 +122,9 @@ const FINGERPRINT_ARGUMENT: [string, string, (value: string) => string] = [
 /** Builds `apps list`. */
 export function appsCommand(): Command {
   const list = listCommand("list exposed apps and their traffic", APPS_VIEW, (c) => c.appDetails());
-  return new Command("apps").description("inspect apps exposed by a server").addCommand(list);
+  return new Command("apps").description(
+    "inspect the apps of a server or a client",
+  ).addCommand(list);
 }
 
 /** Builds `requests list|accept|decline`. */

@@ -8,6 +8,7 @@ import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
 import { Command } from "commander";
 import { AppsFileWatcher, mergeApps, ServerPin, WormholeClient } from "../client/mod.ts";
+import { loadAppsFile } from "./apps_file.ts";
 import type { AppSpec } from "../protocol/mod.ts";
 import { type AdminEndpoint, adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
@@ -99,13 +100,16 @@ export function clientCommand(): Command {
     default: 30_000,
     defaultText: "30s",
   });
-  flag(command, "--admin-host <host>", "interface of the health and metrics endpoint", {
+  flag(command, "--admin-host <host>", "interface of the admin API (--admin-port)", {
     parse: parseHost,
     default: "127.0.0.1",
   });
-  flag(command, "--admin-port <port>", "serve /healthz, /readyz and /metrics here (default: off)", {
-    parse: parsePort,
-  });
+  flag(
+    command,
+    "--admin-port <port>",
+    "serve /healthz, /readyz, /metrics, /v1/apps and /v1/events here (default: off)",
+    { parse: parsePort },
+  );
   flag(
     command,
     "--admin-hosts <names>",
@@ -186,7 +190,7 @@ async function join(
       },
       onError: (error) => log.warn("cannot use apps file, keeping the apps I have", { error }),
     });
-    fromFile = await watcher.load();
+    fromFile = await loadAppsFile(watcher, path);
     watcher.start();
   }
   const kube = await startClientKubernetes(flags, log, (apps) => {
@@ -195,7 +199,11 @@ async function join(
   });
   client.setApps(merge());
   if (client.apps.length === 0 && !kube) {
-    log.warn("no apps to expose yet: use --expose or --apps-file");
+    // A client may only take what the server offers (Both directions): say that this works.
+    log.warn(
+      "no apps to expose yet: use --expose or --apps-file (apps the server offers are served " +
+        "all the same)",
+    );
   }
   client.start();
   const adminAbort = new AbortController();

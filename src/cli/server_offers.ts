@@ -10,6 +10,7 @@
 
 import type { Command } from "commander";
 import { AppsFileWatcher, mergeApps } from "../client/mod.ts";
+import { loadAppsFile } from "./apps_file.ts";
 import type { Logger } from "../log/mod.ts";
 import type { AppSpec, OfferSpec } from "../protocol/mod.ts";
 import { flag } from "./options.ts";
@@ -64,7 +65,7 @@ export class OfferSources {
         },
         onError: (error) => log.warn("cannot use apps file, keeping the offers I have", { error }),
       });
-      sources.#fromFile = await watcher.load();
+      sources.#fromFile = await loadAppsFile(watcher, path);
       sources.#watcher = watcher;
       watcher.start();
     }

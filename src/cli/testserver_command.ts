@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import { flag, type LogFlags, logFlags, loggerFrom, untilSignal } from "./options.ts";
 import { parseHost, parsePort } from "./parse.ts";
+import { listenError } from "./listen_error.ts";
 
 interface TestServerFlags extends LogFlags {
   host: string;
@@ -29,12 +30,17 @@ export function testServerCommand(): Command {
     const abort = new AbortController();
     const body = new TextEncoder().encode(flags.response);
     const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-    const server = Deno.serve({
-      hostname: flags.host,
-      port: flags.port,
-      signal: abort.signal,
-      onListen: resolve,
-    }, () => new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } }));
+    let server: Deno.HttpServer;
+    try {
+      server = Deno.serve({
+        hostname: flags.host,
+        port: flags.port,
+        signal: abort.signal,
+        onListen: resolve,
+      }, () => new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } }));
+    } catch (error) {
+      throw listenError(error, "--host, --port", flags.host, flags.port);
+    }
     const addr = await listening;
     log.info("testserver listening", { url: `http://${addr.hostname}:${addr.port}/` });
     await untilSignal();

@@ -72,6 +72,19 @@ export interface AppsFileOptions {
 }
 
 /**
+ * Why the text is neither JSON nor YAML, on one line: js-yaml's message
+ * quotes the lines around the mark below it, which would split a log line
+ * or the one-line error of a failed start.
+ */
+function parseFailure(cause: unknown, skippedLines: number): string {
+  const { reason, mark } = cause as { reason?: string; mark?: { line: number; column: number } };
+  if (reason && mark) {
+    return `${reason} (line ${skippedLines + mark.line + 1}, column ${mark.column + 1})`;
+  }
+  return (cause as Error).message;
+}
+
+/**
  * Parses the text of an apps file: a JSON or YAML list whose items are
  * `{name, address}` objects (with `peers` when `options.peers`) or
  * `--expose` strings.
@@ -95,7 +108,9 @@ export async function parseAppsFile(
       data = yaml.load(trimmed);
     }
   } catch (cause) {
-    throw new SyntaxError(`Cannot parse ${source}: ${(cause as Error).message}`, { cause });
+    // The parser saw the text without its leading blank lines.
+    const skipped = text.slice(0, text.length - text.trimStart().length).split("\n").length - 1;
+    throw new SyntaxError(`Cannot parse ${source}: ${parseFailure(cause, skipped)}`, { cause });
   }
   if (data === null || data === undefined) return [];
   if (!Array.isArray(data)) throw new SyntaxError(`Cannot read ${source}: expected a list of apps`);

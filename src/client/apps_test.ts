@@ -34,3 +34,13 @@ Deno.test("apps: merging keeps the first list's app of a name", () => {
     [app("a", 1), app("b", 2), app("c", 3)],
   );
 });
+
+Deno.test("apps file: a YAML error is one line naming the file's line and column", async () => {
+  // The error is on the file's fourth line (a tab indents it), after two blank ones.
+  const text = "\n\n- name: web\n\taddress: 127.0.0.1:80\n";
+  await assert.rejects(parseAppsFile(text, "apps.yaml"), (error: Error) => {
+    assert.ok(error instanceof SyntaxError);
+    assert.match(error.message, /^Cannot parse apps\.yaml: .+ \(line 4, column 1\)$/);
+    return true;
+  });
+});
