@@ -124,6 +124,8 @@ export class Mux implements StreamHost {
   #highestPeerId = 0;
 
   #urgent: Queued[] = [];
+  /** A retry of a flush while the link is closing (see `#flushNow`). */
+  #retry: ReturnType<typeof setTimeout> | undefined;
   #urgentBytes = 0;
   /** The queued answer to the peer's last ping: a newer ping replaces its payload. */
   #pong: Queued | null = null;
@@ -420,7 +422,20 @@ export class Mux implements StreamHost {
           this.#waitingWritable = true;
           this.#link.waitWritable().then(() => {
             this.#waitingWritable = false;
-            this.#scheduleFlush();
+            if (this.#closed || this.#link.writable) {
+              this.#scheduleFlush();
+              return;
+            }
+            // Resolved yet not writable: the link is closing, and its end is
+            // on its way (a sealed link's, behind Web Crypto calls in flight).
+            // Asking again at once would be a loop of microtasks that starves
+            // the very calls that end it: ask on a later turn instead.
+            this.#waitingWritable = true;
+            this.#retry = setTimeout(() => {
+              this.#retry = undefined;
+              this.#waitingWritable = false;
+              this.#scheduleFlush();
+            }, 1);
           });
         }
         return;
@@ -579,6 +594,7 @@ export class Mux implements StreamHost {
   #terminate(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#retry);
     this.#closeError ??= error;
     const reason = this.#closeError.message;
     for (const item of this.#data.slice(this.#dataHead)) {

@@ -18,6 +18,7 @@ import {
   ResetCode,
 } from "../protocol/mod.ts";
 import { SendQueueFullError, StreamResetError, TunnelClosedError } from "./errors.ts";
+import type { RecordHandler, RecordLink } from "../link/mod.ts";
 import { type MemoryLinkOptions, memoryLinkPair } from "../link/testing.ts";
 import { DEFAULT_WINDOW, Mux, type MuxOptions } from "./mux.ts";
 import type { MuxStream } from "./stream.ts";
@@ -504,6 +505,33 @@ Deno.test("mux: records stay near maxRecord when lots of data is queued", async 
     assert.ok(record.length <= 8 * 1024 + 1024 + 10, `record of ${record.length} bytes`);
   }
   server.close();
+});
+
+Deno.test("mux: regression: a closing link (not writable, waitWritable resolved) is asked again on a later turn, not in a loop of microtasks that starves its end", async () => {
+  // A sealed link closed locally is not writable and its waitWritable resolves at once, while
+  // its end waits behind Web Crypto calls in flight (events of the loop). Asking again in a
+  // microtask loop never let those run: 100 % CPU and no end (a ping queued at the close did it).
+  let handler: RecordHandler | undefined;
+  let waits = 0;
+  let spun = false;
+  const link: RecordLink = {
+    listen: (h) => void (handler = h),
+    send: () => {},
+    writable: false,
+    waitWritable: () => {
+      if (++waits <= 10_000) return Promise.resolve();
+      spun = true;
+      return new Promise<void>(() => {});
+    },
+    close: () => {},
+  };
+  const mux = new Mux(link, { role: "client" });
+  mux.ping();
+  // The end arrives on a later turn of the event loop, as a sealed link's does.
+  setTimeout(() => handler!.closed(), 0);
+  await mux.linkEnded;
+  assert.equal(spun, false, `asked ${waits} times within one turn`);
+  assert.ok(waits < 100, `${waits} waits`);
 });
 
 // ---- protocol violations ----
