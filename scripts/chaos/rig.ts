@@ -8,7 +8,12 @@
  * @module
  */
 
-import { loopbackServerArgs, runWormhole, WormholeProcess } from "../lib/wormhole_process.ts";
+import {
+  ENTRY,
+  loopbackServerArgs,
+  runWormhole,
+  WormholeProcess,
+} from "../lib/wormhole_process.ts";
 import { type AppEntry, echoUpstream, TcpUpstream, unusedPort } from "../../tests/harness/net.ts";
 import { sinkHandler } from "./load.ts";
 
@@ -26,6 +31,14 @@ export interface RigServerOptions {
   args?: string[];
   /** Environment (e.g. `KUBECONFIG`). */
   env?: Record<string, string>;
+  /** A command line the `deno run …` one is appended to (see {@linkcode WormholeProcess}). */
+  launcher?: string[];
+  /**
+   * Run the server with V8's inspector on a loopback port (a fresh one per
+   * start, {@linkcode Rig.inspectorPort}), so that the memory checks can
+   * collect its garbage before they read its RSS.
+   */
+  inspect?: boolean;
 }
 
 /** A client process and how it reaches the server. */
@@ -45,6 +58,8 @@ export class Rig {
   readonly sink = new TcpUpstream(sinkHandler);
   readonly clients = new Map<string, RigClient>();
   server: WormholeProcess | null = null;
+  /** The running server's inspector port, with `inspect`. */
+  inspectorPort: number | null = null;
   #starts = 0;
 
   constructor(
@@ -61,6 +76,14 @@ export class Rig {
   /** Starts the server on the rig's ports and state dir; resolves once it listens. */
   async startServer(): Promise<WormholeProcess> {
     this.#starts++;
+    let launcher = this.serverOptions.launcher;
+    if (this.serverOptions.inspect) {
+      if (launcher) throw new TypeError("A rig's server takes a launcher or inspect, not both");
+      this.inspectorPort = unusedPort();
+      // `deno run --inspect=…` then the rest of WormholeProcess's command line ($2 is "run").
+      const script = `exec "$1" run --inspect=127.0.0.1:${this.inspectorPort} "\${@:3}"`;
+      launcher = ["bash", "-c", script, "inspect-launcher"];
+    }
     const server = new WormholeProcess(
       loopbackServerArgs(`${this.dir}/server`, [
         "--port",
@@ -74,6 +97,8 @@ export class Rig {
         ...this.serverOptions.args ?? [],
       ]),
       this.serverOptions.env,
+      ENTRY,
+      launcher,
     );
     this.server = server;
     await server.waitForLog("admin listening");
