@@ -24,35 +24,37 @@ export interface MemorySample {
 export async function memorySample(pid: number): Promise<MemorySample> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const field = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1]);
-  const sample: MemorySample = {
-    rss: field("VmRSS"),
-    anon: field("RssAnon"),
-    file: field("RssFile"),
-    brk: 0,
-    maps: {},
-  };
-  const smaps = await Deno.readTextFile(`/proc/${pid}/smaps`);
-  let size = 0;
+  const sample = { rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
+  return { ...sample, ...residentByKind(await Deno.readTextFile(`/proc/${pid}/smaps`)) };
+}
+
+/**
+ * Resident KiB of the anonymous mappings in `smaps` (the text of
+ * /proc/PID/smaps): the brk heap, glibc's thread arenas (read-write, aligned
+ * to their 64 MiB reservation) and the rest by size class (V8 maps its heap
+ * in 256 KiB pages: "<=1M"). File-backed mappings are RssFile.
+ */
+export function residentByKind(smaps: string): Pick<MemorySample, "brk" | "maps"> {
+  const out: Pick<MemorySample, "brk" | "maps"> = { brk: 0, maps: {} };
   let kind = "";
   for (const line of smaps.split("\n")) {
     const head = line.match(/^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$/);
     if (head) {
       const start = parseInt(head[1], 16);
-      size = (parseInt(head[2], 16) - start) / 1024;
+      const size = (parseInt(head[2], 16) - start) / 1024;
       const [perms, inode, name] = [head[3], head[4], head[5]];
       const anon = inode === "0" && name === "";
-      // glibc aligns each thread arena's heap to its 64 MiB reservation.
       const arena = anon && perms.startsWith("rw") && start % (64 * 1024 * 1024) === 0;
       kind = name === "[heap]" ? "brk" : arena ? "arena" : anon ? sizeClass(size) : "";
       continue;
     }
     const rss = line.match(/^Rss:\s+(\d+) kB/);
-    if (rss && kind) {
-      if (kind === "brk") sample.brk += Number(rss[1]);
-      else sample.maps[kind] = (sample.maps[kind] ?? 0) + Number(rss[1]);
+    if (rss && kind && rss[1] !== "0") {
+      if (kind === "brk") out.brk += Number(rss[1]);
+      else out.maps[kind] = (out.maps[kind] ?? 0) + Number(rss[1]);
     }
   }
-  return sample;
+  return out;
 }
 
 /** "≤1M", "≤8M", "≤64M" (glibc arenas reserve 64 MiB each) or ">64M" (V8's reservations). */

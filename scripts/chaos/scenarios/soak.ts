@@ -29,12 +29,14 @@ interface Footprint {
 }
 
 /**
- * FDs and RSS of `pid`. With `inspectorPort` (the server's, see
- * `RigServerOptions.inspect`) RSS is read after a full garbage collection:
- * the server's V8 heap holds up to some 50 MiB of garbage until its old
- * generation reaches the 64 MiB floor of `--initial-heap-size`, and a reading
- * without the collection lands anywhere in that saw-tooth (measured with
- * tools/rss_phases.ts; see scripts/chaos/README.md, "Memory").
+ * FDs and RSS of `pid`. With `inspectorPort` (see `RigServerOptions.inspect`)
+ * RSS is read after a full garbage collection: a working process's V8 heap
+ * holds up to some 50 MiB of garbage until its old generation reaches the 64
+ * MiB floor of `--initial-heap-size`, and an idle one hands it back only when
+ * V8's memory reducer runs (after 20 s, 36 s, or not within 40 s in three
+ * tries), so a reading without the collection lands anywhere in that
+ * saw-tooth (measured with tools/rss_phases.ts; scripts/chaos/README.md,
+ * "Memory").
  */
 async function footprint(pid: number, inspectorPort: number | null = null): Promise<Footprint> {
   const fds = await fdCount(pid);
@@ -53,7 +55,7 @@ async function footprint(pid: number, inspectorPort: number | null = null): Prom
   };
 }
 
-/** Longest wait after the load for FDs and RSS to come back (V8 returns memory ~5–8 s after). */
+/** Longest wait after the load for FDs and RSS to come back (closes noticed, sockets gone). */
 export const SETTLE_MS = 15_000;
 
 function within(start: Footprint, end: Footprint): boolean {
@@ -115,24 +117,24 @@ function footprintChecks(
 /**
  * Client a's echo and sink ports, and the start footprints of the server and
  * client a, taken after a warm-up with the same kinds of load: so that they
- * include what a working process keeps anyway (V8 keeps the pages of a heap
- * it grew once).
+ * include what a working process keeps once it has done the work (the
+ * program's code pages it ran, compiled code, glibc's pools; measured on the
+ * server with tools/rss_phases.ts: after a full GC it grows by 6–7 MiB in the
+ * first round of load and then stays flat).
  */
 async function warmedUp(ctx: Context) {
   const { rig, profile } = ctx;
   const echo = (await rig.appPort("a", "echo"))!;
   const sink = (await rig.appPort("a", "sink"))!;
-  // Enough short connections for the allocator to reach its plateau: measured
-  // in one process (server and client, 18,000 connections, a full GC after
-  // every 3,000), the heap after GC stayed at 8.5–8.6 MiB while RSS rose to
-  // ~165 MiB within the first 6,000 and then stayed; with only 500 here the
-  // long profile's 100,000 connections ended 13–14 % above that start.
+  // A tenth of the load (at least 500 connections) reaches that plateau: in
+  // rss_phases.ts the first round of 10,000 connections did, and 3 more
+  // rounds stayed within 1.1 MiB of it.
   await shortConnections(echo, Math.max(500, profile.shortConnections / 10));
   await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
   await sleep(Math.max(2000, 2 * profile.keepaliveMs));
   const server = rig.server!;
   const startServer = await footprint(server.pid, rig.inspectorPort);
-  const startClient = await footprint(ctx.a.process.pid);
+  const startClient = await footprint(ctx.a.process.pid, ctx.a.inspectorPort);
   return { echo, sink, server, startServer, startClient };
 }
 
@@ -175,7 +177,7 @@ export async function churn(ctx: Context): Promise<void> {
 
     const [endServer, endClient] = await settled(ctx, [
       [server.pid, startServer, ctx.rig.inspectorPort],
-      [ctx.a.process.pid, startClient, null],
+      [ctx.a.process.pid, startClient, ctx.a.inspectorPort],
     ]);
     footprintChecks(ctx, scenario, [
       ["server", startServer, endServer],
@@ -276,7 +278,7 @@ export async function steady(ctx: Context): Promise<void> {
     }
     const [endServer, endClient] = await settled(ctx, [
       [server.pid, startServer, ctx.rig.inspectorPort],
-      [ctx.a.process.pid, startClient, null],
+      [ctx.a.process.pid, startClient, ctx.a.inspectorPort],
     ]);
     const figures = { rounds, mib, worstP99 };
     checks.atMost(
