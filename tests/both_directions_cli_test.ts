@@ -2,8 +2,8 @@
  * Both directions with real processes, as the README shows them: a server
  * offering `--expose` and `--apps-file` apps (one restricted to a peer), two
  * clients listing what they are offered on their admin APIs and through
- * `wormhole apps list`, traffic through an offer, and an offer withdrawn by
- * editing the apps file.
+ * `wormhole apps list`, the server's side of it in `wormhole offers list`,
+ * traffic through an offer, and an offer withdrawn by editing the apps file.
  */
 
 import assert from "node:assert/strict";
@@ -49,7 +49,26 @@ Deno.test("both directions (processes): offers per peer from --expose and --apps
     return db.streamsTotal === 1 && db.bytesIn === 8 && db.bytesOut === 8;
   }, "db's traffic in apps list");
 
+  // The operator's view on the server: what it offers, to whom, and the traffic (all peers').
+  const offers = await runWormhole(["offers", "list", "--admin", server.admin]);
+  assert.equal(offers.code, 0, offers.stderr);
+  assert.match(offers.stdout, /^APP\s+UPSTREAM\s+OFFERED TO\s+IN\s+OUT\s+CONNS$/m);
+  assert.match(offers.stdout, new RegExp(`^db\\s+${db.address}\\s+edge-1\\s`, "m"));
+  assert.match(offers.stdout, new RegExp(`^pub\\s+${pub.address}\\s+every peer\\s`, "m"));
+  await eventually(async () => {
+    const json = await runWormhole(["offers", "list", "-o", "json", "--admin", server.admin]);
+    const db = JSON.parse(json.stdout).find((o: { app: string }) => o.app === "db");
+    return db.streamsTotal === 1 && db.bytesIn === 8 && db.bytesOut === 8;
+  }, "db's traffic in offers list");
+  const onClient = await runWormhole(["offers", "list", "--admin", admin1]);
+  assert.equal(onClient.code, 1);
+  assert.match(onClient.stderr, /Not available here: \/v1\/offers/);
+
   await Deno.writeTextFile(appsFile, "[]\n");
   await waitForApps(admin1, (apps) => !apps.some((a) => a.app === "db"));
+  await eventually(async () => {
+    const json = await runWormhole(["offers", "list", "-o", "json", "--admin", server.admin]);
+    return JSON.parse(json.stdout).map((o: { app: string }) => o.app).join() === "pub";
+  }, "db no longer in offers list");
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: dbPort }));
 });

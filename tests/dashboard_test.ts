@@ -123,6 +123,7 @@ Deno.test({
           "293 KiB",
       "the peer's byte counter to rise to 293 KiB",
     );
+    assert.equal(await visible(page, "#offers-section"), false, "nothing offered: no section");
     // A lone server (no --ha) has no replica column.
     assert.equal(
       await page.evaluate(`document.querySelectorAll("[data-field=replica]").length`),
@@ -349,6 +350,58 @@ Deno.test({
       "wormhole-server-a",
     );
     await screenshot(page, "ha.png");
+    assertNoProblems(page.problems);
+  },
+});
+
+Deno.test({
+  name:
+    "dashboard: a server's offers show with whom they are offered to and their traffic; a server that offers nothing shows no such section",
+  ignore: !CHROMIUM,
+  async fn() {
+    await using dir = await tempDir();
+    await using db = echoUpstream();
+    const appsFile = `${dir.path}/offers.yaml`;
+    await Deno.writeTextFile(
+      appsFile,
+      `- name: db\n  address: ${db.address}\n  peers: [edge-1, edge-2]\n`,
+    );
+    const server = await startServer(`${dir.path}/server`, ["--apps-file", appsFile]);
+    await using _server = server.proc;
+    await using client = startClient(server.url, `${dir.path}/edge-1`, [
+      "--name",
+      "edge-1",
+      "--admin-port",
+      "0",
+    ]);
+    const clientAdmin = String((await client.waitForLog("admin listening")).url);
+    const port = await appPort(clientAdmin, "db", "central");
+    await using browser = await Browser.launch();
+    const page = await browser.newPage();
+    await page.emulate({ width: 1100, height: 900, mobile: false, dark: false });
+    await page.goto(`${server.admin}/`);
+    await live(page);
+    const row = `#offers tr[data-key="db"]`;
+    const offered = await eventually(() => text(page, row), "the offer in the table");
+    assert.match(offered, new RegExp(`^db${db.address.replaceAll(".", "\\.")}edge-1, edge-2`));
+    assert.equal(await visible(page, "#offers-section"), true);
+
+    const payload = randomBytes(100_000);
+    assert.equal((await exchange(port, payload)).length, payload.length);
+    // The client's bytes to the central app are IN for the server, the answers OUT.
+    await eventually(
+      async () =>
+        await text(page, `${row} [data-field="bytesIn"]`) === "98 KiB" &&
+        await text(page, `${row} [data-field="bytesOut"]`) === "98 KiB",
+      "the offer's counters to rise to 98 KiB",
+    );
+
+    // The offer withdrawn (apps file emptied): the section goes.
+    await Deno.writeTextFile(appsFile, "[]\n");
+    await eventually(
+      async () => !await visible(page, "#offers-section"),
+      "the offers section to hide once nothing is offered",
+    );
     assertNoProblems(page.problems);
   },
 });

@@ -541,3 +541,45 @@ Deno.test({
     assert.deepEqual(cluster.rbacProblems(), []);
   },
 });
+
+Deno.test({
+  name:
+    "kubelet: the chart with server offers and client.offers.proxyServices: the client pod's Service for an offered app carries traffic to the central side",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const objects = renderChart(chart, {
+      release: "wormhole",
+      namespace: "wormhole",
+      set: [
+        "server.enabled=true,client.enabled=true,client.name=edge-1",
+        "client.serverDsn=ws://wormhole-server.wormhole.svc.cluster.local:8080/wh/tunnel",
+        // A central upstream every pod here can reach: the server's own admin Service.
+        "server.offers.expose[0]=health=wormhole-server-admin.wormhole.svc.cluster.local:8081",
+        "client.offers.proxyServices.enabled=true",
+      ],
+    }).manifests;
+    await using cluster = await TestCluster.start({ objects });
+    const token = secretValue(objects, "wormhole", CHART_LAYOUT.adminSecret, "admin-token");
+    const server = await cluster.runDeployment("wormhole", "wormhole-server");
+    await assertHealthy(cluster, server);
+    const client = await cluster.runDeployment("wormhole", "wormhole-client");
+    const pending = await client.process.waitForLog("waiting for the operator to approve this key");
+    const approvedAt = performance.now();
+    await approve(cluster, CHART_LAYOUT, token, String(pending.fingerprint));
+    await assertHealthy(cluster, client, approvedAt);
+
+    // The client applies central-health in its namespace, selecting its own pod.
+    const proxy = () => cluster.kube.get("Service", "wormhole", "central-health");
+    await cluster.kube.waitFor(() => proxy() !== undefined, 30_000);
+    const spec = proxy()!.spec as { selector: Record<string, string>; ports: { port: number }[] };
+    for (const [key, value] of Object.entries(spec.selector)) {
+      assert.equal(client.facts.labels[key], value, `the client pod has ${key}=${value}`);
+    }
+    // kube-proxy's route: Service port → the client pod's listener → tunnel → the server's
+    // dial of the offered upstream.
+    const port = cluster.portForwardLive("wormhole", "central-health", spec.ports[0].port);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200, await health.text());
+    assert.deepEqual(cluster.rbacProblems(), []);
+  },
+});

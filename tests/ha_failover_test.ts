@@ -129,6 +129,50 @@ function replicaArgs(name: string, address: string, range: number): string[] {
   ];
 }
 
+/**
+ * `--ha` replicas started on demand (each on its own address, sharing one
+ * port range) and a balancer over the running ones that have not vanished:
+ * the tunnel Service. Disposing stops them all (vanished ones with SIGKILL:
+ * a SIGSTOP'd process would not hear a SIGTERM).
+ */
+function replicaFleet(kube: FakeKube, dir: string, names: string[]) {
+  const range = quietPorts(4);
+  const servers = new Map<string, ServerProcess>();
+  const vanished = new Set<string>();
+  const lb = balancer(() =>
+    names.flatMap((n) => {
+      const server = servers.get(n);
+      // A vanished node refuses nothing: it just stops answering, so the balancer skips it.
+      return server && !vanished.has(n) ? [Number(new URL(server.url).port)] : [];
+    })
+  );
+  return {
+    servers,
+    vanished,
+    /** Starts replica `name` on `address`, with `extra` arguments first. */
+    async start(name: string, address: string, extra: string[] = []): Promise<ServerProcess> {
+      const server = await startServer(
+        `${dir}/${name}`,
+        [...extra, ...replicaArgs(name, address, range)],
+        kube.env,
+      );
+      servers.set(name, server);
+      return server;
+    },
+    /** `server`'s tunnel URL with the balancer's port. */
+    throughBalancer(server: ServerProcess): string {
+      const url = new URL(server.url);
+      url.port = String(lb.port);
+      return url.href;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const name of vanished) servers.get(name)?.proc.kill("SIGKILL");
+      for (const server of servers.values()) await server.proc.stop();
+      await lb[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** Sends `text` on an open connection through an echo upstream and reads it back. */
 async function echoOn(conn: Deno.TcpConn, text: string): Promise<string> {
   await writeAll(conn, new TextEncoder().encode(text));
@@ -146,161 +190,118 @@ Deno.test("ha failover, 3 replicas: kill -9 the holder → new connections go th
   await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
   await using dir = await tempDir();
   await using echo = echoUpstream();
-  const range = quietPorts(4);
-  const servers = new Map<string, ServerProcess>();
-  const start = async (name: string, address: string) => {
-    const server = await startServer(
-      `${dir.path}/${name}`,
-      replicaArgs(name, address, range),
-      kube.env,
-    );
-    servers.set(name, server);
-    return server;
-  };
-  const tunnelPort = (server: ServerProcess) => Number(new URL(server.url).port);
-  await using lb = balancer(() =>
-    ["a", "b", "c"].flatMap((n) => {
-      const server = servers.get(n);
-      return server ? [tunnelPort(server)] : [];
-    })
-  );
+  await using fleet = replicaFleet(kube, dir.path, ["a", "b", "c"]);
+  const { servers, start } = fleet;
   await using proxy = kubeProxy(kube);
   await using otherProxy = kubeProxy(kube, "other-web");
-  try {
-    // a first: it creates the shared key; the others then read it from the Secret.
-    const a = await start("a", "127.0.0.2");
-    await eventually(() => leaseHolder(kube) === "a", "a leads");
-    const b = await start("b", "127.0.0.3");
-    const c = await start("c", "127.0.0.4");
-    const url = new URL(a.url);
-    url.port = String(lb.port);
-    await using client = startClient(url.href, `${dir.path}/client`, [
-      "--name",
-      "edge",
-      "--expose",
-      `web=${echo.address}`,
-      "--keepalive",
-      "1s",
-    ]);
-    // Another peer, on c (dialled directly): its traffic must not notice a's death.
-    await using other = startClient(c.url, `${dir.path}/other`, [
-      "--name",
-      "other",
-      "--expose",
-      `web=${echo.address}`,
-    ]);
+  // a first: it creates the shared key; the others then read it from the Secret.
+  const a = await start("a", "127.0.0.2");
+  await eventually(() => leaseHolder(kube) === "a", "a leads");
+  const b = await start("b", "127.0.0.3");
+  const c = await start("c", "127.0.0.4");
+  await using client = startClient(fleet.throughBalancer(a), `${dir.path}/client`, [
+    "--name",
+    "edge",
+    "--expose",
+    `web=${echo.address}`,
+    "--keepalive",
+    "1s",
+  ]);
+  // Another peer, on c (dialled directly): its traffic must not notice a's death.
+  await using other = startClient(c.url, `${dir.path}/other`, [
+    "--name",
+    "other",
+    "--expose",
+    `web=${echo.address}`,
+  ]);
 
-    await eventually(() => holder(kube) === "a", "a holds edge's slice");
-    await eventually(() => holder(kube, "other-web") === "c", "c holds other's slice");
-    const service = kube.get("Service", NS, SERVICE)!;
-    assert.equal((service.spec as { selector?: unknown }).selector, undefined);
-    assert.equal(await exchangeText(proxy.port, "through a"), "through a");
-    const onC = await Deno.connect({ hostname: "127.0.0.1", port: otherProxy.port });
-    assert.equal(await echoOn(onC, "through c"), "through c");
+  await eventually(() => holder(kube) === "a", "a holds edge's slice");
+  await eventually(() => holder(kube, "other-web") === "c", "c holds other's slice");
+  const service = kube.get("Service", NS, SERVICE)!;
+  assert.equal((service.spec as { selector?: unknown }).selector, undefined);
+  assert.equal(await exchangeText(proxy.port, "through a"), "through a");
+  const onC = await Deno.connect({ hostname: "127.0.0.1", port: otherProxy.port });
+  assert.equal(await echoOn(onC, "through c"), "through c");
 
-    // Mid-traffic: a connection through a is open when a dies.
-    const open = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
-    await writeAll(open, new TextEncoder().encode("x"));
-    const killedAt = performance.now();
-    a.proc.kill("SIGKILL");
-    await a.proc.exited();
-    servers.delete("a");
-    const buffer = new Uint8Array(16);
-    while ((await open.read(buffer).catch(() => null)) !== null) {
-      // Drains the echo of "x"; the connection then ends with its replica.
-    }
-    open.close();
-
-    await eventually(async () => {
-      if (holder(kube) !== "b") return false;
-      return await exchangeText(proxy.port, "through b").catch(() => "") === "through b";
-    }, "new connections through b");
-    const failoverMs = Math.round(performance.now() - killedAt);
-    assert.equal(kube.get("Service", NS, SERVICE)?.metadata.uid, service.metadata.uid);
-    assert.equal(await echoOn(onC, "still through c"), "still through c", "untouched");
-    onC.close();
-    assert.equal(other.logs.filter((l) => l.msg === "accepted by server").length, 1);
-
-    await eventually(() => ["b", "c"].includes(leaseHolder(kube) ?? ""), "b or c leads");
-    const tookOverMs = Math.round(performance.now() - killedAt);
-    const leader = servers.get(leaseHolder(kube)!)!;
-    await leader.proc.waitForLog("became the leader");
-    const metrics = async (server: ServerProcess) => {
-      const text = await (await fetch(`${server.admin}/metrics`)).text();
-      return text.split("\n").filter((line) => line.startsWith("wormhole_lead")).sort();
-    };
-    assert.deepEqual(await metrics(leader), [
-      "wormhole_leader 1",
-      "wormhole_leadership_changes_total 1",
-    ]);
-    const follower = [...servers.values()].find((server) => server !== leader)!;
-    assert.deepEqual(await metrics(follower), [
-      "wormhole_leader 0",
-      "wormhole_leadership_changes_total 0",
-    ]);
-    await eventually(
-      () => kube.get("Lease", NS, "wormhole-replica-a") === undefined,
-      "the leader forgets the dead replica",
-    );
-
-    // Graceful: a comes back; SIGTERM on b sends go-away, the client moves to a at once.
-    await start("a", "127.0.0.2");
-    const terminatedAt = performance.now();
-    b.proc.kill("SIGTERM");
-    await b.proc.exited();
-    servers.delete("b");
-    await eventually(async () => {
-      if (holder(kube) !== "a") return false;
-      return await exchangeText(proxy.port, "back on a").catch(() => "") === "back on a";
-    }, "new connections through a again");
-    const gracefulMs = Math.round(performance.now() - terminatedAt);
-    await eventually(() => ["a", "c"].includes(leaseHolder(kube) ?? ""), "a live replica leads");
-    assert.equal(kube.get("Lease", NS, "wormhole-replica-b"), undefined, "b deleted its Lease");
-
-    // The peer leaves for good: a releases the slice, the leader deletes the Service after the grace.
-    await client.stop();
-    await eventually(() => kube.get("Service", NS, SERVICE) === undefined, "Service collected");
-    assert.equal(kube.get("EndpointSlice", NS, SERVICE), undefined);
-    assert.equal(holder(kube, "other-web"), "c", "other's Service and slice stay");
-    console.log(
-      `ha failover: kill -9 of the holder → new connections through another replica in ${failoverMs} ms; ` +
-        `leader Lease taken over in ${tookOverMs} ms; SIGTERM → moved in ${gracefulMs} ms`,
-    );
-  } finally {
-    for (const server of servers.values()) await server.proc.stop();
+  // Mid-traffic: a connection through a is open when a dies.
+  const open = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  await writeAll(open, new TextEncoder().encode("x"));
+  const killedAt = performance.now();
+  a.proc.kill("SIGKILL");
+  await a.proc.exited();
+  servers.delete("a");
+  const buffer = new Uint8Array(16);
+  while ((await open.read(buffer).catch(() => null)) !== null) {
+    // Drains the echo of "x"; the connection then ends with its replica.
   }
+  open.close();
+
+  await eventually(async () => {
+    if (holder(kube) !== "b") return false;
+    return await exchangeText(proxy.port, "through b").catch(() => "") === "through b";
+  }, "new connections through b");
+  const failoverMs = Math.round(performance.now() - killedAt);
+  assert.equal(kube.get("Service", NS, SERVICE)?.metadata.uid, service.metadata.uid);
+  assert.equal(await echoOn(onC, "still through c"), "still through c", "untouched");
+  onC.close();
+  assert.equal(other.logs.filter((l) => l.msg === "accepted by server").length, 1);
+
+  await eventually(() => ["b", "c"].includes(leaseHolder(kube) ?? ""), "b or c leads");
+  const tookOverMs = Math.round(performance.now() - killedAt);
+  const leader = servers.get(leaseHolder(kube)!)!;
+  await leader.proc.waitForLog("became the leader");
+  const metrics = async (server: ServerProcess) => {
+    const text = await (await fetch(`${server.admin}/metrics`)).text();
+    return text.split("\n").filter((line) => line.startsWith("wormhole_lead")).sort();
+  };
+  assert.deepEqual(await metrics(leader), [
+    "wormhole_leader 1",
+    "wormhole_leadership_changes_total 1",
+  ]);
+  const follower = [...servers.values()].find((server) => server !== leader)!;
+  assert.deepEqual(await metrics(follower), [
+    "wormhole_leader 0",
+    "wormhole_leadership_changes_total 0",
+  ]);
+  await eventually(
+    () => kube.get("Lease", NS, "wormhole-replica-a") === undefined,
+    "the leader forgets the dead replica",
+  );
+
+  // Graceful: a comes back; SIGTERM on b sends go-away, the client moves to a at once.
+  await start("a", "127.0.0.2");
+  const terminatedAt = performance.now();
+  b.proc.kill("SIGTERM");
+  await b.proc.exited();
+  servers.delete("b");
+  await eventually(async () => {
+    if (holder(kube) !== "a") return false;
+    return await exchangeText(proxy.port, "back on a").catch(() => "") === "back on a";
+  }, "new connections through a again");
+  const gracefulMs = Math.round(performance.now() - terminatedAt);
+  await eventually(() => ["a", "c"].includes(leaseHolder(kube) ?? ""), "a live replica leads");
+  assert.equal(kube.get("Lease", NS, "wormhole-replica-b"), undefined, "b deleted its Lease");
+
+  // The peer leaves for good: a releases the slice, the leader deletes the Service after the grace.
+  await client.stop();
+  await eventually(() => kube.get("Service", NS, SERVICE) === undefined, "Service collected");
+  assert.equal(kube.get("EndpointSlice", NS, SERVICE), undefined);
+  assert.equal(holder(kube, "other-web"), "c", "other's Service and slice stay");
+  console.log(
+    `ha failover: kill -9 of the holder → new connections through another replica in ${failoverMs} ms; ` +
+      `leader Lease taken over in ${tookOverMs} ms; SIGTERM → moved in ${gracefulMs} ms`,
+  );
 });
 
 Deno.test("ha one operator view: a request waiting on replica a is listed by b, and accepting it on b completes a's handshake", async () => {
   await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
   await using dir = await tempDir();
   await using echo = echoUpstream();
-  const range = quietPorts(4);
+  await using fleet = replicaFleet(kube, dir.path, ["a", "b"]);
   const start = (name: string, address: string) =>
-    startServer(`${dir.path}/${name}`, [
-      "--acceptor",
-      "server",
-      "--kubernetes",
-      "--kubernetes-namespace",
-      NS,
-      "--kubernetes-labels",
-      "app=wormhole-server",
-      "--state",
-      "kubernetes",
-      "--ha",
-      "--replica-name",
-      name,
-      "--advertise-address",
-      address,
-      "--listen-host",
-      address,
-      "--port-range",
-      `${range}-${range + 3}`,
-    ], kube.env);
+    fleet.start(name, address, ["--acceptor", "server"]);
   const a = await start("a", "127.0.0.2");
-  await using _a = a.proc;
   const b = await start("b", "127.0.0.3");
-  await using _b = b.proc;
   await using client = startClient(a.url, `${dir.path}/client`, [
     "--name",
     "edge",
@@ -348,61 +349,36 @@ Deno.test("ha failover when the holder's node vanishes (SIGSTOP: nothing closes 
   await using kube = await startFakeKube({ namespaces: ["default", "kube-system", NS] });
   await using dir = await tempDir();
   await using echo = echoUpstream();
-  const range = quietPorts(4);
-  const servers = new Map<string, ServerProcess>();
-  const start = async (name: string, address: string) => {
-    const server = await startServer(
-      `${dir.path}/${name}`,
-      replicaArgs(name, address, range),
-      kube.env,
-    );
-    servers.set(name, server);
-    return server;
-  };
-  const tunnelPort = (server: ServerProcess) => Number(new URL(server.url).port);
-  const stopped = new Set<string>();
-  await using lb = balancer(() =>
-    ["a", "b"].flatMap((n) => {
-      const server = servers.get(n);
-      // A vanished node refuses nothing: it just stops answering, so the balancer skips it.
-      return server && !stopped.has(n) ? [tunnelPort(server)] : [];
-    })
-  );
+  await using fleet = replicaFleet(kube, dir.path, ["a", "b"]);
+  const { start } = fleet;
   await using proxy = kubeProxy(kube);
   const a = await start("a", "127.0.0.2");
   await eventually(() => leaseHolder(kube) === "a", "a leads");
   await start("b", "127.0.0.3");
-  try {
-    const url = new URL(a.url);
-    url.port = String(lb.port);
-    await using client = startClient(url.href, `${dir.path}/client`, [
-      "--name",
-      "edge",
-      "--expose",
-      `web=${echo.address}`,
-      "--keepalive",
-      "1s",
-    ]);
-    await eventually(() => holder(kube) === "a", "a holds the peer's slice");
-    assert.equal(await exchangeText(proxy.port, "through a"), "through a");
+  await using client = startClient(fleet.throughBalancer(a), `${dir.path}/client`, [
+    "--name",
+    "edge",
+    "--expose",
+    `web=${echo.address}`,
+    "--keepalive",
+    "1s",
+  ]);
+  await eventually(() => holder(kube) === "a", "a holds the peer's slice");
+  assert.equal(await exchangeText(proxy.port, "through a"), "through a");
 
-    const vanishedAt = performance.now();
-    Deno.kill(a.proc.pid, "SIGSTOP");
-    stopped.add("a");
-    await eventually(async () => {
-      if (holder(kube) !== "b") return false;
-      return await exchangeText(proxy.port, "through b").catch(() => "") === "through b";
-    }, "new connections through b");
-    const failoverMs = Math.round(performance.now() - vanishedAt);
-    await client.waitForLog((l) => l.msg === "reconnecting");
-    await eventually(() => leaseHolder(kube) === "b", "b takes the leader Lease");
-    console.log(
-      `ha failover, vanished node (client --keepalive 1s): new connections through the other replica in ${failoverMs} ms`,
-    );
-  } finally {
-    Deno.kill(a.proc.pid, "SIGKILL");
-    for (const server of servers.values()) await server.proc.stop();
-  }
+  const vanishedAt = performance.now();
+  Deno.kill(a.proc.pid, "SIGSTOP");
+  fleet.vanished.add("a");
+  await eventually(async () => {
+    if (holder(kube) !== "b") return false;
+    return await exchangeText(proxy.port, "through b").catch(() => "") === "through b";
+  }, "new connections through b");
+  const failoverMs = Math.round(performance.now() - vanishedAt);
+  await client.waitForLog((l) => l.msg === "reconnecting");
+  await eventually(() => leaseHolder(kube) === "b", "b takes the leader Lease");
+  console.log(
+    `ha failover, vanished node (client --keepalive 1s): new connections through the other replica in ${failoverMs} ms`,
+  );
 });
 
 /** A TCP path to the fake API server that can be cut (every connection closed, new ones refused) and restored. */
@@ -475,11 +451,14 @@ Deno.test("ha: a replica cut off from the API server longer than a lease duratio
   assert.equal(await exchangeText(proxy.port, "before"), "before");
 
   api.cut();
+  // The collector deletes a gone replica's slices first and its Lease after,
+  // in separate requests: wait for both.
   await eventually(
-    () => kube.get("EndpointSlice", NS, SERVICE) === undefined,
-    "b takes a for gone and removes its slice",
+    () =>
+      kube.get("EndpointSlice", NS, SERVICE) === undefined &&
+      kube.get("Lease", NS, "wormhole-replica-a") === undefined,
+    "b takes a for gone and removes its slice, then its Lease",
   );
-  assert.equal(kube.get("Lease", NS, "wormhole-replica-a"), undefined);
   api.restore();
   await a.proc.waitForLog((l) => String(l.msg).startsWith("this replica's Lease was missing"));
   await eventually(async () => {

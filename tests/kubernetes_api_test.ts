@@ -17,7 +17,13 @@ import {
   Reflector,
   SERVICES,
 } from "../src/k8s/mod.ts";
-import { type FakeKube, startFakeKube, UNDICI_TIMER, usingKubeconfig } from "./fake_kube/mod.ts";
+import {
+  type FakeKube,
+  renderKubeconfig,
+  startFakeKube,
+  UNDICI_TIMER,
+  usingKubeconfig,
+} from "./fake_kube/mod.ts";
 
 const api: KubeApi = await loadKubeApi();
 
@@ -193,5 +199,48 @@ Deno.test(
       }
       await kube.waitFor(() => kube.openWatchCount === 0);
     });
+  },
+);
+
+Deno.test(
+  "kubernetes api: an API server that accepts and never answers fails a request, and a watch before its response starts, with a Timeout error",
+  UNDICI_TIMER,
+  async () => {
+    // A listener that takes every connection and never says a word.
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of silent) held.push(conn);
+    })();
+    const config = await Deno.makeTempFile({ suffix: ".kubeconfig" });
+    await Deno.writeTextFile(
+      config,
+      renderKubeconfig({
+        server: `http://127.0.0.1:${silent.addr.port}`,
+        token: "t",
+        name: "silent",
+        namespace: "default",
+      }),
+    );
+    using _config = usingKubeconfig(config);
+    const patient = await loadKubeApi({ timeoutMs: 300 });
+    try {
+      await assert.rejects(
+        patient.request({ method: "GET", path: "/api/v1/services" }),
+        (e) =>
+          e instanceof KubernetesApiError && e.status === 0 && e.reason === "Timeout" &&
+          e.message === "GET /api/v1/services: no answer from the API server within 300 ms",
+      );
+      await assert.rejects(
+        patient.stream("/api/v1/services", { watch: "1" }, new AbortController().signal),
+        (e) => e instanceof KubernetesApiError && e.reason === "Timeout",
+      );
+      assert.ok(held.length >= 2, "both reached the silent server");
+    } finally {
+      silent.close();
+      await accepting.catch(() => {});
+      for (const conn of held) conn.close();
+      await Deno.remove(config);
+    }
   },
 );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { adminHandler, type AdminState } from "./api.ts";
+import { adminHandler } from "./api.ts";
+import type { AdminState } from "./state.ts";
 
 const TOKEN = "s3cr3t";
 const FINGERPRINT = "0123456789abcdef0123456789abcdef01234567";

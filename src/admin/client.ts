@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AppEntry, DeniedEntry, PeerEntry } from "./api.ts";
+import type { AppEntry, DeniedEntry, OfferEntry, PeerEntry } from "./state.ts";
 import type { AppDetail, PeerDetail, RequestDetail } from "./detail.ts";
 
 /** The admin API could not be reached or answered with an error. */
@@ -118,6 +118,11 @@ export class AdminClient {
   /** `GET /v1/denied`: keys the server refuses now. */
   async denied(): Promise<DeniedEntry[]> {
     return await this.#request("GET", "/v1/denied") as DeniedEntry[];
+  }
+
+  /** `GET /v1/offers`: apps the server offers its clients. */
+  async offers(): Promise<OfferEntry[]> {
+    return await this.#request("GET", "/v1/offers") as OfferEntry[];
   }
 
   /** `DELETE /v1/denied/{fp}`: lift a denial. */

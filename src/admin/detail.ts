@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { AdminState, TrafficEntry } from "./api.ts";
+import type { AdminState, TrafficEntry } from "./state.ts";
 
 /** Rates over the last second, as the event hub samples them (`peer\0app` → rates). */
 export type RateTable = ReadonlyMap<string, Partial<TrafficRates>>;

@@ -29,7 +29,7 @@
  * @module
  */
 
-import type { AdminState } from "./api.ts";
+import type { AdminState } from "./state.ts";
 import { type RequestDetail, requestDetails, type TrafficCounters } from "./detail.ts";
 
 /** One app's counters and rates in a `traffic` event. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AdminState, PeerEntry, RequestEntry, TrafficEntry } from "./api.ts";
+import type { AdminState, PeerEntry, RequestEntry, TrafficEntry } from "./state.ts";
 import { adminHandler } from "./api.ts";
 import { EventHub } from "./events.ts";
 

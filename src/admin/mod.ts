@@ -8,3 +8,4 @@ export * from "./api.ts";
 export * from "./client.ts";
 export * from "./detail.ts";
 export * from "./events.ts";
+export * from "./state.ts";

@@ -1,6 +1,6 @@
 /**
  * Operator commands that talk to a server's admin API: `apps`, `requests`,
- * `peers` and `denied`. Every one that prints takes `-o table|wide|json`;
+ * `peers`, `denied` and `offers`. Every one that prints takes `-o table|wide|json`;
  * the lists take `--watch`.
  *
  * @module
@@ -14,6 +14,7 @@ import { oneOf, parseHttpUrl } from "./parse.ts";
 import {
   APPS_VIEW,
   DENIED_VIEW,
+  OFFERS_VIEW,
   type Outcome,
   OUTPUT_FORMATS,
   type OutputFormat,
@@ -192,4 +193,15 @@ export function deniedCommand(): Command {
   remove.alias("rm");
   return new Command("denied").description("inspect and lift denials of declined and revoked keys")
     .addCommand(list).addCommand(remove);
+}
+
+/** Builds `offers list`. */
+export function offersCommand(): Command {
+  const list = listCommand(
+    "list apps the server offers its clients, and their traffic",
+    OFFERS_VIEW,
+    (c) => c.offers(),
+  );
+  return new Command("offers").description("inspect apps a server offers to clients")
+    .addCommand(list);
 }

@@ -7,7 +7,13 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./errors.ts";
-import { appsCommand, deniedCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
+import {
+  appsCommand,
+  deniedCommand,
+  offersCommand,
+  peersCommand,
+  requestsCommand,
+} from "./admin_commands.ts";
 import { completionCommand } from "./completion.ts";
 import { keysCommand } from "./keys_command.ts";
 import { clientCommand } from "./client_command.ts";
@@ -34,6 +40,7 @@ export function buildProgram(): Command {
       requestsCommand(),
       peersCommand(),
       deniedCommand(),
+      offersCommand(),
       keysCommand(),
       testServerCommand(),
       completionCommand(),

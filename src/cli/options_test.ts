@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { type Command, CommanderError } from "commander";
-import { appsCommand, deniedCommand, peersCommand, requestsCommand } from "./admin_commands.ts";
+import {
+  appsCommand,
+  deniedCommand,
+  offersCommand,
+  peersCommand,
+  requestsCommand,
+} from "./admin_commands.ts";
 import { clientCommand } from "./client_command.ts";
 import { buildProgram } from "./main.ts";
 import { serverCommand } from "./server_command.ts";
@@ -16,6 +22,7 @@ const COMMANDS: [string, () => Command, string[]][] = [
   ["requests list", list(requestsCommand), []],
   ["peers list", list(peersCommand), []],
   ["denied list", list(deniedCommand), []],
+  ["offers list", list(offersCommand), []],
 ];
 
 /**

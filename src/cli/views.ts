@@ -11,7 +11,13 @@
  * @module
  */
 
-import type { AppDetail, DeniedEntry, PeerDetail, RequestDetail } from "../admin/mod.ts";
+import type {
+  AppDetail,
+  DeniedEntry,
+  OfferEntry,
+  PeerDetail,
+  RequestDetail,
+} from "../admin/mod.ts";
 import { formatTable } from "./table.ts";
 import { humanAge, humanBytes } from "./units.ts";
 
@@ -109,6 +115,19 @@ export const APPS_VIEW: View<AppDetail> = [
     present: (a) => a.replica !== undefined,
     cell: (a) => a.replica ?? "-",
   },
+];
+
+/** `offers list`: apps the server offers its clients. */
+export const OFFERS_VIEW: View<OfferEntry> = [
+  { header: "APP", cell: (o) => o.app },
+  { header: "UPSTREAM", cell: (o) => o.upstream },
+  { header: "OFFERED TO", cell: (o) => o.peers?.join(",") || "every peer" },
+  { header: "IN", cell: (o) => humanBytes(o.bytesIn) },
+  { header: "OUT", cell: (o) => humanBytes(o.bytesOut) },
+  { header: "CONNS", cell: (o) => String(o.streamsOpen) },
+  { header: "TOTAL", wide: true, cell: (o) => String(o.streamsTotal) },
+  { header: "BYTES IN", wide: true, cell: (o) => String(o.bytesIn) },
+  { header: "BYTES OUT", wide: true, cell: (o) => String(o.bytesOut) },
 ];
 
 /** `denied list`. */

@@ -5,10 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import type { AppDetail, DeniedEntry, PeerDetail, RequestDetail } from "../admin/mod.ts";
+import type {
+  AppDetail,
+  DeniedEntry,
+  OfferEntry,
+  PeerDetail,
+  RequestDetail,
+} from "../admin/mod.ts";
 import {
   APPS_VIEW,
   DENIED_VIEW,
+  OFFERS_VIEW,
   type OutputFormat,
   PEERS_VIEW,
   render,
@@ -63,6 +70,26 @@ const PEERS: PeerDetail[] = [
     bytesInPerSecond: 0,
     bytesOutPerSecond: 0,
     connectionsPerSecond: 0,
+  },
+];
+
+const OFFERS: OfferEntry[] = [
+  {
+    app: "billing",
+    upstream: "billing.payments.svc.cluster.local:8443",
+    peers: ["edge-1", "edge-2"],
+    streamsOpen: 2,
+    streamsTotal: 311,
+    bytesIn: 52_000,
+    bytesOut: 7_340_032,
+  },
+  {
+    app: "time",
+    upstream: "127.0.0.1:37",
+    streamsOpen: 0,
+    streamsTotal: 0,
+    bytesIn: 0,
+    bytesOut: 0,
   },
 ];
 
@@ -128,6 +155,7 @@ for (
     ...cases("peers", PEERS_VIEW, PEERS),
     ...cases("apps", APPS_VIEW, APPS),
     ...cases("denied", DENIED_VIEW, DENIED),
+    ...cases("offers", OFFERS_VIEW, OFFERS),
   ]
 ) {
   Deno.test(`views: ${name} matches its golden file`, run);

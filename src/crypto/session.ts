@@ -130,6 +130,14 @@ export class SealedLink implements RecordLink {
   #inHead = 0;
   #toOpen: PendingOpen[] = [];
   #opening = 0;
+  /**
+   * Received records not yet delivered at or above which `inner` is asked to
+   * stop reading: records waiting here live long enough to reach V8's old
+   * generation, where their buffers stay until a full collection (see
+   * "Memory" in docs/architecture.md).
+   */
+  #backlogLimit: number;
+  #backlogWaiters: (() => void)[] = [];
   #pumping = false;
 
   /** New records are taken from `inner`. */
@@ -155,6 +163,7 @@ export class SealedLink implements RecordLink {
       options?.maxInFlight ?? Math.max(4, 2 * (navigator.hardwareConcurrency || 0)),
       "maxInFlight",
     );
+    this.#backlogLimit = 2 * this.#maxInFlight;
     this.#rekeyBytes = positiveInteger(options?.rekeyBytes ?? DEFAULT_REKEY_BYTES, "rekeyBytes");
     this.#rekeyRecords = positiveInteger(
       options?.rekeyRecords ?? DEFAULT_REKEY_RECORDS,
@@ -347,7 +356,7 @@ export class SealedLink implements RecordLink {
     this.#deliver();
   }
 
-  #receive(record: Uint8Array): void {
+  #receive(record: Uint8Array): Promise<void> | undefined {
     if (!this.#accepting) return;
     const entry: Inbound & { kind: "record" } = {
       kind: "record",
@@ -392,6 +401,8 @@ export class SealedLink implements RecordLink {
     this.#inCounter++;
     this.#toOpen.push({ entry, key: this.#in.key, record, epoch, counter });
     this.#startOpens();
+    if (this.#inQueue.length - this.#inHead < this.#backlogLimit) return;
+    return new Promise((resolve) => this.#backlogWaiters.push(resolve));
   }
 
   #startOpens(): void {
@@ -466,6 +477,12 @@ export class SealedLink implements RecordLink {
       }
     } finally {
       this.#pumping = false;
+    }
+    if (
+      this.#backlogWaiters.length > 0 &&
+      (!this.#accepting || this.#inQueue.length - this.#inHead < this.#backlogLimit)
+    ) {
+      for (const wake of this.#backlogWaiters.splice(0)) wake();
     }
   }
 }

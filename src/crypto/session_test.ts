@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import type { RecordHandler, RecordLink } from "../link/mod.ts";
 import { memoryLinkPair } from "../link/testing.ts";
 import { SessionError } from "./errors.ts";
 import { HEADER_BYTES } from "./record.ts";
@@ -315,6 +316,53 @@ Deno.test("session: bad options are a RangeError", async () => {
     assert.throws(() => new SealedLink(a, keys.client, "client", options), RangeError);
     a.close();
   }
+});
+
+Deno.test("session: asks its link to pause while 2 × maxInFlight records wait for delivery, resumes once delivered", async () => {
+  const keys = await sessionKeys();
+  const [a] = memoryLinkPair();
+  const sealed: Uint8Array[] = [];
+  const client = new SealedLink(
+    alterLink(a, (record) => {
+      sealed.push(record);
+      return [];
+    }),
+    keys.client,
+    "client",
+  );
+  for (let i = 0; i < 6; i++) client.send(numbered(i));
+  while (sealed.length < 6) await new Promise((resolve) => setTimeout(resolve, 0));
+  // The test plays the link under the receiving session, e.g. a WebSocketLink.
+  let handler: RecordHandler | null = null;
+  const inner: RecordLink = {
+    listen: (h) => void (handler = h),
+    send: () => {},
+    writable: true,
+    waitWritable: () => Promise.resolve(),
+    close: () => handler?.closed(),
+  };
+  const server = new SealedLink(inner, keys.server, "server", { maxInFlight: 2 });
+  const results = sealed.map((record) => handler!.record(record));
+  assert.deepEqual(results.map((r) => r instanceof Promise), [
+    false,
+    false,
+    false,
+    true,
+    true,
+    true,
+  ]);
+  let resumed = false;
+  const pauses = Promise.all(results).then(() => resumed = true);
+  // Opened but undelivered (nobody listens yet): the pause holds.
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(resumed, false);
+  const atServer = collector();
+  server.listen(atServer);
+  await pauses;
+  assert.deepEqual(indexes(atServer.records), [0, 1, 2, 3, 4, 5]);
+  server.close();
+  client.close();
+  await atServer.ended;
 });
 
 Deno.test("session: regression: a local close after the inner link ended, with opens in flight, still ends", async () => {

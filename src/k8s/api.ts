@@ -56,25 +56,6 @@ export interface KubeApi {
   ): Promise<AsyncIterable<Uint8Array>>;
 }
 
-/**
- * Loads the kubernetes-fluent-client implementation of {@linkcode KubeApi}.
- * Its first call costs about half a second and 80 MiB, hence the dynamic
- * import: nothing else in wormhole imports it.
- */
-export async function loadKubeApi(): Promise<KubeApi> {
-  // A dependency of the fluent client requires node:punycode when loaded, and Node's
-  // deprecation warning for it would be a stray non-log line on stderr.
-  const { default: process } = await import("node:process");
-  const quiet = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    const { FluentKubeApi } = await import("./fluent.ts");
-    return new FluentKubeApi();
-  } finally {
-    process.noDeprecation = quiet;
-  }
-}
-
 /** Reads an object; `undefined` when it does not exist. */
 export async function getObject<T extends KubeObject = KubeObject>(
   api: KubeApi,

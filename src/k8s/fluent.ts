@@ -1,6 +1,6 @@
 /**
  * {@linkcode KubeApi} on kubernetes-fluent-client 3.11.6, the only module of
- * wormhole that imports it (loaded lazily by `loadKubeApi()`).
+ * wormhole that imports it (loaded lazily by `loadKubeApi()`, load_api.ts).
  *
  * What is used, and why not more of it:
  *
@@ -100,12 +100,34 @@ function answerError(status: number, statusText: string, data: unknown, what: st
   );
 }
 
+/** How long a request, or a watch until its response starts, may go unanswered: 30 s. */
+export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
+
+/** Options of {@linkcode FluentKubeApi}. */
+export interface FluentKubeApiOptions {
+  /**
+   * How long a request may take, and a watch until its response starts, in
+   * ms (default {@linkcode DEFAULT_KUBE_TIMEOUT_MS}): an API server that
+   * accepts and never answers must not hold a caller for ever.
+   */
+  timeoutMs?: number;
+}
+
 /** {@linkcode KubeApi} on kubernetes-fluent-client's configuration and transport. */
 export class FluentKubeApi implements KubeApi {
+  #timeoutMs: number;
+
+  /** An API client on the current kubeconfig or the pod's service account. */
+  constructor(options: FluentKubeApiOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+  }
+
   /** Sends one JSON request; see {@linkcode KubeApi.request}. */
   async request<T>(request: KubeRequest): Promise<T> {
     const what = `${request.method} ${request.path}`;
     const connection = await connect();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
     let response;
     try {
       response = await fluentFetch<T>(connection.url(request.path, request.query), {
@@ -116,13 +138,17 @@ export class FluentKubeApi implements KubeApi {
           Accept: "application/json",
         },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        signal: deadline.signal,
         // undici's fetch takes its Agent as `dispatcher`.
         dispatcher: connection.agent as never,
       });
     } finally {
-      await connection.agent.close().catch(() => {});
+      clearTimeout(timer);
+      await (deadline.signal.aborted ? connection.agent.destroy() : connection.agent.close())
+        .catch(() => {});
     }
     if (response.ok) return response.data;
+    if (deadline.signal.aborted) throw this.#timedOut(what, response.e);
     if (response.e !== undefined && response.data === undefined) {
       throw new KubernetesApiError(0, "NetworkError", `${what}: ${describe(response.e)}`, {
         cause: response.e,
@@ -141,6 +167,9 @@ export class FluentKubeApi implements KubeApi {
     const url = connection.url(path, query);
     const what = `watch ${path}`;
     const release = () => connection.agent.destroy().catch(() => {});
+    // Until the response starts: a watch then legitimately waits for events.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
     let response;
     try {
       response = await connection.agent.request({
@@ -148,14 +177,17 @@ export class FluentKubeApi implements KubeApi {
         path: url.pathname + url.search,
         method: "GET",
         headers: { ...connection.headers, Accept: "application/json" },
-        signal,
+        signal: AbortSignal.any([signal, deadline.signal]),
       });
     } catch (error) {
       await release();
       if (signal.aborted) return (async function* () {})();
+      if (deadline.signal.aborted) throw this.#timedOut(what, error);
       throw new KubernetesApiError(0, "NetworkError", `${what}: ${describe(error)}`, {
         cause: error,
       });
+    } finally {
+      clearTimeout(timer);
     }
     if (response.statusCode !== 200) {
       const text = await response.body.text().catch(() => "");
@@ -181,5 +213,14 @@ export class FluentKubeApi implements KubeApi {
         await release();
       }
     })();
+  }
+
+  #timedOut(what: string, cause: unknown): KubernetesApiError {
+    return new KubernetesApiError(
+      0,
+      "Timeout",
+      `${what}: no answer from the API server within ${this.#timeoutMs} ms`,
+      { cause },
+    );
   }
 }

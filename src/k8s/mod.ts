@@ -17,6 +17,7 @@ export * from "./exposer.ts";
 export * from "./ha.ts";
 export * from "./ha_collector.ts";
 export * from "./leader.ts";
+export * from "./load_api.ts";
 export * from "./names.ts";
 export * from "./namespace.ts";
 export * from "./objects.ts";

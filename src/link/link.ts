@@ -15,8 +15,13 @@ export const LINK_HEADROOM = 16;
 
 /** Callbacks a link delivers inbound records and its end to. */
 export interface RecordHandler {
-  /** One inbound record (WebSocket message), in order. */
-  record(record: Uint8Array): void;
+  /**
+   * One inbound record (WebSocket message), in order. A returned promise
+   * asks the link to read no more from its peer until it settles (the
+   * handler's backlog is full, and records waiting in the kernel's socket
+   * buffer cost this process nothing); any other result is ignored.
+   */
+  record(record: Uint8Array): unknown;
   /** The link is closed; `error` says why when it was not an orderly close. */
   closed(error?: Error): void;
 }
@@ -60,11 +65,11 @@ export class RecordInbox {
     if (this.#ended) handler.closed(this.#error);
   }
 
-  /** One inbound record. */
-  record(record: Uint8Array): void {
+  /** One inbound record; returns the handler's request to pause, if any. */
+  record(record: Uint8Array): unknown {
     if (this.#ended) return;
-    if (this.#handler) this.#handler.record(record);
-    else this.#held.push(record);
+    if (this.#handler) return this.#handler.record(record);
+    this.#held.push(record);
   }
 
   /** The link ended; `error` says why when it was not an orderly close. Once only. */

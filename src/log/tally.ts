@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LogFields, Logger } from "./mod.ts";
+import type { LogFields, Logger } from "./logger.ts";
 
 /** Default interval between two lines of one tally, in ms. */
 export const DEFAULT_TALLY_MS = 10_000;

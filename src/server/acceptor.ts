@@ -10,7 +10,9 @@ import { silentLogger } from "../log/mod.ts";
 import type { Decision } from "../crypto/mod.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { hostOf } from "./handshake_limits.ts";
-import type { PendingBoard } from "./pending_board.ts";
+import type { PendingBoard, PendingRequest } from "./pending_board.ts";
+
+export type { PendingRequest } from "./pending_board.ts";
 
 /** What an acceptor knows about a peer asking to join. */
 export interface JoinRequest {
@@ -50,22 +52,6 @@ export class DummyAcceptor implements Acceptor {
   decide(): Promise<Decision> {
     return Promise.resolve({ accepted: true });
   }
-}
-
-/** A join request waiting for the operator. */
-export interface PendingRequest {
-  /** Fingerprint of the peer's key: what the operator accepts or declines. */
-  fingerprint: string;
-  /** The name the peer asks for. */
-  name: string;
-  /** Where it connects from. */
-  remote: string;
-  /** When it started waiting (ISO time). */
-  since: string;
-  /** `--ha`: the replica holding the waiting connection. */
-  replica?: string;
-  /** `--ha`: when the entry lapses unless its replica renews it (ISO time). */
-  expires?: string;
 }
 
 /** Default limit of requests waiting at once. */

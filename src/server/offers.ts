@@ -12,7 +12,7 @@
 
 import { carryToUpstream } from "../client/mod.ts";
 import { type Logger, LogTally } from "../log/mod.ts";
-import { type AppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
+import { type AppTraffic, Flow, type Traffic, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux, MuxStream } from "../mux/mod.ts";
 import {
   encodeAppAnnounce,
@@ -25,8 +25,8 @@ import {
 } from "../protocol/mod.ts";
 import { pairKey } from "./port_assignments.ts";
 
-/** An offer as the server lists it. */
-export interface OfferedApp {
+/** An offer as the server lists it, with its traffic summed over the peers that used it. */
+export interface OfferedApp extends Traffic {
   /** App name. */
   app: string;
   /** `host:port` the server dials. */
@@ -102,13 +102,24 @@ export class ServerOffers {
     for (const peer of this.#peers.values()) this.#sync(peer);
   }
 
-  /** Every offer, sorted by name. */
+  /** Every offer with its traffic so far (all peers'), sorted by name. */
   list(): OfferedApp[] {
+    const sums = new Map<string, Traffic>();
+    for (const { app, ledger } of this.#traffic.values()) {
+      const sum = sums.get(app) ?? { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
+      const traffic = ledger.traffic();
+      sum.streamsOpen += traffic.streamsOpen;
+      sum.streamsTotal += traffic.streamsTotal;
+      sum.bytesIn += traffic.bytesIn;
+      sum.bytesOut += traffic.bytesOut;
+      sums.set(app, sum);
+    }
     return [...this.#offers.values()]
       .map((offer) => ({
         app: offer.name,
         upstream: `${offer.host}:${offer.port}`,
         ...(offer.peers ? { peers: offer.peers } : {}),
+        ...(sums.get(offer.name) ?? { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 }),
       }))
       .sort((a, b) => a.app.localeCompare(b.app));
   }

@@ -13,17 +13,21 @@
  * @module
  */
 
-import type { Logger } from "../log/mod.ts";
-import { silentLogger } from "../log/mod.ts";
+import type { RequestEntry } from "../admin/mod.ts";
 import type { StateStore } from "../state/mod.ts";
-import type { PendingRequest } from "./acceptor.ts";
-import { Lapses } from "./lapses.ts";
+import { SharedEntry, type SharedEntryOptions } from "./shared_entry.ts";
 
 /** Entry of the server's state holding the shared pending requests. */
 export const PENDING_ENTRY = "pending-requests.json";
 
 /** Default lifetime of a published request without renewal, in ms. */
 export const DEFAULT_PENDING_TTL_MS = 60_000;
+
+/**
+ * A join request waiting for the operator: what `GET /v1/requests?detail=1`
+ * lists (fingerprint, name, remote, since; under `--ha` replica and expiry).
+ */
+export type PendingRequest = RequestEntry;
 
 /** A pending request as every replica sees it. */
 export interface SharedRequest extends PendingRequest {
@@ -37,45 +41,40 @@ export interface SharedRequest extends PendingRequest {
 
 /** The shared list of pending requests in one state document. */
 export class PendingBoard {
-  /** This replica's name. */
-  readonly replica: string;
-  #state: StateStore;
-  #ttlMs: number;
-  #lapses: Lapses;
-  #now: () => number;
-  #log: Logger;
+  #entry: SharedEntry<SharedRequest[]>;
 
   /** A board in `state`, written as `replica`. */
-  constructor(
-    state: StateStore,
-    replica: string,
-    options: { ttlMs?: number; now?: () => number; logger?: Logger } = {},
-  ) {
-    this.#state = state;
-    this.replica = replica;
-    this.#ttlMs = options.ttlMs ?? DEFAULT_PENDING_TTL_MS;
-    this.#now = options.now ?? Date.now;
-    this.#lapses = new Lapses(this.#ttlMs, this.#now);
-    this.#log = options.logger ?? silentLogger;
-    state.quiet(PENDING_ENTRY);
-    // Renewals are timed from when they arrive, not from the next listing (the board lives
-    // as long as its state: no unsubscribe).
-    state.onChange((keys) => {
-      if (keys.includes(PENDING_ENTRY)) this.list();
-    });
+  constructor(state: StateStore, replica: string, options: SharedEntryOptions = {}) {
+    this.#entry = new SharedEntry(state, replica, options, {
+      key: PENDING_ENTRY,
+      empty: () => [],
+      parse: parseRequests,
+      isEmpty: (all) => all.length === 0,
+      // Only ever a listing: a damaged entry lists nothing and the next publish rewrites it.
+      unreadable: "cannot read the shared pending requests",
+      // Renewals are timed from when they arrive, not from the next listing (the board lives
+      // as long as its state: no unsubscribe).
+      changed: () => this.list(),
+    }, DEFAULT_PENDING_TTL_MS);
+  }
+
+  /** This replica's name. */
+  get replica(): string {
+    return this.#entry.replica;
   }
 
   /** How long an entry lives without renewal, in ms. */
   get ttlMs(): number {
-    return this.#ttlMs;
+    return this.#entry.ttlMs;
   }
 
   /** Every replica's requests that have not expired, oldest first. */
   list(): SharedRequest[] {
-    const all = this.#parse(this.#state.get(PENDING_ENTRY));
-    this.#lapses.keep(all.map((r) => [lapseKey(r), r.expires]));
+    const all = this.#entry.read();
+    const lapses = this.#entry.lapses;
+    lapses.keep(all.map((r) => [lapseKey(r), r.expires]));
     return all
-      .filter((r) => this.#lapses.live(lapseKey(r), r.expires))
+      .filter((r) => lapses.live(lapseKey(r), r.expires))
       .sort((a, b) => a.since.localeCompare(b.since));
   }
 
@@ -89,62 +88,50 @@ export class PendingBoard {
    * from now), and drops expired entries of any replica.
    */
   async publish(requests: PendingRequest[]): Promise<void> {
-    const expires = new Date(this.#now() + this.#ttlMs).toISOString();
-    await this.#state.update((entries) => {
-      const others = this.#parse(entries[PENDING_ENTRY]).filter((r) =>
-        r.replica !== this.replica && this.#lapses.live(lapseKey(r), r.expires) &&
+    const expires = this.#entry.expiresFromNow();
+    const lapses = this.#entry.lapses;
+    await this.#entry.update((all) => [
+      ...all.filter((r) =>
+        r.replica !== this.replica && lapses.live(lapseKey(r), r.expires) &&
         !requests.some((mine) => mine.fingerprint === r.fingerprint)
-      );
-      const mine = requests.map(({ fingerprint, name, remote, since }) => ({
+      ),
+      ...requests.map(({ fingerprint, name, remote, since }) => ({
         fingerprint,
         name,
         remote,
         since,
         replica: this.replica,
         expires,
-      }));
-      const all = [...others, ...mine];
-      return { [PENDING_ENTRY]: all.length === 0 ? null : JSON.stringify(all, null, 2) + "\n" };
-    });
+      })),
+    ]);
   }
 
   /** Marks another replica's request declined; false when it is not listed. */
   async decline(fingerprint: string): Promise<boolean> {
     if (!this.elsewhere(fingerprint)) return false;
-    await this.#state.update((entries) => {
-      const all = this.#parse(entries[PENDING_ENTRY]);
+    await this.#entry.update((all) => {
       const request = all.find((r) => r.fingerprint === fingerprint);
       if (!request || request.declined) return undefined;
       request.declined = true;
-      return { [PENDING_ENTRY]: JSON.stringify(all, null, 2) + "\n" };
+      return all;
     });
     return true;
   }
 
   /** Calls `listener` when others changed the shared state; returns an unsubscribe. */
   onChange(listener: () => void): () => void {
-    return this.#state.onChange(() => listener());
+    return this.#entry.onChange(listener);
   }
+}
 
-  #parse(text: string | undefined): SharedRequest[] {
-    if (text === undefined) return [];
-    try {
-      const list = JSON.parse(text);
-      if (!Array.isArray(list)) throw new TypeError("not a list");
-      return list.filter((r) =>
-        typeof r?.fingerprint === "string" && typeof r.name === "string" &&
-        typeof r.remote === "string" && typeof r.since === "string" &&
-        typeof r.replica === "string" && typeof r.expires === "string"
-      );
-    } catch (error) {
-      // Only ever a listing: a damaged entry lists nothing and the next publish rewrites it.
-      this.#log.warn("cannot read the shared pending requests: ignoring them", {
-        entry: this.#state.describe(PENDING_ENTRY),
-        error,
-      });
-      return [];
-    }
-  }
+/** The requests of a parsed entry with the right shape. */
+function parseRequests(json: unknown): SharedRequest[] {
+  if (!Array.isArray(json)) throw new TypeError("not a list");
+  return json.filter((r) =>
+    typeof r?.fingerprint === "string" && typeof r.name === "string" &&
+    typeof r.remote === "string" && typeof r.since === "string" &&
+    typeof r.replica === "string" && typeof r.expires === "string"
+  );
 }
 
 /** A request entry's identity for {@linkcode Lapses}: its replica and key. */

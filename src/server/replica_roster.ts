@@ -14,8 +14,8 @@ import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import type { PeerInfo } from "./admin.ts";
-import { Lapses } from "./lapses.ts";
 import type { ServerObserver } from "./observers.ts";
+import { SharedEntry, type SharedEntryOptions } from "./shared_entry.ts";
 import type { ExposedApp } from "./server.ts";
 
 /** Entry of the server's state holding every replica's peers. */
@@ -52,44 +52,42 @@ const NO_TRAFFIC = { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
 
 /** Publishes this replica's peers and reads everyone's; plug it into the server's observers. */
 export class ReplicaRoster implements ServerObserver {
-  /** This replica's name. */
-  readonly replica: string;
-  #state: StateStore;
-  #ttlMs: number;
-  #lapses: Lapses;
-  #now: () => number;
+  #entry: SharedEntry<Record<string, RosterReplica>>;
   #log: Logger;
   #local: LocalView | undefined;
   #queued = false;
   #publishing: Promise<void> = Promise.resolve();
   #renewal: number | undefined;
   #closed = false;
-  #unfollow: () => void;
 
   /** A roster in `state`, written as `replica`. */
-  constructor(
-    state: StateStore,
-    replica: string,
-    options: { ttlMs?: number; now?: () => number; logger?: Logger } = {},
-  ) {
-    this.#state = state;
-    this.replica = replica;
-    this.#ttlMs = options.ttlMs ?? DEFAULT_ROSTER_TTL_MS;
-    this.#now = options.now ?? Date.now;
-    this.#lapses = new Lapses(this.#ttlMs, this.#now);
+  constructor(state: StateStore, replica: string, options: SharedEntryOptions = {}) {
     this.#log = options.logger ?? silentLogger;
-    state.quiet(ROSTER_ENTRY);
-    // Renewals are timed from when they arrive, not from the next listing.
-    this.#unfollow = state.onChange((keys) => {
-      if (keys.includes(ROSTER_ENTRY)) this.#others();
-    });
+    this.#entry = new SharedEntry(state, replica, options, {
+      key: ROSTER_ENTRY,
+      empty: () => ({}),
+      parse: parseRoster,
+      isEmpty: (all) => Object.keys(all).length === 0,
+      // Only ever a view: a damaged entry shows no other replica, and the next write rewrites it.
+      unreadable: "cannot read the other replicas' peers",
+      // Renewals are timed from when they arrive, not from the next listing.
+      changed: () => this.#others(),
+    }, DEFAULT_ROSTER_TTL_MS);
+  }
+
+  /** This replica's name. */
+  get replica(): string {
+    return this.#entry.replica;
   }
 
   /** Starts publishing `local` (now, on every change, and every third of the lifetime). */
   attach(local: LocalView): void {
     this.#local = local;
     this.#publishSoon();
-    this.#renewal = setInterval(() => this.#publishSoon(), this.#ttlMs / 3) as unknown as number;
+    this.#renewal = setInterval(
+      () => this.#publishSoon(),
+      this.#entry.ttlMs / 3,
+    ) as unknown as number;
   }
 
   /** Server hook. */
@@ -178,7 +176,7 @@ export class ReplicaRoster implements ServerObserver {
   /** Stops publishing and removes this replica's entry (its peers move with it). */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#unfollow();
+    this.#entry.close();
     clearInterval(this.#renewal);
     await this.published();
     await this.#write(undefined).catch((error) =>
@@ -187,10 +185,11 @@ export class ReplicaRoster implements ServerObserver {
   }
 
   #others(): [string, RosterReplica][] {
-    const entries = Object.entries(this.#parse(this.#state.get(ROSTER_ENTRY)));
-    this.#lapses.keep(entries.map(([replica, entry]) => [replica, entry.expires]));
+    const entries = Object.entries(this.#entry.read());
+    const lapses = this.#entry.lapses;
+    lapses.keep(entries.map(([replica, entry]) => [replica, entry.expires]));
     return entries.filter(([replica, entry]) =>
-      replica !== this.replica && this.#lapses.live(replica, entry.expires)
+      replica !== this.replica && lapses.live(replica, entry.expires)
     );
   }
 
@@ -224,39 +223,28 @@ export class ReplicaRoster implements ServerObserver {
 
   /** Sets this replica's entry (`undefined`: removes it) and drops expired ones. */
   async #write(peers: RosterPeer[] | undefined): Promise<void> {
-    const expires = new Date(this.#now() + this.#ttlMs).toISOString();
-    await this.#state.update((entries) => {
+    const expires = this.#entry.expiresFromNow();
+    const lapses = this.#entry.lapses;
+    await this.#entry.update((current) => {
       const all = Object.fromEntries(
-        Object.entries(this.#parse(entries[ROSTER_ENTRY])).filter(([replica, entry]) =>
-          replica !== this.replica && this.#lapses.live(replica, entry.expires)
+        Object.entries(current).filter(([replica, entry]) =>
+          replica !== this.replica && lapses.live(replica, entry.expires)
         ),
       );
       if (peers !== undefined) all[this.replica] = { expires, peers };
-      return {
-        [ROSTER_ENTRY]: Object.keys(all).length === 0 ? null : JSON.stringify(all, null, 2) + "\n",
-      };
+      return all;
     });
   }
+}
 
-  #parse(text: string | undefined): Record<string, RosterReplica> {
-    if (text === undefined) return {};
-    try {
-      const parsed = JSON.parse(text);
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        throw new TypeError("not an object");
-      }
-      return Object.fromEntries(
-        Object.entries(parsed as Record<string, RosterReplica>).filter(([, entry]) =>
-          typeof entry?.expires === "string" && Array.isArray(entry.peers)
-        ),
-      );
-    } catch (error) {
-      // Only ever a view: a damaged entry shows no other replica, and the next write rewrites it.
-      this.#log.warn("cannot read the other replicas' peers: ignoring them", {
-        entry: this.#state.describe(ROSTER_ENTRY),
-        error,
-      });
-      return {};
-    }
+/** The replicas' entries of a parsed roster with the right shape. */
+function parseRoster(json: unknown): Record<string, RosterReplica> {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new TypeError("not an object");
   }
+  return Object.fromEntries(
+    Object.entries(json as Record<string, RosterReplica>).filter(([, entry]) =>
+      typeof entry?.expires === "string" && Array.isArray(entry.peers)
+    ),
+  );
 }

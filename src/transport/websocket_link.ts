@@ -25,6 +25,7 @@ import {
   FrameParser,
   Opcode,
   WebSocketProtocolError,
+  type WsFrame,
 } from "./ws_frame.ts";
 
 /** Largest WebSocket message accepted unless the link is told otherwise (16 MiB). */
@@ -103,6 +104,8 @@ export class WebSocketLink implements RecordLink {
   #fragmentsSize = 0;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #done = Promise.withResolvers<void>();
+  /** Resolved by `#shutdown`, so that a paused read loop never outlives the link. */
+  #shutDown = Promise.withResolvers<void>();
   #reader: Promise<void>;
 
   /** Bytes received, for metrics. */
@@ -264,20 +267,27 @@ export class WebSocketLink implements RecordLink {
     // Start outside the constructor, so a failure can never beat its setup.
     await Promise.resolve();
     try {
-      if (leftover.length > 0) this.#onBytes(leftover);
-      // One read buffer at a time; each read hands the parser a copy of
-      // exactly the bytes read (records keep views into it).
+      if (leftover.length > 0) await this.#paused(this.#onFrames(this.#parser.push(leftover)));
+      // One read buffer, reused: the parser copies out whatever it keeps of
+      // it, and the rest of a large frame is read straight into that frame's
+      // own buffer. So each record costs one allocation, its own, and no
+      // read chunk stays pinned by a view (see "Memory" in docs/architecture.md).
       let buffer = new Uint8Array(this.#readSize);
       while (!this.#closed) {
-        if (buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
-        const n = await this.#conn.read(buffer);
+        const spare = this.#parser.spare;
+        if (!spare && buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
+        const n = await this.#conn.read(spare ?? buffer);
         if (n === null) {
           if (!this.#closing) this.#closeError ??= new Error("Connection closed by the peer");
           break;
         }
         this.bytesIn += n;
         if (this.#closing && (this.#readWhileClosing += n) > CLOSE_READ_LIMIT) break;
-        this.#onBytes(buffer.slice(0, n));
+        await this.#paused(
+          this.#onFrames(
+            spare ? this.#parser.filled(n) : this.#parser.push(buffer.subarray(0, n), true),
+          ),
+        );
       }
     } catch (error) {
       if (!this.#closed) {
@@ -293,14 +303,23 @@ export class WebSocketLink implements RecordLink {
     this.#shutdown();
   }
 
-  #onBytes(chunk: Uint8Array): void {
-    for (const frame of this.#parser.push(chunk)) {
-      if (this.#closed) return;
+  /** Waits while the handler asked for a pause (see `RecordHandler.record`), or until the link closed. */
+  async #paused(pause: Promise<void> | undefined): Promise<void> {
+    if (pause) await Promise.race([pause, this.#shutDown.promise]);
+  }
+
+  /** Handles frames; returns the last pause the handler asked for. */
+  #onFrames(frames: WsFrame[]): Promise<void> | undefined {
+    let pause: Promise<void> | undefined;
+    for (const frame of frames) {
+      if (this.#closed) return pause;
       switch (frame.opcode) {
         case Opcode.Binary:
         case Opcode.Continuation:
           // A closing link takes no more messages, and keeps none of their bytes.
-          if (!this.#closing) this.#message(frame.opcode, frame.fin, frame.payload);
+          if (!this.#closing) {
+            pause = this.#message(frame.opcode, frame.fin, frame.payload) ?? pause;
+          }
           break;
         case Opcode.Text:
           throw new WebSocketProtocolError(
@@ -322,24 +341,22 @@ export class WebSocketLink implements RecordLink {
           break;
         case Opcode.Close:
           this.#onClose(frame.payload);
-          return;
+          return pause;
         default:
           throw new WebSocketProtocolError(`Cannot parse frame: unknown opcode ${frame.opcode}`);
       }
     }
+    return pause;
   }
 
-  #message(opcode: number, fin: boolean, payload: Uint8Array): void {
+  #message(opcode: number, fin: boolean, payload: Uint8Array): Promise<void> | undefined {
     if (opcode === Opcode.Continuation && this.#fragments.length === 0) {
       throw new WebSocketProtocolError("Cannot parse frame: continuation without a start");
     }
     if (opcode === Opcode.Binary && this.#fragments.length > 0) {
       throw new WebSocketProtocolError("Cannot parse frame: new message inside a fragmented one");
     }
-    if (fin && this.#fragments.length === 0) {
-      this.#inbox.record(payload);
-      return;
-    }
+    if (fin && this.#fragments.length === 0) return pauseOf(this.#inbox.record(payload));
     this.#fragmentsSize += payload.length;
     const cost = this.#fragmentsSize + (this.#fragments.length + 1) * FRAGMENT_COST;
     if (cost > this.#maxMessage) {
@@ -359,7 +376,7 @@ export class WebSocketLink implements RecordLink {
     }
     this.#fragments = [];
     this.#fragmentsSize = 0;
-    this.#inbox.record(message);
+    return pauseOf(this.#inbox.record(message));
   }
 
   #onClose(payload: Uint8Array): void {
@@ -399,6 +416,7 @@ export class WebSocketLink implements RecordLink {
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#shutDown.resolve();
     this.#queue = [];
     this.#queued = 0;
     this.#fragments = [];
@@ -414,4 +432,9 @@ export class WebSocketLink implements RecordLink {
     // The read loop ends now that the connection is closed.
     this.#reader.finally(() => this.#done.resolve());
   }
+}
+
+/** What a record handler returned, as a pause of the read loop (see `RecordHandler.record`). */
+function pauseOf(result: unknown): Promise<void> | undefined {
+  return result instanceof Promise ? result : undefined;
 }

@@ -175,9 +175,10 @@ interface PartialFrame {
  * Incremental parser of frames from the other side. Feed it chunks; it
  * returns whole frames, unmasked. A frame that fits in one chunk is returned
  * as a view into that chunk (so fed chunks must not be reused, and are
- * unmasked in place); a larger one is assembled once into a buffer of its
- * exact size. A frame's length is checked against {@linkcode maxFrame}
- * before any of its payload is kept.
+ * unmasked in place) unless the chunk is pushed as `transient`; a larger one
+ * is assembled once into a buffer of its exact size, which a reader may fill
+ * directly ({@linkcode FrameParser.spare}). A frame's length is checked
+ * against {@linkcode maxFrame} before any of its payload is kept.
  */
 export class FrameParser {
   /** Largest frame payload accepted; may be changed between chunks. */
@@ -199,12 +200,40 @@ export class FrameParser {
   }
 
   /**
-   * Adds `chunk` and returns every frame now complete.
+   * The part of a frame's payload still to come, while a frame is being
+   * assembled (null otherwise): a reader may read into it and report the
+   * bytes with {@linkcode filled}, which saves a copy of every large frame.
+   */
+  get spare(): Uint8Array | null {
+    const partial = this.#partial;
+    return partial ? partial.payload.subarray(partial.filled) : null;
+  }
+
+  /**
+   * Takes `n` bytes written at the start of {@linkcode spare}; returns the
+   * frame if they complete it.
+   */
+  filled(n: number): WsFrame[] {
+    const partial = this.#partial;
+    if (!partial || n < 0 || partial.filled + n > partial.payload.length) {
+      throw new RangeError(`Cannot take ${n} bytes: no frame has room for them`);
+    }
+    partial.filled += n;
+    if (partial.filled < partial.payload.length) return [];
+    if (partial.mask) applyMask(partial.payload, partial.mask);
+    this.#partial = null;
+    return [{ fin: partial.fin, opcode: partial.opcode, payload: partial.payload }];
+  }
+
+  /**
+   * Adds `chunk` and returns every frame now complete. With `transient`,
+   * nothing returned or kept refers to `chunk` (whole frames in it are
+   * copied out), so the caller may reuse it at once: a read buffer.
    *
    * @throws {WebSocketProtocolError} on frames masked the wrong way, reserved bits, oversized
    *   frames (close code 1009).
    */
-  push(chunk: Uint8Array): WsFrame[] {
+  push(chunk: Uint8Array, transient = false): WsFrame[] {
     const frames: WsFrame[] = [];
     let data = chunk;
     let at = 0;
@@ -226,6 +255,8 @@ export class FrameParser {
       this.#head = new Uint8Array(0);
       data = joined;
       at = 0;
+      // The joined copy is the parser's own: frames in it may stay views.
+      transient = false;
     }
     while (at < data.length) {
       const left = data.length - at;
@@ -275,7 +306,9 @@ export class FrameParser {
       const opcode = b0 & 0x0f;
       const start = at + header;
       if (data.length - start >= length) {
-        const payload = data.subarray(start, start + length);
+        const payload = transient
+          ? data.slice(start, start + length)
+          : data.subarray(start, start + length);
         if (mask) applyMask(payload, mask);
         frames.push({ fin, opcode, payload });
         at = start + length;

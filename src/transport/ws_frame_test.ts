@@ -193,3 +193,60 @@ Deno.test("ws frame: a close reason is cut to 123 bytes of UTF-8, never inside a
   assert.equal(closePayload(CloseCode.Normal, "short").length, 7);
   assert.equal(closePayload(CloseCode.Normal, "").length, 2);
 });
+
+Deno.test("ws frame: frames read through one reused buffer and spare() never alias that buffer", () => {
+  // Reads the way WebSocketLink does: into the rest of a frame being assembled
+  // when there is one, else into one reused buffer pushed as transient. The
+  // reused buffer is scribbled over after every push: frames kept without a
+  // copy must still hold their bytes at the end.
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 70000 }), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 20 }),
+      fc.integer({ min: 1, max: 70000 }),
+      fc.boolean(),
+      (payloads, reads, bufferSize, masked) => {
+        const wire = payloads.map((p) =>
+          masked ? encodeClientFrame(Opcode.Binary, p) : serverFrame(Opcode.Binary, p)
+        );
+        const all = new Uint8Array(wire.reduce((n, f) => n + f.length, 0));
+        let at = 0;
+        for (const frame of wire) {
+          all.set(frame, at);
+          at += frame.length;
+        }
+        const parser = new FrameParser(1 << 20, { masked });
+        const buffer = new Uint8Array(bufferSize);
+        const kept: Uint8Array[] = [];
+        let offset = 0;
+        for (let i = 0; offset < all.length; i++) {
+          const spare = parser.spare;
+          const into = spare ?? buffer;
+          // A read returns at most what was asked and what the peer sent.
+          const n = Math.min(into.length, all.length - offset, reads[i % reads.length]);
+          into.set(all.subarray(offset, offset + n));
+          offset += n;
+          kept.push(
+            ...(spare ? parser.filled(n) : parser.push(buffer.subarray(0, n), true)).map((f) =>
+              f.payload
+            ),
+          );
+          buffer.fill(0xee);
+        }
+        assert.equal(parser.spare, null);
+        assert.deepEqual(kept, payloads);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("ws frame: filled() refuses bytes no frame has room for", () => {
+  const parser = new FrameParser(1 << 20);
+  assert.throws(() => parser.filled(1), /Cannot take 1 bytes: no frame has room for them/);
+  const frame = serverFrame(Opcode.Binary, new Uint8Array(300));
+  assert.deepEqual(parser.push(frame.subarray(0, 100), true), []);
+  assert.equal(parser.spare?.length, 300 - (100 - 4));
+  assert.throws(() => parser.filled(205), /Cannot take 205 bytes/);
+  assert.equal(parser.filled(204).length, 1);
+});

@@ -49,6 +49,7 @@ export type { Status, StatusReason } from "./status.ts";
 export type { BookmarkObject, WatchEvent, WatchEventType } from "./watch.ts";
 export { WatchEventReader } from "./watch_reader.ts";
 export { UNDICI_TIMER, usingKubeconfig } from "./client_env.ts";
+export { renderKubeconfig } from "./kubeconfig.ts";
 
 /** Options of {@linkcode startFakeKube}. */
 export interface FakeKubeOptions {

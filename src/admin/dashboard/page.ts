@@ -41,6 +41,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 <h2>Apps</h2>
 <div class="scroll"><table id="apps"></table></div>
 </section>
+<section id="offers-section" hidden>
+<h2>Offered to clients</h2>
+<div class="scroll"><table id="offers"></table></div>
+</section>
 <section>
 <h2>Denied keys</h2>
 <div class="scroll"><table id="denied"></table></div>

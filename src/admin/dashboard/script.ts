@@ -11,7 +11,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
 (function () {
   var TOKEN_KEY = "wormhole.adminToken";
   var HISTORY = 60;
-  var model = { requests: [], peers: [], apps: [], denied: [] };
+  var model = { requests: [], peers: [], apps: [], denied: [], offers: [] };
   var spark = {};
   var listening = false;
   var refreshing = null;
@@ -257,6 +257,32 @@ export const DASHBOARD_JS = String.raw`"use strict";
     ], rows), rows, "No app is exposed.");
   }
 
+  // Apps the server offers its clients; the section shows only on a server that offers some.
+  function renderOffers() {
+    $("offers-section").hidden = model.offers.length === 0;
+    var rows = model.offers.map(function (o) {
+      var cells = [
+        o.app, o.upstream, o.peers ? o.peers.join(", ") : "every peer",
+        { text: bytes(o.bytesIn), className: "num", field: "bytesIn" },
+        { text: bytes(o.bytesOut), className: "num", field: "bytesOut" },
+        { text: String(o.streamsOpen), className: "num", field: "streamsOpen" },
+      ];
+      cells.key = o.app;
+      return cells;
+    });
+    table("offers", [
+      { label: "APP" }, { label: "UPSTREAM" }, { label: "OFFERED TO" }, { label: "IN", num: true },
+      { label: "OUT", num: true }, { label: "CONNS", num: true, wide: true },
+    ], rows, "No app is offered.");
+  }
+
+  async function loadOffers() {
+    var offers = await api("GET", "/v1/offers");
+    if (offers === undefined) return;
+    model.offers = offers;
+    renderOffers();
+  }
+
   function renderDenied() {
     table("denied", [
       { label: "NAME" }, { label: "REASON" }, { label: "SINCE" }, { label: "UNTIL", wide: true },
@@ -281,6 +307,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
     renderRequests();
     renderPeers();
     renderApps();
+    renderOffers();
     renderDenied();
   }
 
@@ -290,12 +317,14 @@ export const DASHBOARD_JS = String.raw`"use strict";
       api("GET", "/v1/peers?detail=1"),
       api("GET", "/v1/apps?detail=1"),
       api("GET", "/v1/denied"),
+      api("GET", "/v1/offers"),
     ]);
     if (lists.some(function (list) { return list === undefined; })) return false;
     model.requests = lists[0];
     model.peers = lists[1];
     model.apps = lists[2];
     model.denied = lists[3];
+    model.offers = lists[4];
     past();
     renderAll();
     showError("");
@@ -352,6 +381,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
       sum.streamsOpen += a.streamsOpen;
     });
     renderApps();
+    // The samples cover exposed apps only: offers' counters come with their list.
+    if (model.offers.length) loadOffers().catch(function (e) { showError(e.message); });
     // A peer's totals include apps no longer exposed: the part the samples do not
     // cover was fixed at the last load (see past()).
     model.peers.forEach(function (p) {

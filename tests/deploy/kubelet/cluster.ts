@@ -226,6 +226,31 @@ export class TestCluster implements AsyncDisposable {
     return forwarder.port;
   }
 
+  /**
+   * `kubectl port-forward` to a Service a program created at run time (not
+   * rendered): each connection reads the Service from the API server, as
+   * kube-proxy follows it, and goes to the `targetPort` of a Ready pod its
+   * selector picks.
+   */
+  portForwardLive(namespace: string, name: string, port: number): number {
+    const forwarder = new Forwarder(Deno.listen({ hostname: "127.0.0.1", port: 0 }), async () => {
+      const object = this.kube.get("Service", namespace, name);
+      const spec = object?.spec as Omit<ClusterService, "name" | "namespace"> | undefined;
+      const entry = spec?.ports.find((p) => p.port === port);
+      if (!spec || !entry) return null;
+      const service: ClusterService = {
+        ...spec,
+        name,
+        namespace,
+        selector: spec.selector ?? {},
+        publishNotReadyAddresses: spec.publishNotReadyAddresses ?? false,
+      };
+      return await this.#toEndpoint(service, entry.targetPort ?? entry.port);
+    });
+    this.#forwarders.push(forwarder);
+    return forwarder.port;
+  }
+
   /** How many connections reached Service `name` so far. */
   connectionsTo(namespace: string, name: string): number {
     const service = this.service(namespace, name);
