@@ -20,7 +20,7 @@ import { shortConnections, transfer } from "../load.ts";
 import { Rig } from "../rig.ts";
 import { sleep } from "../scenarios/context.ts";
 import { WormholeClient } from "../../../src/client/mod.ts";
-import { generateIdentity } from "../../../src/crypto/mod.ts";
+import { generateIdentity, type Identity } from "../../../src/crypto/mod.ts";
 import { gdbCall, Inspector, memorySample } from "../memory.ts";
 
 const flags = { phases: 4, cycles: 100, conns: 5000, mib: 64, settle: 12, inspect: false };
@@ -93,7 +93,7 @@ try {
   await sleep(flags.settle * 1000);
   await sample("start");
   for (let phase = 1; phase <= flags.phases; phase++) {
-    if (flags.cycles > 0) await cycle(rig, `cycler${phase}`, flags.cycles);
+    if (flags.cycles > 0) await cycle(rig, flags.cycles);
     const moving = transfer(sink, flags.mib, 120_000);
     const conns = await shortConnections(echo, flags.conns);
     const moved = await moving;
@@ -116,13 +116,19 @@ try {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
-/** Connects and disconnects one library client `cycles` times (approved once first). */
-async function cycle(rig: Rig, name: string, cycles: number): Promise<void> {
-  const identity = await generateIdentity();
+let cycler: Identity | null = null;
+
+/**
+ * Connects and disconnects one library client `cycles` times: the same key
+ * and name in every round (approved in the first), as the churn's cycler.
+ */
+async function cycle(rig: Rig, cycles: number): Promise<void> {
+  const approve = cycler === null;
+  const identity = cycler ??= await generateIdentity();
   const start = () => {
     const c = new WormholeClient({
       server: `ws://127.0.0.1:${rig.tunnelPort}/wh/tunnel`,
-      name,
+      name: "cycler",
       identity,
       apps: [{ name: "echo", host: "127.0.0.1", port: rig.echo.port }],
       keepaliveMs: 5000,
@@ -132,9 +138,9 @@ async function cycle(rig: Rig, name: string, cycles: number): Promise<void> {
     return c;
   };
   let client = start();
-  await rig.approveAll([identity.fingerprint]);
+  if (approve) await rig.approveAll([identity.fingerprint]);
   for (let i = 0; i <= cycles; i++) {
-    await rig.waitFor(`${name} to connect`, () => Promise.resolve(client.state === "connected"));
+    await rig.waitFor("the cycler to connect", () => Promise.resolve(client.state === "connected"));
     await client.close();
     if (i < cycles) client = start();
   }
