@@ -24,6 +24,8 @@ import { generateIdentity, type Identity } from "../../../src/crypto/mod.ts";
 import { gdbCall, Inspector, memorySample } from "../memory.ts";
 
 const flags = { phases: 4, cycles: 100, conns: 5000, mib: 64, settle: 12, inspect: false };
+/** The key the cycler reconnects with in every round. */
+let cycler: Identity | null = null;
 let trim = false;
 let snapshots = false;
 const env: Record<string, string> = {};
@@ -115,8 +117,6 @@ try {
   await rig.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
-
-let cycler: Identity | null = null;
 
 /**
  * Connects and disconnects one library client `cycles` times: the same key
