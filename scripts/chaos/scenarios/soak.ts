@@ -9,7 +9,7 @@
 import { rssKiB } from "../../bench/lib/proc.ts";
 import { Prober, shortConnections, transfer } from "../load.ts";
 import { format } from "../report.ts";
-import { collectGarbage } from "../memory.ts";
+import { collectGarbage, type MemorySample, memorySample } from "../memory.ts";
 import { fdCount } from "../rig.ts";
 import { type Context, since, sleep, startTool, toolSays, transferCheck } from "./context.ts";
 
@@ -26,6 +26,8 @@ interface Footprint {
   rssKiB: number;
   /** RSS before that collection, and V8's heap (KiB) before and after it. */
   gc?: { rawRssKiB: number; heapTotal: number; heapUsed: number; liveHeap: number };
+  /** Where RSS sits after the collection (RssAnon, RssFile, glibc's arenas), KiB. */
+  memory?: MemorySample;
 }
 
 /**
@@ -43,9 +45,11 @@ async function footprint(pid: number, inspectorPort: number | null = null): Prom
   if (inspectorPort === null) return { fds, rssKiB: await rssKiB(pid) };
   const rawRssKiB = await rssKiB(pid);
   const { before, after } = await collectGarbage(inspectorPort);
+  const memory = await memorySample(pid);
   return {
     fds,
-    rssKiB: await rssKiB(pid),
+    rssKiB: memory.rss,
+    memory,
     gc: {
       rawRssKiB,
       heapTotal: before.heapTotal,
@@ -129,8 +133,11 @@ async function warmedUp(ctx: Context) {
   // A tenth of the load (at least 500 connections) reaches that plateau: in
   // rss_phases.ts the first round of 10,000 connections did, and 3 more
   // rounds stayed within 1.1 MiB of it.
-  await shortConnections(echo, Math.max(500, profile.shortConnections / 10));
-  await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+  // Connections while a transfer runs, as in the churn: its peak, not one load after the other.
+  await Promise.all([
+    shortConnections(echo, Math.max(500, profile.shortConnections / 10)),
+    transfer(sink, profile.transferMiB, profile.transferTimeoutMs),
+  ]);
   await sleep(Math.max(2000, 2 * profile.keepaliveMs));
   const server = rig.server!;
   const startServer = await footprint(server.pid, rig.inspectorPort);
