@@ -44,10 +44,11 @@ let current: Rig | null = null;
 async function run(flags: Flags, checks: Checks, dir: string): Promise<void> {
   const profile = flags.profile;
   const log = (text: string) => console.error(`chaos: ${text}`);
+  // The inspector lets the churn and soak checks collect the server's garbage before reading its RSS.
   const rig = new Rig(dir, {
     keepaliveMs: profile.keepaliveMs,
     reconnectMaxMs: profile.reconnectMaxMs,
-  });
+  }, { inspect: true });
   current = rig;
   const proxy = new ChaosProxy(rig.tunnelPort);
   try {

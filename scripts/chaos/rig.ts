@@ -8,7 +8,12 @@
  * @module
  */
 
-import { loopbackServerArgs, runWormhole, WormholeProcess } from "../lib/wormhole_process.ts";
+import {
+  ENTRY,
+  loopbackServerArgs,
+  runWormhole,
+  WormholeProcess,
+} from "../lib/wormhole_process.ts";
 import { type AppEntry, echoUpstream, TcpUpstream, unusedPort } from "../../tests/harness/net.ts";
 import { sinkHandler } from "./load.ts";
 
@@ -26,6 +31,15 @@ export interface RigServerOptions {
   args?: string[];
   /** Environment (e.g. `KUBECONFIG`). */
   env?: Record<string, string>;
+  /** A command line the `deno run …` one is appended to (see {@linkcode WormholeProcess}). */
+  launcher?: string[];
+  /**
+   * Run the server and the clients with V8's inspector on a loopback port (a
+   * fresh one per start: {@linkcode Rig.inspectorPort},
+   * {@linkcode RigClient.inspectorPort}), so that the memory checks can
+   * collect their garbage before they read their RSS.
+   */
+  inspect?: boolean;
 }
 
 /** A client process and how it reaches the server. */
@@ -35,6 +49,8 @@ export interface RigClient {
   stateDir: string;
   /** Port the client dials (the server's, or a proxy's in front of it). */
   via: number;
+  /** Its inspector's port, when the rig runs with `inspect`. */
+  inspectorPort: number | null;
 }
 
 /** One server, its clients and the upstreams, all on 127.0.0.1. */
@@ -45,6 +61,8 @@ export class Rig {
   readonly sink = new TcpUpstream(sinkHandler);
   readonly clients = new Map<string, RigClient>();
   server: WormholeProcess | null = null;
+  /** The running server's inspector port, with `inspect`. */
+  inspectorPort: number | null = null;
   #starts = 0;
 
   constructor(
@@ -61,6 +79,12 @@ export class Rig {
   /** Starts the server on the rig's ports and state dir; resolves once it listens. */
   async startServer(): Promise<WormholeProcess> {
     this.#starts++;
+    let launcher = this.serverOptions.launcher;
+    if (this.serverOptions.inspect) {
+      if (launcher) throw new TypeError("A rig's server takes a launcher or inspect, not both");
+      this.inspectorPort = unusedPort();
+      launcher = inspectLauncher(this.inspectorPort);
+    }
     const server = new WormholeProcess(
       loopbackServerArgs(`${this.dir}/server`, [
         "--port",
@@ -74,6 +98,8 @@ export class Rig {
         ...this.serverOptions.args ?? [],
       ]),
       this.serverOptions.env,
+      ENTRY,
+      launcher,
     );
     this.server = server;
     await server.waitForLog("admin listening");
@@ -83,28 +109,34 @@ export class Rig {
   /** Starts client `name` dialing `via` (default the server's port) with apps echo and sink. */
   startClient(name: string, via = this.tunnelPort): RigClient {
     const stateDir = `${this.dir}/client-${name}`;
-    const process = new WormholeProcess([
-      "client",
-      "--server",
-      `ws://127.0.0.1:${via}/wh/tunnel`,
-      "--name",
-      name,
-      "--expose",
-      `echo=${this.echo.address}`,
-      "--expose",
-      `sink=${this.sink.address}`,
-      "--state-dir",
-      stateDir,
-      "--keepalive",
-      `${this.timing.keepaliveMs}ms`,
-      "--reconnect-min",
-      "100ms",
-      "--reconnect-max",
-      `${this.timing.reconnectMaxMs}ms`,
-      "--log-format",
-      "json",
-    ]);
-    const client = { name, process, stateDir, via };
+    const inspectorPort = this.serverOptions.inspect ? unusedPort() : null;
+    const process = new WormholeProcess(
+      [
+        "client",
+        "--server",
+        `ws://127.0.0.1:${via}/wh/tunnel`,
+        "--name",
+        name,
+        "--expose",
+        `echo=${this.echo.address}`,
+        "--expose",
+        `sink=${this.sink.address}`,
+        "--state-dir",
+        stateDir,
+        "--keepalive",
+        `${this.timing.keepaliveMs}ms`,
+        "--reconnect-min",
+        "100ms",
+        "--reconnect-max",
+        `${this.timing.reconnectMaxMs}ms`,
+        "--log-format",
+        "json",
+      ],
+      undefined,
+      ENTRY,
+      inspectorPort === null ? [] : inspectLauncher(inspectorPort),
+    );
+    const client = { name, process, stateDir, via, inspectorPort };
     this.clients.set(name, client);
     return client;
   }
@@ -190,6 +222,14 @@ export class Rig {
     await this.echo.close();
     await this.sink.close();
   }
+}
+
+/**
+ * A launcher (see {@linkcode WormholeProcess}) that runs `deno run
+ * --inspect=127.0.0.1:PORT` and then the rest of the command line ($2 is "run").
+ */
+function inspectLauncher(port: number): string[] {
+  return ["bash", "-c", `exec "$1" run --inspect=127.0.0.1:${port} "\${@:3}"`, "inspect-launcher"];
 }
 
 /** Open file descriptors of process `pid` (/proc/PID/fd). */

@@ -178,7 +178,9 @@ async function recover(ctx: Context): Promise<void> {
 
 /** The last line the server wrote that says why it ended. */
 function lastWords(server: WormholeProcess): string {
-  const raw = server.rawStderr.filter((l) => l.trim()).at(-1);
+  // The inspector's greeting (the rig's server runs with --inspect) says nothing about the end.
+  const raw = server.rawStderr.filter((l) => l.trim() && !/^(Debugger listening|Visit )/.test(l))
+    .at(-1);
   const logged = server.logs.filter((l) => l.level === "error").at(-1)?.msg;
   return (raw ?? logged ?? "no output").slice(0, 120);
 }

@@ -9,6 +9,7 @@
 import { rssKiB } from "../../bench/lib/proc.ts";
 import { Prober, shortConnections, transfer } from "../load.ts";
 import { format } from "../report.ts";
+import { collectGarbage, type MemorySample, memorySample } from "../memory.ts";
 import { fdCount } from "../rig.ts";
 import { type Context, since, sleep, startTool, toolSays, transferCheck } from "./context.ts";
 
@@ -21,14 +22,44 @@ export const RSS_SLACK = 0.10;
 
 interface Footprint {
   fds: number;
+  /** RSS, after a full garbage collection when the process has an inspector. */
   rssKiB: number;
+  /** RSS before that collection, and V8's heap (KiB) before and after it. */
+  gc?: { rawRssKiB: number; heapTotal: number; heapUsed: number; liveHeap: number };
+  /** Where RSS sits after the collection (RssAnon, RssFile, glibc's arenas), KiB. */
+  memory?: MemorySample;
 }
 
-async function footprint(pid: number): Promise<Footprint> {
-  return { fds: await fdCount(pid), rssKiB: await rssKiB(pid) };
+/**
+ * FDs and RSS of `pid`. With `inspectorPort` (see `RigServerOptions.inspect`)
+ * RSS is read after a full garbage collection: a working process's V8 heap
+ * holds up to some 50 MiB of garbage until its old generation reaches the 64
+ * MiB floor of `--initial-heap-size`, and an idle one hands it back only when
+ * V8's memory reducer runs (after 20 s, 36 s, or not within 40 s in three
+ * tries), so a reading without the collection lands anywhere in that
+ * saw-tooth (measured with tools/rss_phases.ts; scripts/chaos/README.md,
+ * "Memory").
+ */
+async function footprint(pid: number, inspectorPort: number | null = null): Promise<Footprint> {
+  const fds = await fdCount(pid);
+  if (inspectorPort === null) return { fds, rssKiB: await rssKiB(pid) };
+  const rawRssKiB = await rssKiB(pid);
+  const { before, after } = await collectGarbage(inspectorPort);
+  const memory = await memorySample(pid);
+  return {
+    fds,
+    rssKiB: memory.rss,
+    memory,
+    gc: {
+      rawRssKiB,
+      heapTotal: before.heapTotal,
+      heapUsed: before.heapUsed,
+      liveHeap: after.heapUsed,
+    },
+  };
 }
 
-/** Longest wait after the load for FDs and RSS to come back (V8 returns memory ~5–8 s after). */
+/** Longest wait after the load for FDs and RSS to come back (closes noticed, sockets gone). */
 export const SETTLE_MS = 15_000;
 
 function within(start: Footprint, end: Footprint): boolean {
@@ -40,11 +71,14 @@ function within(start: Footprint, end: Footprint): boolean {
  * after {@linkcode SETTLE_MS} (at least two keepalive intervals, so that
  * closes have been noticed).
  */
-async function settled(ctx: Context, pids: [number, Footprint][]): Promise<Footprint[]> {
+async function settled(
+  ctx: Context,
+  pids: [number, Footprint, number | null][],
+): Promise<Footprint[]> {
   const started = performance.now();
   await sleep(Math.min(SETTLE_MS, 2 * ctx.profile.keepaliveMs));
   for (;;) {
-    const now = await Promise.all(pids.map(([pid]) => footprint(pid)));
+    const now = await Promise.all(pids.map(([pid, , port]) => footprint(pid, port)));
     const done = now.every((end, i) => within(pids[i][1], end));
     if (done || performance.now() - started >= SETTLE_MS) return now;
     await sleep(1000);
@@ -71,9 +105,10 @@ function footprintChecks(
       { start, end },
     );
     if (rss) {
+      const after = start.gc ? " after a full GC" : "";
       ctx.checks.atMost(
         scenario,
-        `${who} RSS back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
+        `${who} RSS${after} back within 10 % (start ${format(start.rssKiB / 1024)} MiB)`,
         end.rssKiB / 1024,
         (start.rssKiB * (1 + RSS_SLACK)) / 1024,
         "MiB",
@@ -86,24 +121,27 @@ function footprintChecks(
 /**
  * Client a's echo and sink ports, and the start footprints of the server and
  * client a, taken after a warm-up with the same kinds of load: so that they
- * include what a working process keeps anyway (V8 keeps the pages of a heap
- * it grew once).
+ * include what a working process keeps once it has done the work (the
+ * program's code pages it ran, compiled code, glibc's pools; measured on the
+ * server with tools/rss_phases.ts: after a full GC it grows by 6–7 MiB in the
+ * first round of load and then stays flat).
  */
 async function warmedUp(ctx: Context) {
   const { rig, profile } = ctx;
   const echo = (await rig.appPort("a", "echo"))!;
   const sink = (await rig.appPort("a", "sink"))!;
-  // Enough short connections for the allocator to reach its plateau: measured
-  // in one process (server and client, 18,000 connections, a full GC after
-  // every 3,000), the heap after GC stayed at 8.5–8.6 MiB while RSS rose to
-  // ~165 MiB within the first 6,000 and then stayed; with only 500 here the
-  // long profile's 100,000 connections ended 13–14 % above that start.
-  await shortConnections(echo, Math.max(500, profile.shortConnections / 10));
-  await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
+  // A tenth of the load (at least 500 connections) reaches that plateau: in
+  // rss_phases.ts the first round of 10,000 connections did, and 3 more
+  // rounds stayed within 1.1 MiB of it.
+  // Connections while a transfer runs, as in the churn: its peak, not one load after the other.
+  await Promise.all([
+    shortConnections(echo, Math.max(500, profile.shortConnections / 10)),
+    transfer(sink, profile.transferMiB, profile.transferTimeoutMs),
+  ]);
   await sleep(Math.max(2000, 2 * profile.keepaliveMs));
   const server = rig.server!;
-  const startServer = await footprint(server.pid);
-  const startClient = await footprint(ctx.a.process.pid);
+  const startServer = await footprint(server.pid, rig.inspectorPort);
+  const startClient = await footprint(ctx.a.process.pid, ctx.a.inspectorPort);
   return { echo, sink, server, startServer, startClient };
 }
 
@@ -145,8 +183,8 @@ export async function churn(ctx: Context): Promise<void> {
     await tool.stop();
 
     const [endServer, endClient] = await settled(ctx, [
-      [server.pid, startServer],
-      [ctx.a.process.pid, startClient],
+      [server.pid, startServer, ctx.rig.inspectorPort],
+      [ctx.a.process.pid, startClient, ctx.a.inspectorPort],
     ]);
     footprintChecks(ctx, scenario, [
       ["server", startServer, endServer],
@@ -246,8 +284,8 @@ export async function steady(ctx: Context): Promise<void> {
       else inexact++;
     }
     const [endServer, endClient] = await settled(ctx, [
-      [server.pid, startServer],
-      [ctx.a.process.pid, startClient],
+      [server.pid, startServer, ctx.rig.inspectorPort],
+      [ctx.a.process.pid, startClient, ctx.a.inspectorPort],
     ]);
     const figures = { rounds, mib, worstP99 };
     checks.atMost(

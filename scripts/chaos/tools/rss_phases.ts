@@ -1,0 +1,155 @@
+/**
+ * Where the server's memory goes under the chaos churn, in phases: a real
+ * server and client a (the chaos rig), then PHASES rounds of CYCLES
+ * reconnects of a library client and CONNS short tunnelled connections with
+ * a transfer; after each round (and a settle) it samples the server's
+ * /proc figures and, with `--inspect`, V8's before and after a full GC.
+ * With `--trim` it ends by asking glibc for its statistics and to give free
+ * memory back (`malloc_stats()`, `malloc_trim(0)` through gdb), which tells
+ * free memory the allocator keeps from memory still in use.
+ *
+ * Usage: rss_phases.ts [--phases N] [--cycles N] [--conns N] [--mib N]
+ *   [--settle S] [--inspect] [--trim] [--env K=V]...
+ *
+ * Prints one JSON line per sample on stdout, progress on stderr.
+ *
+ * @module
+ */
+
+import { shortConnections, transfer } from "../load.ts";
+import { Rig } from "../rig.ts";
+import { sleep } from "../scenarios/context.ts";
+import { WormholeClient } from "../../../src/client/mod.ts";
+import { generateIdentity, type Identity } from "../../../src/crypto/mod.ts";
+import { gdbCall, Inspector, memorySample } from "../memory.ts";
+
+const flags = { phases: 4, cycles: 100, conns: 5000, mib: 64, settle: 12, inspect: false };
+/** The key the cycler reconnects with in every round. */
+let cycler: Identity | null = null;
+let trim = false;
+let snapshots = false;
+const env: Record<string, string> = {};
+for (let i = 0; i < Deno.args.length; i++) {
+  const arg = Deno.args[i];
+  if (arg === "--inspect") flags.inspect = true;
+  else if (arg === "--trim") trim = true;
+  else if (arg === "--snapshots") snapshots = true;
+  else if (arg === "--env") {
+    const [k, v] = Deno.args[++i].split("=");
+    env[k] = v;
+  } else if (arg.startsWith("--") && arg.slice(2) in flags) {
+    (flags as Record<string, unknown>)[arg.slice(2)] = Number(Deno.args[++i]);
+  } else throw new Error(`Unknown argument "${arg}"`);
+}
+
+const log = (text: string) => console.error(`rss: ${text}`);
+const dir = await Deno.makeTempDir({ prefix: "wormhole-rss-" });
+const rig = new Rig(dir, { keepaliveMs: 1000, reconnectMaxMs: 1000 }, {
+  env,
+  inspect: flags.inspect,
+});
+let inspector: Inspector | null = null;
+try {
+  const server = await rig.startServer();
+  const a = rig.startClient("a");
+  await rig.approve(a);
+  if (flags.inspect) inspector = await Inspector.open(rig.inspectorPort!);
+  const echo = (await rig.appPort("a", "echo"))!;
+  const sink = (await rig.appPort("a", "sink"))!;
+
+  let lastSummary: Map<string, { count: number; size: number }> | null = null;
+  const sample = async (phase: string) => {
+    const before = await memorySample(server.pid);
+    const v8 = inspector ? await inspector.v8(false) : {};
+    const v8gc = inspector ? await inspector.v8(true) : {};
+    const afterGc = inspector ? await memorySample(server.pid) : null;
+    const client = await memorySample(a.process.pid);
+    if (snapshots && inspector) {
+      const summary = await inspector.heapSummary();
+      if (lastSummary) {
+        const grown = [...summary].map(([k, v]) => {
+          const was = lastSummary!.get(k) ?? { count: 0, size: 0 };
+          return { k, count: v.count - was.count, size: v.size - was.size };
+        }).sort((x, y) => y.size - x.size).slice(0, 25);
+        log(`heap grown since last: ${JSON.stringify(grown)}`);
+      }
+      lastSummary = summary;
+    }
+    const line = { phase, server: before, v8, v8gc, afterGc, clientRss: client.rss };
+    console.log(JSON.stringify(line));
+    log(
+      `${phase}: server rss ${mib(before.rss)} anon ${mib(before.anon)} brk ${mib(before.brk)} ` +
+        `maps ${JSON.stringify(mapMib(before.maps))}` +
+        (inspector
+          ? ` | v8 total ${mib(v8.heapTotal)} used ${mib(v8.heapUsed)} ext ${mib(v8.external)}` +
+            ` | after gc total ${mib(v8gc.heapTotal)} used ${mib(v8gc.heapUsed)} ext ${
+              mib(v8gc.external)
+            } rss ${mib(afterGc!.rss)}`
+          : "") +
+        ` | client rss ${mib(client.rss)}`,
+    );
+  };
+
+  await shortConnections(echo, 300);
+  await transfer(sink, flags.mib, 120_000);
+  await sleep(flags.settle * 1000);
+  await sample("start");
+  for (let phase = 1; phase <= flags.phases; phase++) {
+    if (flags.cycles > 0) await cycle(rig, flags.cycles);
+    const moving = transfer(sink, flags.mib, 120_000);
+    const conns = await shortConnections(echo, flags.conns);
+    const moved = await moving;
+    if (conns.failures || !moved.exact) log(`phase ${phase}: ${JSON.stringify({ conns, moved })}`);
+    await sleep(flags.settle * 1000);
+    await sample(`phase ${phase}`);
+  }
+  if (trim) {
+    server.rawStderr.length = 0;
+    await gdbCall(server.pid, "(void)malloc_stats()");
+    await sleep(500);
+    log(`malloc_stats: ${server.rawStderr.filter((l) => !l.startsWith("Arena")).join(" / ")}`);
+    console.log(JSON.stringify({ mallocStats: server.rawStderr }));
+    log(`malloc_trim(0): ${await gdbCall(server.pid, "(int)malloc_trim(0)")}`);
+    await sample("after malloc_trim(0)");
+  }
+} finally {
+  await inspector?.close();
+  await rig.close();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Connects and disconnects one library client `cycles` times: the same key
+ * and name in every round (approved in the first), as the churn's cycler.
+ */
+async function cycle(rig: Rig, cycles: number): Promise<void> {
+  const approve = cycler === null;
+  const identity = cycler ??= await generateIdentity();
+  const start = () => {
+    const c = new WormholeClient({
+      server: `ws://127.0.0.1:${rig.tunnelPort}/wh/tunnel`,
+      name: "cycler",
+      identity,
+      apps: [{ name: "echo", host: "127.0.0.1", port: rig.echo.port }],
+      keepaliveMs: 5000,
+      reconnect: { minMs: 100, maxMs: 1000 },
+    });
+    c.start();
+    return c;
+  };
+  let client = start();
+  if (approve) await rig.approveAll([identity.fingerprint]);
+  for (let i = 0; i <= cycles; i++) {
+    await rig.waitFor("the cycler to connect", () => Promise.resolve(client.state === "connected"));
+    await client.close();
+    if (i < cycles) client = start();
+  }
+}
+
+function mib(kib: number | undefined): string {
+  return kib === undefined ? "?" : (kib / 1024).toFixed(1);
+}
+
+function mapMib(maps: Record<string, number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(maps).map(([k, v]) => [k, mib(v)]));
+}
