@@ -24,6 +24,7 @@ const OTHER_TOOLS = new Set([
   "--expose-gc",
   "--from-literal",
   "--heap-growing-percent",
+  "--inspect",
   "--initial-heap-size",
   "--long",
   "--no-concurrent-array-buffer-sweeping",
