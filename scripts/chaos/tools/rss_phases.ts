@@ -5,8 +5,9 @@
  * a transfer; after each round (and a settle) it samples the server's
  * /proc figures and, with `--inspect`, V8's before and after a full GC.
  * With `--trim` it ends by asking glibc for its statistics and to give free
- * memory back (`malloc_stats()`, `malloc_trim(0)` through gdb), which tells
- * free memory the allocator keeps from memory still in use.
+ * memory back (`malloc_stats()`, `malloc_trim(0)` through gdb; client a is
+ * trimmed too), which tells free memory the allocator keeps from memory
+ * still in use.
  *
  * Usage: rss_phases.ts [--phases N] [--cycles N] [--conns N] [--mib N]
  *   [--settle S] [--inspect] [--trim] [--env K=V]...
@@ -64,6 +65,7 @@ try {
     const v8gc = inspector ? await inspector.v8(true) : {};
     const afterGc = inspector ? await memorySample(server.pid) : null;
     const client = await memorySample(a.process.pid);
+    const clientMaps = JSON.stringify(mapMib(client.maps));
     if (snapshots && inspector) {
       const summary = await inspector.heapSummary();
       if (lastSummary) {
@@ -75,7 +77,7 @@ try {
       }
       lastSummary = summary;
     }
-    const line = { phase, server: before, v8, v8gc, afterGc, clientRss: client.rss };
+    const line = { phase, server: before, v8, v8gc, afterGc, clientRss: client.rss, client };
     console.log(JSON.stringify(line));
     log(
       `${phase}: server rss ${mib(before.rss)} anon ${mib(before.anon)} brk ${mib(before.brk)} ` +
@@ -86,7 +88,7 @@ try {
               mib(v8gc.external)
             } rss ${mib(afterGc!.rss)}`
           : "") +
-        ` | client rss ${mib(client.rss)}`,
+        ` | client rss ${mib(client.rss)} anon ${mib(client.anon)} maps ${clientMaps}`,
     );
   };
 
@@ -110,6 +112,7 @@ try {
     log(`malloc_stats: ${server.rawStderr.filter((l) => !l.startsWith("Arena")).join(" / ")}`);
     console.log(JSON.stringify({ mallocStats: server.rawStderr }));
     log(`malloc_trim(0): ${await gdbCall(server.pid, "(int)malloc_trim(0)")}`);
+    log(`client malloc_trim(0): ${await gdbCall(a.process.pid, "(int)malloc_trim(0)")}`);
     await sample("after malloc_trim(0)");
   }
 } finally {
