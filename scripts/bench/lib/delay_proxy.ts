@@ -32,8 +32,23 @@ export interface DelayProxy {
   readonly port: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /**
+   * How late bytes left, beyond their delay, in ms (timers, the event loop,
+   * socket writes): what the proxy adds to the RTT it is asked for.
+   */
+  lateness(): Lateness;
   /** Stops accepting, closes every connection and waits for their tasks to end. */
   close(): Promise<void>;
+}
+
+/** How late the proxy's bytes left, over every direction of every connection so far. */
+export interface Lateness {
+  /** Bytes sent on. */
+  bytes: number;
+  /** Mean lateness of a byte (when the write of its chunk ended, past its due time), in ms. */
+  meanMs: number;
+  /** Largest lateness of a chunk, in ms. */
+  maxMs: number;
 }
 
 /** Default bound of one direction's queue: 64 MiB (≥ 2.5 Gbit/s × 200 ms). */
@@ -58,6 +73,7 @@ export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
   const tasks = new Set<Promise<void>>();
   let accepted = 0;
   let closing = false;
+  const late = { bytes: 0, weighted: 0, maxMs: 0 };
 
   const serve = async (inbound: Deno.Conn) => {
     let outbound: Deno.Conn;
@@ -75,8 +91,8 @@ export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
       closeQuietly(outbound);
     };
     await Promise.all([
-      relay(inbound, outbound, options.delayMs, queueBytes, both),
-      relay(outbound, inbound, options.delayMs, queueBytes, both),
+      relay(inbound, outbound, options.delayMs, queueBytes, both, late),
+      relay(outbound, inbound, options.delayMs, queueBytes, both, late),
     ]);
     both();
     conns.delete(inbound);
@@ -102,6 +118,11 @@ export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
     get accepted() {
       return accepted;
     },
+    lateness: () => ({
+      bytes: late.bytes,
+      meanMs: late.bytes ? late.weighted / late.bytes : 0,
+      maxMs: late.maxMs,
+    }),
     async close() {
       closing = true;
       closeQuietly(listener);
@@ -122,6 +143,7 @@ async function relay(
   delayMs: number,
   queueBytes: number,
   fail: () => void,
+  late: { bytes: number; weighted: number; maxMs: number },
 ): Promise<void> {
   const queue: Chunk[] = [];
   let queued = 0;
@@ -173,6 +195,10 @@ async function relay(
         }
         let offset = 0;
         while (offset < chunk.data.length) offset += await to.write(chunk.data.subarray(offset));
+        const lateMs = Math.max(0, performance.now() - chunk.due);
+        late.bytes += chunk.data.length;
+        late.weighted += lateMs * chunk.data.length;
+        late.maxMs = Math.max(late.maxMs, lateMs);
         queued -= chunk.data.length;
         if (wakeReader) {
           const wake = wakeReader;

@@ -82,6 +82,10 @@ for (const delayMs of [0, 3]) {
       assertSame(got, down, "target → client");
       assert.equal(seen.rest.length, 0);
       assert.equal(proxy.accepted, 1);
+      // Every byte it sent on is counted in its lateness report.
+      const late = proxy.lateness();
+      assert.equal(late.bytes, up.length + down.length);
+      assert.ok(late.meanMs >= 0 && late.maxMs >= late.meanMs, JSON.stringify(late));
     } finally {
       await proxy.close();
     }

@@ -1,6 +1,7 @@
 // Delay proxy (see lib/delay_proxy.ts): forwards 127.0.0.1:<any port> to 127.0.0.1:TARGET_PORT,
 // delaying each direction by DELAY_MS (one way). Prints "listening PORT" once ready; runs until
-// killed. Usage: delay_proxy.ts TARGET_PORT DELAY_MS [QUEUE_MIB]
+// killed; every 2 s it prints "late {bytes, meanMs, maxMs}": how late bytes left beyond their
+// delay. Usage: delay_proxy.ts TARGET_PORT DELAY_MS [QUEUE_MIB]
 
 import { DEFAULT_QUEUE_BYTES, startDelayProxy } from "../lib/delay_proxy.ts";
 
@@ -15,3 +16,4 @@ const proxy = startDelayProxy({
   queueBytes: queueMiB ? queueMiB * 1024 * 1024 : DEFAULT_QUEUE_BYTES,
 });
 console.log(`listening ${proxy.port}`);
+setInterval(() => console.log(`late ${JSON.stringify(proxy.lateness())}`), 2000);

@@ -82,6 +82,8 @@ try {
     throw new Error(`Cannot start the server: no "${msg}" in ${log.join("\n").slice(-2000)}`);
   };
   let tunnel = await urlOf("tunnel listening");
+  /** What the delay proxy printed (with --rtt). */
+  const said: string[] = [];
   if (rtt >= 0) {
     const proxy = start(Deno.execPath(), [
       "run",
@@ -90,7 +92,6 @@ try {
       new URL(tunnel).port,
       String(rtt / 2),
     ]);
-    const said: string[] = [];
     void lines(proxy.stdout, said);
     for (let i = 0; i < 300 && !said.some((l) => l.startsWith("listening ")); i++) await sleep(100);
     const ready = said.find((l) => l.startsWith("listening "));
@@ -156,6 +157,10 @@ try {
     client: await status(client.pid),
     server: await status(server.pid),
     clientSeen: { rss: top("rss"), external: top("external"), heapUsed: top("heapUsed") },
+    // With --rtt: how late the proxy's bytes left beyond their delay (its last report).
+    ...(rtt >= 0
+      ? { proxyLate: JSON.parse(said.findLast((l) => l.startsWith("late "))?.slice(5) ?? "null") }
+      : {}),
   }));
   if (keepSamples) await Deno.copyFile(samples, keepSamples);
 } finally {
