@@ -25,6 +25,9 @@ const OTHER_TOOLS = new Set([
   "--from-literal",
   "--heap-growing-percent",
   "--inspect",
+  // scripts/bench/tools/mem_ab.ts
+  "--rtt",
+  "--seconds",
   "--initial-heap-size",
   "--long",
   "--no-concurrent-array-buffer-sweeping",
