@@ -31,6 +31,8 @@ export interface RigServerOptions {
   args?: string[];
   /** Environment (e.g. `KUBECONFIG`). */
   env?: Record<string, string>;
+  /** Environment of the clients (e.g. glibc's `MALLOC_ARENA_MAX`, to compare). */
+  clientEnv?: Record<string, string>;
   /** A command line the `deno run …` one is appended to (see {@linkcode WormholeProcess}). */
   launcher?: string[];
   /**
@@ -132,7 +134,7 @@ export class Rig {
         "--log-format",
         "json",
       ],
-      undefined,
+      this.serverOptions.clientEnv,
       ENTRY,
       inspectorPort === null ? [] : inspectLauncher(inspectorPort),
     );

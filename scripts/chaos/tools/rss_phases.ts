@@ -10,7 +10,10 @@
  * still in use.
  *
  * Usage: rss_phases.ts [--phases N] [--cycles N] [--conns N] [--mib N]
- *   [--settle S] [--inspect] [--trim] [--env K=V]...
+ *   [--settle S] [--inspect] [--trim] [--env K=V]... [--client-env K=V]...
+ *
+ * `--env` sets the server's environment, `--client-env` client a's; with
+ * `--inspect` client a's garbage is collected too before it is sampled.
  *
  * Prints one JSON line per sample on stdout, progress on stderr.
  *
@@ -30,14 +33,15 @@ let cycler: Identity | null = null;
 let trim = false;
 let snapshots = false;
 const env: Record<string, string> = {};
+const clientEnv: Record<string, string> = {};
 for (let i = 0; i < Deno.args.length; i++) {
   const arg = Deno.args[i];
   if (arg === "--inspect") flags.inspect = true;
   else if (arg === "--trim") trim = true;
   else if (arg === "--snapshots") snapshots = true;
-  else if (arg === "--env") {
+  else if (arg === "--env" || arg === "--client-env") {
     const [k, v] = Deno.args[++i].split("=");
-    env[k] = v;
+    (arg === "--env" ? env : clientEnv)[k] = v;
   } else if (arg.startsWith("--") && arg.slice(2) in flags) {
     (flags as Record<string, unknown>)[arg.slice(2)] = Number(Deno.args[++i]);
   } else throw new Error(`Unknown argument "${arg}"`);
@@ -47,14 +51,19 @@ const log = (text: string) => console.error(`rss: ${text}`);
 const dir = await Deno.makeTempDir({ prefix: "wormhole-rss-" });
 const rig = new Rig(dir, { keepaliveMs: 1000, reconnectMaxMs: 1000 }, {
   env,
+  clientEnv,
   inspect: flags.inspect,
 });
 let inspector: Inspector | null = null;
+let clientInspector: Inspector | null = null;
 try {
   const server = await rig.startServer();
   const a = rig.startClient("a");
   await rig.approve(a);
-  if (flags.inspect) inspector = await Inspector.open(rig.inspectorPort!);
+  if (flags.inspect) {
+    inspector = await Inspector.open(rig.inspectorPort!);
+    clientInspector = await Inspector.open(a.inspectorPort!);
+  }
   const echo = (await rig.appPort("a", "echo"))!;
   const sink = (await rig.appPort("a", "sink"))!;
 
@@ -64,6 +73,7 @@ try {
     const v8 = inspector ? await inspector.v8(false) : {};
     const v8gc = inspector ? await inspector.v8(true) : {};
     const afterGc = inspector ? await memorySample(server.pid) : null;
+    if (clientInspector) await clientInspector.v8(true);
     const client = await memorySample(a.process.pid);
     const clientMaps = JSON.stringify(mapMib(client.maps));
     if (snapshots && inspector) {
@@ -117,6 +127,7 @@ try {
   }
 } finally {
   await inspector?.close();
+  await clientInspector?.close();
   await rig.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
