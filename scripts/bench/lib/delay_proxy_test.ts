@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { pattern } from "../../../src/mux/testing.ts";
+import { readAll } from "../../../tests/harness/net.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
 
 /** A one-connection echo-ish peer: records what it reads, then sends `reply` and half-closes. */
@@ -7,34 +9,15 @@ function peer(reply: Uint8Array) {
   const done = (async () => {
     const conn = await listener.accept();
     listener.close();
-    const got = await readToEnd(conn);
+    const got = await readAll(conn);
     await writeAll(conn, reply);
     await conn.closeWrite();
     // Wait for the other side to close, so that nothing is cut short.
-    const rest = await readToEnd(conn);
+    const rest = await readAll(conn);
     conn.close();
     return { got, rest };
   })();
   return { port: (listener.addr as Deno.NetAddr).port, done };
-}
-
-async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const buffer = new Uint8Array(37 * 1024);
-  while (true) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    parts.push(buffer.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -45,16 +28,6 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
     offset += await conn.write(data.subarray(offset, Math.min(data.length, offset + step)));
     step = step * 3 % 200_003 + 1;
   }
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 function assertSame(actual: Uint8Array, expected: Uint8Array, what: string) {
@@ -75,7 +48,7 @@ for (const delayMs of [0, 3]) {
       await writeAll(conn, up);
       // Half-close: the target sees end of file only after every byte, and still answers.
       await conn.closeWrite();
-      const got = await readToEnd(conn);
+      const got = await readAll(conn);
       conn.close();
       const seen = await target.done;
       assertSame(seen.got, up, "client → target");
@@ -100,7 +73,7 @@ Deno.test("delay proxy holds each chunk for at least the delay", async () => {
     const start = performance.now();
     await writeAll(conn, new Uint8Array([2]));
     await conn.closeWrite();
-    const got = await readToEnd(conn);
+    const got = await readAll(conn);
     const elapsed = performance.now() - start;
     conn.close();
     await target.done;
@@ -119,7 +92,7 @@ Deno.test("delay proxy closes the client's connection when the target refuses", 
   const proxy = startDelayProxy({ targetPort: port, delayMs: 0 });
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
-    const got = await readToEnd(conn).catch(() => new Uint8Array(0));
+    const got = await readAll(conn).catch(() => new Uint8Array(0));
     conn.close();
     assert.equal(got.length, 0);
   } finally {
