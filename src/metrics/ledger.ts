@@ -27,6 +27,20 @@ export interface Traffic {
   bytesOut: number;
 }
 
+/** Counters of no traffic yet (a fresh object each call: sums add into it). */
+export function noTraffic(): Traffic {
+  return { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
+}
+
+/** Adds `more` into `sum` and returns `sum`. */
+export function addTraffic(sum: Traffic, more: Traffic): Traffic {
+  sum.streamsOpen += more.streamsOpen;
+  sum.streamsTotal += more.streamsTotal;
+  sum.bytesIn += more.bytesIn;
+  sum.bytesOut += more.bytesOut;
+  return sum;
+}
+
 /** Live byte counts of one connection; its pipe adds to them as bytes flow. */
 export interface ByteCounts {
   /** Bytes received from the tunnel peer so far. */

@@ -8,7 +8,7 @@
 
 import type { PeerEntry } from "../admin/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { Traffic } from "../metrics/mod.ts";
+import { addTraffic, noTraffic, type Traffic } from "../metrics/mod.ts";
 import { GoAwayCode } from "../protocol/mod.ts";
 import type { ServerAccounting } from "./accounting.ts";
 import type { Acceptor, PendingRequest } from "./acceptor.ts";
@@ -87,16 +87,11 @@ export class ServerAdmin {
 
   /** Approved and connected peers, by name. */
   peers(): PeerInfo[] {
-    const none: Traffic = { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
     const traffic = new Map<string, Traffic>();
     const accounting = this.#options.accounting;
     for (const t of accounting.traffic()) {
-      const sum = traffic.get(t.peer) ?? { ...none, ...accounting.retired(t.peer) };
-      sum.streamsOpen += t.streamsOpen;
-      sum.streamsTotal += t.streamsTotal;
-      sum.bytesIn += t.bytesIn;
-      sum.bytesOut += t.bytesOut;
-      traffic.set(t.peer, sum);
+      const sum = traffic.get(t.peer) ?? { ...noTraffic(), ...accounting.retired(t.peer) };
+      traffic.set(t.peer, addTraffic(sum, t));
     }
     const out = new Map<string, PeerInfo>();
     for (const approved of this.#options.approvals?.list() ?? []) {
@@ -106,7 +101,7 @@ export class ServerAdmin {
         connected: false,
         apps: [],
         lastSeen: approved.lastSeen,
-        ...(traffic.get(approved.name) ?? accounting.retired(approved.name) ?? none),
+        ...(traffic.get(approved.name) ?? accounting.retired(approved.name) ?? noTraffic()),
       });
     }
     for (const peer of this.#options.peers.values()) {
@@ -118,7 +113,7 @@ export class ServerAdmin {
         lastSeen: out.get(peer.name)?.lastSeen ?? peer.connectedAt.toISOString(),
         remote: peer.remote,
         connectedSince: peer.connectedAt.toISOString(),
-        ...(traffic.get(peer.name) ?? accounting.retired(peer.name) ?? none),
+        ...(traffic.get(peer.name) ?? accounting.retired(peer.name) ?? noTraffic()),
       });
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -12,7 +12,14 @@
 
 import { carryToUpstream } from "../client/mod.ts";
 import { type Logger, LogTally } from "../log/mod.ts";
-import { type AppTraffic, Flow, type Traffic, TrafficLedger } from "../metrics/mod.ts";
+import {
+  addTraffic,
+  type AppTraffic,
+  Flow,
+  noTraffic,
+  type Traffic,
+  TrafficLedger,
+} from "../metrics/mod.ts";
 import type { Mux, MuxStream } from "../mux/mod.ts";
 import {
   encodeAppAnnounce,
@@ -106,20 +113,14 @@ export class ServerOffers {
   list(): OfferedApp[] {
     const sums = new Map<string, Traffic>();
     for (const { app, ledger } of this.#traffic.values()) {
-      const sum = sums.get(app) ?? { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 };
-      const traffic = ledger.traffic();
-      sum.streamsOpen += traffic.streamsOpen;
-      sum.streamsTotal += traffic.streamsTotal;
-      sum.bytesIn += traffic.bytesIn;
-      sum.bytesOut += traffic.bytesOut;
-      sums.set(app, sum);
+      sums.set(app, addTraffic(sums.get(app) ?? noTraffic(), ledger.traffic()));
     }
     return [...this.#offers.values()]
       .map((offer) => ({
         app: offer.name,
         upstream: `${offer.host}:${offer.port}`,
         ...(offer.peers ? { peers: offer.peers } : {}),
-        ...(sums.get(offer.name) ?? { streamsOpen: 0, streamsTotal: 0, bytesIn: 0, bytesOut: 0 }),
+        ...(sums.get(offer.name) ?? noTraffic()),
       }))
       .sort((a, b) => a.app.localeCompare(b.app));
   }
