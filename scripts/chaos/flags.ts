@@ -1,5 +1,6 @@
 /**
- * The chaos suite's command line: `[--long] [--json] [--out PATH|-] [--only LIST]`.
+ * The chaos suite's command line:
+ * `[--long] [--json] [--out PATH|-] [--only LIST] [--client-env NAME=VALUE]…`.
  *
  * @module
  */
@@ -15,6 +16,8 @@ export interface Flags {
   out?: string;
   /** Scenarios to run, in the given order. */
   only: string[];
+  /** Added to the clients' environment (e.g. glibc's `MALLOC_ARENA_MAX`, to compare). */
+  clientEnv: Record<string, string>;
 }
 
 /** A bad command line; the suite exits 2 with its message. */
@@ -28,7 +31,7 @@ export class ChaosUsageError extends Error {
 
 /** Parses `args`; `scenarios` are the known names (the default list). */
 export function parseFlags(args: readonly string[], scenarios: readonly string[]): Flags {
-  const flags: Flags = { profile: SHORT, json: false, only: [...scenarios] };
+  const flags: Flags = { profile: SHORT, json: false, only: [...scenarios], clientEnv: {} };
   const value = (i: number, what: string) => {
     const next = args[i];
     if (next === undefined || next.startsWith("--")) {
@@ -50,6 +53,11 @@ export function parseFlags(args: readonly string[], scenarios: readonly string[]
         );
       }
       flags.only = list;
+    } else if (arg === "--client-env") {
+      const pair = value(++i, "NAME=VALUE");
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new ChaosUsageError(`--client-env needs NAME=VALUE, not "${pair}"`);
+      flags.clientEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
     } else throw new ChaosUsageError(`Unknown flag "${arg}"`);
   }
   return flags;

@@ -9,6 +9,7 @@ Deno.test("chaos flags: the defaults are the short profile, every scenario, the 
     profile: SHORT,
     json: false,
     only: NAMES,
+    clientEnv: {},
   });
 });
 
@@ -23,9 +24,24 @@ Deno.test("chaos flags: --long, --json, --out and --only in its given order", ()
   assert.deepEqual(flags.only, ["restart", "floods"]);
 });
 
+Deno.test("chaos flags: --client-env adds to the clients' environment, once per pair", () => {
+  const flags = parseFlags(
+    ["--client-env", "MALLOC_ARENA_MAX=2", "--client-env", "A=b=c"],
+    NAMES,
+  );
+  assert.deepEqual(flags.clientEnv, { MALLOC_ARENA_MAX: "2", A: "b=c" });
+});
+
 Deno.test("chaos flags: unknown flags, unknown scenarios and missing values are usage errors", () => {
   for (
-    const args of [["--fast"], ["--only", "floods,nope"], ["--out"], ["--only", "--long"]]
+    const args of [
+      ["--fast"],
+      ["--only", "floods,nope"],
+      ["--out"],
+      ["--only", "--long"],
+      ["--client-env", "=2"],
+      ["--client-env", "NOEQUALS"],
+    ]
   ) {
     assert.throws(() => parseFlags(args, NAMES), ChaosUsageError, args.join(" "));
   }

@@ -1,5 +1,5 @@
 /**
- * `deno task chaos [--long] [--json] [--out PATH] [--only LIST]`: real
+ * `deno task chaos [--long] [--json] [--out PATH] [--only LIST] [--client-env NAME=VALUE]`: real
  * wormhole processes on 127.0.0.1 under faults and floods, measured against
  * the product's documented promises. Prints a table of named pass/fail
  * checks (progress on stderr), writes them as JSON, and exits 1 when a check
@@ -48,7 +48,7 @@ async function run(flags: Flags, checks: Checks, dir: string): Promise<void> {
   const rig = new Rig(dir, {
     keepaliveMs: profile.keepaliveMs,
     reconnectMaxMs: profile.reconnectMaxMs,
-  }, { inspect: true });
+  }, { inspect: true, clientEnv: flags.clientEnv });
   current = rig;
   const proxy = new ChaosProxy(rig.tunnelPort);
   try {
@@ -96,7 +96,9 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof ChaosUsageError)) throw error;
     console.error(`chaos: ${error.message}`);
-    console.error("usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b]");
+    console.error(
+      "usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b] [--client-env NAME=VALUE]",
+    );
     return 2;
   }
   const checks = new Checks();
