@@ -2,7 +2,8 @@
  * The ports of the apps a server offers a client survive a restart of the
  * client, with real processes: kept in the client's state (files, or the
  * state Secret of the fake API server), taken again while free, and given up
- * with a warning when another socket holds the port.
+ * with a warning when another socket holds the port; with `--kubernetes` the
+ * offer's proxy Service keeps its targetPort.
  */
 
 import assert from "node:assert/strict";
@@ -105,6 +106,49 @@ Deno.test("offered ports (processes): with --state kubernetes the ports are kept
   try {
     assert.equal(await offeredPort(second, "pub"), port);
     assert.equal(await exchangeText(port, "from the Secret"), "from the Secret");
+  } finally {
+    await second.stop();
+  }
+});
+
+Deno.test("offered ports (processes): with --kubernetes, a restarted client's proxy Service keeps its targetPort", async () => {
+  await using kube = await startFakeKube();
+  await using dir = await tempDir();
+  await using upstream = echoUpstream();
+  const server = await startServer(`${dir.path}/server`, ["--expose", `pub=${upstream.address}`]);
+  await using _server = server.proc;
+  const quiet = quietPorts(2);
+  const args = [
+    ...["--name", "edge", "--state", "kubernetes", "--port-range", `${quiet}-${quiet + 1}`],
+    ...["--kubernetes", "--kubernetes-namespace", "wormhole"],
+    ...["--kubernetes-labels", "app=wormhole-client", "--listen-host", "127.0.0.1"],
+  ];
+  const targetPort = () => {
+    const svc = kube.get("Service", "wormhole", "central-pub");
+    return (svc?.spec as { ports?: { targetPort: number }[] } | undefined)?.ports?.[0].targetPort;
+  };
+
+  // The range's first port is busy at first: a client that forgot would take it after a restart.
+  const first = startClient(server.url, `${dir.path}/client`, args, kube.env);
+  {
+    using _busy = Deno.listen({ hostname: "127.0.0.1", port: quiet });
+    try {
+      assert.equal(await offeredPort(first, "pub"), quiet + 1);
+      await kube.waitFor(() => targetPort() === quiet + 1);
+    } finally {
+      await first.stop();
+    }
+  }
+  const second = startClient(server.url, `${dir.path}/client`, args, kube.env);
+  try {
+    assert.equal(await offeredPort(second, "pub"), quiet + 1);
+    // The new process writes the Service again: with the same targetPort.
+    const written = await second.waitForLog((l) =>
+      l.msg.startsWith("proxy Service ") && l.name === "central-pub"
+    );
+    assert.equal(written.targetPort, quiet + 1);
+    assert.equal(targetPort(), quiet + 1);
+    assert.equal(await exchangeText(quiet + 1, "same Service"), "same Service");
   } finally {
     await second.stop();
   }
