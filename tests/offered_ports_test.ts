@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { startClient, startServer, tempDir, type WormholeProcess } from "./harness/process.ts";
-import { echoUpstream, exchangeText, quietPorts } from "./harness/net.ts";
+import { echoUpstream, eventually, exchangeText, quietPorts } from "./harness/net.ts";
 import { startFakeKube } from "./fake_kube/mod.ts";
 
 /** The port the client listens on for the offered app `app`, from its log. */
@@ -17,7 +17,7 @@ async function offeredPort(client: WormholeProcess, app: string): Promise<number
   return Number(String(line.endpoint).split(":").pop());
 }
 
-Deno.test("offered ports (processes): a restarted client listens for an offer on the port it had, or warns and takes another when that one is taken", async () => {
+Deno.test("offered ports (processes): a client killed (SIGKILL) and started again listens for an offer on the port it had, or warns and takes another when that one is taken", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();
   const server = await startServer(`${dir.path}/server`, ["--expose", `pub=${upstream.address}`]);
@@ -34,13 +34,21 @@ Deno.test("offered ports (processes): a restarted client listens for an offer on
     using _busy = Deno.listen({ hostname: "127.0.0.1", port: quiet });
     try {
       port = await offeredPort(first, "pub");
+      // Stored when assigned, not at shutdown: a client killed with SIGKILL keeps it too.
+      const stored = await eventually(
+        () => Deno.readTextFile(`${clientDir}/offered-ports.json`).catch(() => null),
+        "the stored port",
+      );
+      assert.deepEqual(JSON.parse(stored), {
+        version: 1,
+        ports: [{ peer: "central", app: "pub", port }],
+      });
+      first.kill("SIGKILL");
     } finally {
       await first.stop();
     }
   }
   assert.equal(port, quiet + 1);
-  const stored = JSON.parse(await Deno.readTextFile(`${clientDir}/offered-ports.json`));
-  assert.deepEqual(stored, { version: 1, ports: [{ peer: "central", app: "pub", port }] });
 
   // The same state, a new process: the offer gets its port back, not the range's first free one.
   const second = startClient(server.url, clientDir, args);
