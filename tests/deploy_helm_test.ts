@@ -344,24 +344,27 @@ Deno.test("helm: the server runs with Kubernetes integration on all interfaces",
   assert.deepEqual(flags.get("path"), ["<.Values.server.path>"]);
   assert.deepEqual(flags.get("port-range"), ["<.Values.server.portRange>"]);
   assert.deepEqual(flags.get("tls-cert"), ["/etc/wormhole/tls/tls.crt"]);
-  const env = c.env as Obj[];
-  const token = env.find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
-  assert.equal(get(token, "valueFrom.secretKeyRef.key"), "admin-token");
-  assert.equal(
-    tokenAction(get(token, "valueFrom.secretKeyRef.name"), tokens),
-    'include "wormhole.server.adminTokenSecret" .',
-  );
-  const secret = parsed("server-admin-token-secret.yaml");
-  assert.equal(
-    tokenAction(get(secret.docs[0], "metadata.name"), secret.tokens),
-    "$name",
-  );
-  assert.match(
-    templates.get("server-admin-token-secret.yaml")!,
-    /\$name := include "wormhole\.server\.adminTokenSecret" \./,
-  );
-  assert.ok("admin-token" in (secret.docs[0].data as Obj));
 });
+
+for (const side of ["server", "client"] as const) {
+  Deno.test(`helm: the ${side} gets its admin token from its Secret as WORMHOLE_ADMIN_TOKEN`, () => {
+    const { container: c, tokens } = container(side);
+    const token = (c.env as Obj[]).find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
+    assert.equal(get(token, "valueFrom.secretKeyRef.key"), "admin-token");
+    assert.equal(
+      tokenAction(get(token, "valueFrom.secretKeyRef.name"), tokens),
+      `include "wormhole.${side}.adminTokenSecret" .`,
+    );
+    const name = `${side}-admin-token-secret.yaml`;
+    const secret = parsed(name);
+    assert.equal(tokenAction(get(secret.docs[0], "metadata.name"), secret.tokens), "$name");
+    assert.match(
+      templates.get(name)!,
+      new RegExp(`\\$name := include "wormhole\\.${side}\\.adminTokenSecret" \\.`),
+    );
+    assert.ok("admin-token" in (secret.docs[0].data as Obj));
+  });
+}
 
 Deno.test("helm: --kubernetes-labels lists the labels of the server pod, which its Services select", () => {
   const pairs = (text: string, sep: string) =>
@@ -513,6 +516,7 @@ Deno.test("helm: NOTES.txt explains how to approve a client", () => {
   );
   assert.match(notes, /-- wormhole requests accept <FINGERPRINT>/);
   assert.match(notes, /wormhole\.glothriel\.github\.com\/exposed=yes/);
+  assert.match(notes, /in the Secret \{\{ include "wormhole\.client\.adminTokenSecret" \. \}\}/);
 });
 
 Deno.test("helm: the flags the chart uses are known to the program", () => {
@@ -628,40 +632,66 @@ Deno.test("helm: the client reads Services through a Role per listed namespace, 
   assert.ok(args.includes("--kubernetes-namespaces=apps,web"));
 });
 
-Deno.test("helm: the admin token — existingSecret as is; a generated one is made once and kept", () => {
-  const secretOf = (manifests: Manifest[]) =>
-    manifests.find((m) => m.kind === "Secret" && m.metadata.name === "wormhole-server-admin-token");
-  const tokenRef = (manifests: Manifest[]) =>
-    (containerOf(manifests, "wormhole-server").env as Obj[])
-      .find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
+for (const side of ["server", "client"] as const) {
+  Deno.test(`helm: the ${side}'s admin token — existingSecret as is; a generated one is made once and kept`, () => {
+    const name = `wormhole-${side}-admin-token`;
+    const secretOf = (manifests: Manifest[]) =>
+      manifests.find((m) => m.kind === "Secret" && m.metadata.name === name);
+    const tokenRef = (manifests: Manifest[]) =>
+      (containerOf(manifests, `wormhole-${side}`).env as Obj[])
+        .find((e) => e.name === "WORMHOLE_ADMIN_TOKEN");
+    // Both sides in one release: each has a Secret of its own.
+    const render = (set: string[], cluster?: Manifest[]) =>
+      rendered({ set: [...BOTH, ...set], cluster });
 
-  const existing = rendered({ set: ["server.enabled=true,server.adminToken.existingSecret=ops"] });
-  assert.equal(secretOf(existing), undefined, "no Secret of the chart's own");
-  assert.deepEqual(tokenRef(existing), {
-    name: "WORMHOLE_ADMIN_TOKEN",
-    valueFrom: { secretKeyRef: { name: "ops", key: "admin-token" } },
+    const existing = render([`${side}.adminToken.existingSecret=ops`]);
+    assert.equal(secretOf(existing), undefined, "no Secret of the chart's own");
+    assert.deepEqual(tokenRef(existing), {
+      name: "WORMHOLE_ADMIN_TOKEN",
+      valueFrom: { secretKeyRef: { name: "ops", key: "admin-token" } },
+    });
+
+    // First install: generated; helm uninstall keeps it.
+    const first = secretOf(render([]))!;
+    const token = atob((first.data as Record<string, string>)["admin-token"]);
+    assert.match(token, /^[A-Za-z0-9]{40}$/);
+    assert.equal(
+      (first.metadata.labels as Record<string, string>)["app.kubernetes.io/component"],
+      side,
+    );
+    assert.equal(
+      (first.metadata.annotations as Record<string, string>)["helm.sh/resource-policy"],
+      "keep",
+    );
+    assert.deepEqual(tokenRef(render([])), {
+      name: "WORMHOLE_ADMIN_TOKEN",
+      valueFrom: { secretKeyRef: { name, key: "admin-token" } },
+    });
+    // An upgrade (or a reinstall after uninstall) finds it in the cluster and keeps it.
+    const again = secretOf(render([], [first]))!;
+    assert.equal(atob((again.data as Record<string, string>)["admin-token"]), token);
+    // Without a cluster (helm template) every render generates a new one, as values.yaml says.
+    const other = secretOf(render([]))!;
+    assert.notEqual(atob((other.data as Record<string, string>)["admin-token"]), token);
+    // An explicit value wins over both.
+    const fixed = secretOf(render([`${side}.adminToken.value=chosen`], [first]))!;
+    assert.equal(atob((fixed.data as Record<string, string>)["admin-token"]), "chosen");
   });
+}
 
-  // First install: generated; helm uninstall keeps it.
-  const first = secretOf(rendered({ set: ["server.enabled=true"] }))!;
-  const token = atob((first.data as Record<string, string>)["admin-token"]);
-  assert.match(token, /^[A-Za-z0-9]{40}$/);
-  assert.equal(get(first, "metadata.annotations.helm\\.sh/resource-policy"), undefined);
-  assert.equal(
-    (first.metadata.annotations as Record<string, string>)["helm.sh/resource-policy"],
-    "keep",
-  );
-  // An upgrade (or a reinstall after uninstall) finds it in the cluster and keeps it.
-  const again = secretOf(rendered({ set: ["server.enabled=true"], cluster: [first] }))!;
-  assert.equal(atob((again.data as Record<string, string>)["admin-token"]), token);
-  // Without a cluster (helm template) every render generates a new one, as values.yaml says.
-  const other = secretOf(rendered({ set: ["server.enabled=true"] }))!;
-  assert.notEqual(atob((other.data as Record<string, string>)["admin-token"]), token);
-  // An explicit value wins over both.
-  const fixed = secretOf(
-    rendered({ set: ["server.enabled=true,server.adminToken.value=chosen"], cluster: [first] }),
-  )!;
-  assert.equal(atob((fixed.data as Record<string, string>)["admin-token"]), "chosen");
+Deno.test("helm: both ServiceMonitors scrape /metrics with their side's admin token", () => {
+  const manifests = rendered({ set: [...BOTH, "metrics.serviceMonitor.enabled=true"] });
+  for (const side of ["server", "client"]) {
+    const monitor = manifests.find((m) =>
+      m.kind === "ServiceMonitor" && m.metadata.name === `wormhole-${side}`
+    );
+    assert.deepEqual(get(monitor, "spec.endpoints"), [{
+      port: "admin",
+      path: "/metrics",
+      interval: "30s",
+      bearerTokenSecret: { name: `wormhole-${side}-admin-token`, key: "admin-token" },
+    }]);
+  }
 });
 
 Deno.test("helm: state lives in a Secret by default (no PVC needed), RBAC limited to that Secret's name", () => {

@@ -7,7 +7,9 @@
  * the fake API server. Then every probe must pass as the kubelet sends it
  * (no token) within its bound, every containerPort must be listened on at the
  * pod IP, every Service must route to a declared containerPort, and the
- * client pod must reach the server pod through the tunnel Service.
+ * client pod must reach the server pod through the tunnel Service. Both
+ * admin APIs take their token from a Secret: the probes pass without it, the
+ * rest answers 401.
  *
  * A server that answers its readiness probe with 401 never gets Service
  * traffic here, as in a real cluster: this is the test of that class of bug.
@@ -36,6 +38,8 @@ interface Layout {
   adminService: string;
   adminSecret: string;
   client: string;
+  /** The Secret with the client's admin token (key admin-token). */
+  clientAdminSecret: string;
   /** The client's peer name. */
   peer: string;
   /** Namespace of the client, when it differs. */
@@ -86,6 +90,27 @@ async function approve(cluster: TestCluster, layout: Layout, token: string, fing
   assert.equal(accepted.status, 204);
 }
 
+/**
+ * The client pod's admin API at its pod IP (where the Service sends scrapers): the probes passed
+ * without a header (assertHealthy); the apps need the token of the client's Secret.
+ */
+async function assertClientAdminNeedsToken(client: TestPod, token: string): Promise<void> {
+  const forward = new Forwarder(
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+    () => client.dial(8081),
+  );
+  try {
+    const apps = `http://127.0.0.1:${forward.port}/v1/apps`;
+    const anonymous = await fetch(apps);
+    await anonymous.body?.cancel();
+    assert.equal(anonymous.status, 401, "the client's /v1/apps without its token");
+    const allowed = await fetch(apps, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(allowed.status, 200, await allowed.text());
+  } finally {
+    await forward.close();
+  }
+}
+
 async function runDeployment(objects: Manifest[], layout: Layout): Promise<void> {
   await using cluster = await TestCluster.start({ objects });
   const token = secretValue(objects, layout.namespace, layout.adminSecret, "admin-token");
@@ -101,6 +126,13 @@ async function runDeployment(objects: Manifest[], layout: Layout): Promise<void>
   const approvedAt = performance.now();
   await approve(cluster, layout, token, String(pending.fingerprint));
   await assertHealthy(cluster, client, approvedAt);
+  const clientToken = secretValue(
+    objects,
+    layout.clientNamespace ?? layout.namespace,
+    layout.clientAdminSecret,
+    "admin-token",
+  );
+  await assertClientAdminNeedsToken(client, clientToken);
   assert.ok(
     cluster.connectionsTo(layout.namespace, layout.serverService) > 0,
     "the client did not connect through the tunnel Service",
@@ -140,6 +172,7 @@ const CHART_LAYOUT: Layout = {
   adminService: "wormhole-server-admin",
   adminSecret: "wormhole-server-admin-token",
   client: "wormhole-client",
+  clientAdminSecret: "wormhole-client-admin-token",
   peer: "edge-1",
 };
 
@@ -165,6 +198,7 @@ Deno.test({
   ignore: unavailable !== undefined,
   async fn() {
     const adminSecret = userSecret("edge", "ops-admin-token", "operator-chosen-token");
+    const clientSecret = userSecret("edge", "ops-client-token", "operator-chosen-client-token");
     const options: RenderOptions = {
       release: "tunnels",
       namespace: "edge",
@@ -179,18 +213,20 @@ Deno.test({
           name: "edge-2",
           serverDsn: "ws://tunnels-wormhole-server:8080/wh/tunnel",
           kubernetes: { namespaces: ["apps", "web"] },
+          adminToken: { existingSecret: "ops-client-token" },
         },
       }],
     };
     const manifests = renderChart(chart, options).manifests;
     assert.ok(!manifests.some((m) => m.kind === "Secret"), "the chart made a Secret of its own");
-    await runDeployment([...manifests, adminSecret], {
+    await runDeployment([...manifests, adminSecret, clientSecret], {
       namespace: "edge",
       server: "tunnels-wormhole-server",
       serverService: "tunnels-wormhole-server",
       adminService: "tunnels-wormhole-server-admin",
       adminSecret: "ops-admin-token",
       client: "tunnels-wormhole-client",
+      clientAdminSecret: "ops-client-token",
       peer: "edge-2",
     });
   },
@@ -206,7 +242,7 @@ Deno.test({
 
 /**
  * The kustomize overlays as their comments tell the user to deploy them: with the admin token
- * Secret, and the client's server URL set (in an overlay of their own, as one would for an edge
+ * Secrets, and the client's server URL set (in an overlay of their own, as one would for an edge
  * cluster).
  */
 async function kustomizeObjects(serverDir = "deploy/kubernetes/server"): Promise<Manifest[]> {
@@ -233,7 +269,12 @@ async function kustomizeObjects(serverDir = "deploy/kubernetes/server"): Promise
     );
     const client = await kustomize(overlay);
     const secret = userSecret("wormhole", "wormhole-server-admin-token", "kustomize-token");
-    return [...server, ...client, secret];
+    const clientSecret = userSecret(
+      "wormhole",
+      "wormhole-client-admin-token",
+      "kustomize-client-token",
+    );
+    return [...server, ...client, secret, clientSecret];
   } finally {
     await Deno.remove(overlay, { recursive: true });
   }

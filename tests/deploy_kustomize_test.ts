@@ -378,6 +378,16 @@ Deno.test({
     );
     assert.match(source, /# PLACEHOLDER[^\n]*\(--server\)[^-]*- WORMHOLE_SERVER=/);
     assert.match(source, /# PLACEHOLDER[^\n]*\(--name\)[^-]*- WORMHOLE_NAME=/);
+    // Its admin API listens on 0.0.0.0: the token comes from the Secret the comment creates.
+    const env = deployment(docs).container.env as Obj[];
+    assert.equal(env.find((e) => e.name === "WORMHOLE_ADMIN_HOST")?.value, "0.0.0.0");
+    assert.deepEqual(get(env.find((e) => e.name === "WORMHOLE_ADMIN_TOKEN"), "valueFrom"), {
+      secretKeyRef: { name: "wormhole-client-admin-token", key: "admin-token" },
+    });
+    assert.match(
+      source,
+      /create secret generic wormhole-client-admin-token \\\n#\s+--from-literal=admin-token=/,
+    );
   },
 });
 

@@ -201,17 +201,24 @@ Deno.test("pairing: with --admin-token every admin route but the probes needs it
   assert.doesNotMatch(server.proc.dump(), new RegExp(token));
 });
 
-Deno.test("pairing: a non-loopback admin API without a token refuses to start", async () => {
+Deno.test("pairing: a non-loopback admin API without a token refuses to start, server or client", async () => {
   await using dir = await tempDir();
-  const { code, stderr } = await runWormhole([
-    "server",
-    "--admin-host",
-    "0.0.0.0",
-    "--state-dir",
-    dir.path,
-  ]);
-  assert.equal(code, 2);
-  assert.match(stderr, /without --admin-token .* --admin-insecure/);
+  for (const args of [["server"], ["client", "--admin-port", "0"]]) {
+    const { code, stderr } = await runWormhole([
+      ...args,
+      "--admin-host",
+      "0.0.0.0",
+      "--state-dir",
+      dir.path,
+    ]);
+    assert.equal(code, 2, args[0]);
+    assert.equal(
+      stderr,
+      "error: Refusing to serve the admin API on 0.0.0.0 without --admin-token " +
+        "(or WORMHOLE_ADMIN_TOKEN); pass --admin-insecure to do it anyway\n",
+      args[0],
+    );
+  }
 });
 
 /** The server's fingerprint as `wormhole keys fingerprint --key server` prints it. */

@@ -1,7 +1,7 @@
 /**
  * The kubelet's probes against real processes: `/healthz` and `/readyz`
- * answer requests without any header even when the admin API has a token,
- * say nothing but their status, and `/readyz` of a server in Kubernetes mode
+ * answer requests without any header even when the admin API (the server's
+ * or a client's) has a token, say nothing but their status, and `/readyz` of a server in Kubernetes mode
  * waits for the first sync with the API server.
  *
  * @module
@@ -11,9 +11,10 @@ import assert from "node:assert/strict";
 import { startFakeKube } from "./fake_kube/mod.ts";
 import { renderKubeconfig } from "./fake_kube/kubeconfig.ts";
 import { connect, readAll, TcpUpstream, writeAll } from "./harness/net.ts";
-import { startClient, startServer, tempDir } from "./harness/process.ts";
+import { runWormhole, startClient, startServer, tempDir } from "./harness/process.ts";
 
 const TOKEN = "s3cr3t-probe-token";
+const CLIENT_TOKEN = "client-probe-token";
 
 /**
  * GET `url` with no header at all (HTTP/1.0 needs none): the kubelet adds
@@ -48,6 +49,8 @@ Deno.test("probes: /healthz and /readyz answer without the token; every other ro
     "edge-probe",
     "--admin-port",
     "0",
+    "--admin-token",
+    CLIENT_TOKEN,
   ]);
   const pending = await client.waitForLog("waiting for the operator to approve this key");
 
@@ -91,6 +94,29 @@ Deno.test("probes: /healthz and /readyz answer without the token; every other ro
     status: 200,
     body: '{"status":"ready"}\n',
   });
+  // The rest of the client's API needs its own token (not the server's).
+  for (const path of ["/v1/apps", "/v1/events", "/metrics"]) {
+    assert.equal((await probe(`${clientAdmin}${path}`)).status, 401, path);
+  }
+  const serverToken = await fetch(`${clientAdmin}/v1/apps`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(serverToken.status, 401);
+  await serverToken.body?.cancel();
+  const apps = await fetch(`${clientAdmin}/v1/apps`, {
+    headers: { authorization: `Bearer ${CLIENT_TOKEN}` },
+  });
+  assert.equal(apps.status, 200);
+  assert.ok(Array.isArray(await apps.json()));
+  const refused = await runWormhole(["apps", "list", "--admin", clientAdmin]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /answered 401\).*set --admin-token or WORMHOLE_ADMIN_TOKEN/);
+  const table = await runWormhole(["apps", "list", "--admin", clientAdmin], {
+    WORMHOLE_ADMIN_TOKEN: CLIENT_TOKEN,
+  });
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^PEER\s+APP\s+ENDPOINT/m);
+  assert.doesNotMatch(client.dump(), new RegExp(CLIENT_TOKEN));
 });
 
 Deno.test("probes: in Kubernetes mode the server is ready only once it has synced with the API server", async () => {

@@ -219,7 +219,10 @@ function sentencePart(text: string): string {
 
 /** What to do about an error answer, when the status tells. */
 function statusHint(status: number, detail: string): string {
-  if (status === 401) return "; set --admin-token or WORMHOLE_ADMIN_TOKEN to the server's token";
+  if (status === 401) {
+    return "; set --admin-token or WORMHOLE_ADMIN_TOKEN to the admin token of that server " +
+      "or client";
+  }
   if (status === 404 && detail.startsWith("Not found: ")) {
     return "; is --admin the admin API's base URL (--admin-host:--admin-port, " +
       "http://127.0.0.1:8081 by default)?";

@@ -35,7 +35,7 @@ interface AdminFlags {
 
 /** Adds `--admin`, `--admin-token` and `-o` to a leaf command. */
 function adminFlags(command: Command): Command {
-  flag(command, "--admin <url>", "admin API of the server", {
+  flag(command, "--admin <url>", "admin API of the server (or of a client)", {
     parse: parseHttpUrl,
     default: "http://127.0.0.1:8081",
   });

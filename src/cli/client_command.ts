@@ -6,6 +6,7 @@
 
 import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
+import { type AdminAccessFlags, adminAccessFlags, checkAdminAccess } from "./admin_access.ts";
 import { Command } from "commander";
 import { AppsFileWatcher, mergeApps, ServerPin, WormholeClient } from "../client/mod.ts";
 import { loadAppsFile } from "./apps_file.ts";
@@ -43,14 +44,13 @@ import {
   parseDuration,
   parseFingerprints,
   parseHost,
-  parseHostNames,
   parseName,
   parsePort,
   parseTunnelUrl,
 } from "./parse.ts";
 
 interface ClientFlags
-  extends LogFlags, TunnelFlags, StateFlags, KubernetesClientFlags, OfferedFlags {
+  extends LogFlags, TunnelFlags, StateFlags, KubernetesClientFlags, OfferedFlags, AdminAccessFlags {
   server: string;
   serverFingerprint?: string[];
   exitOnMismatch?: boolean;
@@ -59,8 +59,6 @@ interface ClientFlags
   appsFile?: string;
   reconnectMin: number;
   reconnectMax: number;
-  adminHost: string;
-  adminHosts?: string[];
   adminPort?: number;
   caFile?: string;
 }
@@ -110,14 +108,7 @@ export function clientCommand(): Command {
     "serve /healthz, /readyz, /metrics, /v1/apps and /v1/events here (default: off)",
     { parse: parsePort },
   );
-  flag(
-    command,
-    "--admin-hosts <names>",
-    "DNS names the admin API answers to besides IPs and localhost",
-    {
-      parse: parseHostNames,
-    },
-  );
+  adminAccessFlags(command);
   kubernetesClientFlags(command);
   offeredFlags(command);
   stateFlags(command, "client");
@@ -138,6 +129,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
       `--reconnect-max (${flags.reconnectMax} ms) is below --reconnect-min (${flags.reconnectMin} ms)`,
     );
   }
+  if (flags.adminPort !== undefined) checkAdminAccess(flags);
   const caCerts = flags.caFile ? [await readPem(flags.caFile, "--ca-file")] : undefined;
   const state = await openState(flags, "client", log);
   try {
@@ -237,6 +229,7 @@ async function join(
           },
         }, {
           metrics: clientMetrics(() => client.stats()),
+          token: flags.adminToken,
           hosts: flags.adminHosts,
           signal: adminAbort.signal,
         }),

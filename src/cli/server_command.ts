@@ -6,8 +6,9 @@
 
 import { UsageError } from "./errors.ts";
 import { listenError } from "./listen_error.ts";
+import { type AdminAccessFlags, adminAccessFlags, checkAdminAccess } from "./admin_access.ts";
 import { Command } from "commander";
-import { adminHandler, isLoopback, serveAdmin } from "../admin/mod.ts";
+import { adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { serverMetrics } from "../metrics/mod.ts";
@@ -52,23 +53,19 @@ import {
   parseDenyFor,
   parseDuration,
   parseHost,
-  parseHostNames,
   parsePath,
   parsePort,
   parsePortRange,
 } from "./parse.ts";
 
-interface ServerFlags extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags, OfferFlags {
+interface ServerFlags
+  extends LogFlags, TunnelFlags, StateFlags, KubernetesServerFlags, OfferFlags, AdminAccessFlags {
   host: string;
   port: number;
   path: string;
   listenHost: string;
   portRange?: PortRange;
-  adminHost: string;
   adminPort: number;
-  adminToken?: string;
-  adminInsecure?: boolean;
-  adminHosts?: string[];
   acceptor: "server" | "dummy";
   maxPending: number;
   maxPendingPerRemote: number;
@@ -112,16 +109,7 @@ export function serverCommand(): Command {
     parse: parsePort,
     default: 8081,
   });
-  flag(command, "--admin-token <token>", "bearer token of every admin route but the probes");
-  flag(command, "--admin-insecure", "allow a non-loopback admin API without a token");
-  flag(
-    command,
-    "--admin-hosts <names>",
-    "DNS names the admin API answers to besides IPs and localhost",
-    {
-      parse: parseHostNames,
-    },
-  );
+  adminAccessFlags(command);
   flag(command, "--acceptor <kind>", "who may join: server (operator approves) or dummy (anyone)", {
     parse: oneOf(["server", "dummy"] as const),
     default: "server",
@@ -174,12 +162,7 @@ export function serverCommand(): Command {
 async function runServer(flags: ServerFlags): Promise<void> {
   const log = loggerFrom(flags);
   checkWindowFlags(flags);
-  if (!flags.adminToken && !flags.adminInsecure && !isLoopback(flags.adminHost)) {
-    throw new UsageError(
-      `Refusing to serve the admin API on ${flags.adminHost} without --admin-token ` +
-        `(or WORMHOLE_ADMIN_TOKEN); pass --admin-insecure to do it anyway`,
-    );
-  }
+  checkAdminAccess(flags);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
     throw new UsageError("--tls-cert and --tls-key go together: give both or neither");
   }

@@ -63,6 +63,17 @@ Secret with the admin token of the server (key admin-token).
 {{- end -}}
 
 {{/*
+Secret with the admin token of the client (key admin-token).
+*/}}
+{{- define "wormhole.client.adminTokenSecret" -}}
+{{- if .Values.client.adminToken.existingSecret -}}
+{{- .Values.client.adminToken.existingSecret -}}
+{{- else -}}
+{{- printf "%s-admin-token" (include "wormhole.client.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Namespace of the Services the server creates.
 */}}
 {{- define "wormhole.server.kubernetesNamespace" -}}
