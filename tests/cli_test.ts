@@ -29,6 +29,16 @@ const BAD_VALUES: [string[], Record<string, string>, RegExp][] = [
   [["client", "--server", "http://example.test"], {}, /--server .* 'http:\/\/example.test'/],
   [["client", "--expose", "web=localhost"], {}, /--expose .* argument 'web=localhost' is invalid/],
   [["client", "--expose", "bad name=127.0.0.1:80"], {}, /--expose .* is invalid/],
+  [
+    ["client", "--expose", "web=:99999"],
+    {},
+    /'web=:99999' is invalid\. Invalid address ":99999" for app "web": no host, and port 99999 is not in 1-65535 \(expected host:port\)\.$/,
+  ],
+  [
+    ["server", "--expose", "a=h:1", "--expose", "a=h:2"],
+    {},
+    /--expose <app>' argument 'a=h:2' is invalid\. App "a" is given to --expose twice\.$/,
+  ],
   [["client", "--name", "-x-"], {}, /--name .* argument '-x-' is invalid/],
   [["client", "--log-level", "loud"], {}, /--log-level .* argument 'loud' is invalid/],
   [["server"], { WORMHOLE_PORT: "99999" }, /value '99999' from env 'WORMHOLE_PORT' is invalid/],

@@ -23,18 +23,24 @@ export class AdminError extends Error {
 export class AdminClient {
   #base: string;
   #token: string | undefined;
+  #signal: AbortSignal | undefined;
 
-  /** Creates a client of the API at `base` (e.g. `http://127.0.0.1:8081`). */
-  constructor(base: string, options?: { token?: string }) {
+  /**
+   * Creates a client of the API at `base` (e.g. `http://127.0.0.1:8081`);
+   * `signal` aborts every request it makes (a watch ended by Ctrl-C must not
+   * wait for a list the server is slow to send).
+   */
+  constructor(base: string, options?: { token?: string; signal?: AbortSignal }) {
     this.#base = base.replace(/\/+$/, "");
     this.#token = options?.token;
+    this.#signal = options?.signal;
   }
 
   async #fetch(
     action: string,
     method: string,
     path: string,
-    signal?: AbortSignal,
+    signal = this.#signal,
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     // Writes must say JSON: the API's guard against cross-site requests.
@@ -176,7 +182,8 @@ export class AdminClient {
       for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
         buffer += chunk;
         let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
+        // Under load one chunk holds many events: none is handed out once the caller stopped.
+        while (!signal.aborted && (end = buffer.indexOf("\n\n")) >= 0) {
           const name = /^event: (.*)$/m.exec(buffer.slice(0, end))?.[1];
           buffer = buffer.slice(end + 2);
           if (name) yield name;

@@ -47,8 +47,8 @@ function adminFlags(command: Command): Command {
   return command;
 }
 
-function client(flags: AdminFlags): AdminClient {
-  return new AdminClient(flags.admin, { token: flags.adminToken });
+function client(flags: AdminFlags, signal?: AbortSignal): AdminClient {
+  return new AdminClient(flags.admin, { token: flags.adminToken, signal });
 }
 
 function fingerprintArgument(value: string): string {
@@ -69,19 +69,20 @@ function listCommand<T>(
   const command = adminFlags(new Command("list").alias("ls").description(description));
   flag(command, "-w, --watch", "print again on every change until Ctrl-C");
   return command.action(async (flags: AdminFlags) => {
-    const admin = client(flags);
-    const draw = async () => render(view, await fetch(admin), flags.output, Date.now());
+    const draw = async (admin: AdminClient) =>
+      render(view, await fetch(admin), flags.output, Date.now());
     if (!flags.watch) {
-      console.log(await draw());
+      console.log(await draw(client(flags)));
       return;
     }
     const interrupt = interruptSignal();
+    const admin = client(flags, interrupt.signal);
     const json = flags.output === "json";
     try {
       await watch({
         client: admin,
         // JSON while watching: one compact document per line, for tools.
-        draw: json ? async () => JSON.stringify(await fetch(admin)) : draw,
+        draw: json ? async () => JSON.stringify(await fetch(admin)) : () => draw(admin),
         signal: interrupt.signal,
         terminal: !json && Deno.stdout.isTerminal(),
         write: writeStdout,

@@ -170,7 +170,7 @@ async function join(
     maxWindow: flags.maxWindow,
     connectionBuffer: flags.connectionBuffer,
     logger: log,
-    offered: offeredOptions(flags, services),
+    offered: offeredOptions(flags, services, state, log),
   });
   if (flags.appsFile) {
     const path = flags.appsFile;

@@ -11,9 +11,16 @@
  */
 
 import type { Command } from "commander";
-import type { OfferedAppsOptions, PortRange, ReceivedOffer } from "../client/mod.ts";
+import {
+  OFFERED_PORTS_ENTRY,
+  type OfferedAppsOptions,
+  PortAssignments,
+  type PortRange,
+  type ReceivedOffer,
+} from "../client/mod.ts";
 import type { ExposedAppEvent, ProxyServiceController } from "../k8s/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { StateStore } from "../state/mod.ts";
 import { type ProxyServiceFlags, proxyServiceFlags, startProxyServices } from "./kubernetes.ts";
 import { flag } from "./options.ts";
 import { parseHost, parseName, parsePortRange } from "./parse.ts";
@@ -49,12 +56,18 @@ export function offeredFlags(command: Command): void {
   proxyServiceFlags(command, "client");
 }
 
-/** The client's settings for the apps the server offers it; `services` follow them. */
+/**
+ * The client's settings for the apps the server offers it; `services` follow
+ * them, and their ports are kept in `state` (a restart gets them back).
+ */
 export function offeredOptions(
   flags: OfferedFlags,
   services: OfferedServices | null,
+  state: StateStore,
+  log: Logger,
 ): Omit<OfferedAppsOptions, "track" | "log"> {
   return {
+    ports: new PortAssignments(state, { entry: OFFERED_PORTS_ENTRY, logger: log }),
     listenHost: flags.listenHost ?? (flags.kubernetes ? "0.0.0.0" : "127.0.0.1"),
     portRange: flags.portRange,
     serverName: flags.serverName,

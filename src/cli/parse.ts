@@ -175,7 +175,7 @@ export function collectExpose(value: string, previous: AppSpec[] | undefined): A
       throw new InvalidArgumentError(`${(error as Error).message}.`);
     }
     if (out.some((other) => other.name === app.name)) {
-      throw new InvalidArgumentError(`App "${app.name}" is exposed twice.`);
+      throw new InvalidArgumentError(`App "${app.name}" is given to --expose twice.`);
     }
     out.push(app);
   }

@@ -7,7 +7,7 @@
  */
 
 import { type Command, InvalidArgumentError } from "commander";
-import { PIN_FILE } from "../client/mod.ts";
+import { OFFERED_PORTS_ENTRY, PIN_FILE } from "../client/mod.ts";
 import {
   CLIENT_STATE_SECRET,
   loadKubeApi,
@@ -30,7 +30,7 @@ export type StateRole = "server" | "client";
 /** The entries of each role's state document (files in `--state-dir`, keys of the Secret). */
 export const STATE_ENTRIES: Record<StateRole, readonly string[]> = {
   server: [KEY_FILES.server, APPROVALS_ENTRY, PORTS_ENTRY, DENIED_ENTRY],
-  client: [KEY_FILES.client, PIN_FILE],
+  client: [KEY_FILES.client, PIN_FILE, OFFERED_PORTS_ENTRY],
 };
 
 /** The Secret of each role's state under `--state kubernetes`. */

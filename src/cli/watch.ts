@@ -16,6 +16,7 @@ const CLEAR = "\x1b[H\x1b[2J";
  * line apart (JSON: one compact document per line).
  */
 export async function watch(options: {
+  /** Its requests must be aborted by `signal` (`new AdminClient(url, { signal })`). */
   client: AdminClient;
   draw: () => Promise<string>;
   signal: AbortSignal;
@@ -23,11 +24,19 @@ export async function watch(options: {
   write: (text: string) => void;
   separator: string;
 }): Promise<void> {
-  const { client, draw, signal, terminal, write } = options;
+  const { client, signal, terminal, write } = options;
+  // `draw` fetches with the client, whose requests `signal` aborts: that ends the watch.
+  const draw = () =>
+    options.draw().catch((error) => {
+      if (signal.aborted) return null;
+      throw error;
+    });
   let last = await draw();
+  if (last === null) return;
   write((terminal ? CLEAR : "") + last + "\n");
   for await (const _event of client.events(signal)) {
     const next = await draw();
+    if (next === null) return;
     if (next === last) continue;
     last = next;
     write((terminal ? CLEAR : options.separator) + next + "\n");

@@ -7,16 +7,34 @@
 
 import { type AppSpec, nameProblem, type OfferSpec } from "../protocol/mod.ts";
 
-/** Parses `host:port` or `[v6]:port`; throws RangeError naming `what`. */
-export function parseAddress(text: string, what = "address"): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
-  if (!match) {
-    throw new RangeError(`Invalid ${what} "${text}": expected host:port`);
+/**
+ * Parses `host:port` or `[v6]:port`; throws a RangeError saying every thing
+ * wrong with it once, e.g. `Invalid address ":99999" for app "web": no host,
+ * and port 99999 is not in 1-65535 (expected host:port)`.
+ */
+export function parseAddress(text: string, app?: string): { host: string; port: number } {
+  const trimmed = text.trim();
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(trimmed);
+  const colon = trimmed.lastIndexOf(":");
+  const [host, portText] = bracketed
+    ? [bracketed[1], bracketed[2]]
+    : colon < 0
+    ? [trimmed, undefined]
+    : [trimmed.slice(0, colon), trimmed.slice(colon + 1)];
+  const problems: string[] = [];
+  if (host === "") problems.push("no host");
+  else if (/[\s\[\]]/.test(host) || (!bracketed && host.includes(":"))) {
+    problems.push(`"${host}" is not a host (an IPv6 address goes in brackets: [::1]:80)`);
   }
-  const host = match[1] ?? match[2];
-  const port = Number(match[3]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`Invalid ${what} "${text}": port ${match[3]} is not in 1-65535`);
+  const port = Number(portText);
+  if (portText === undefined || portText === "") problems.push("no port");
+  else if (!/^\d+$/.test(portText)) problems.push(`port "${portText}" is not a number`);
+  else if (port < 1 || port > 65535) problems.push(`port ${portText} is not in 1-65535`);
+  if (problems.length > 0) {
+    const of = app === undefined ? "" : ` for app "${app}"`;
+    // The expected form helps where a part is missing; the other problems say what to fix.
+    const form = problems.some((p) => p.startsWith("no ")) ? " (expected host:port)" : "";
+    throw new RangeError(`Invalid address "${text}"${of}: ${problems.join(", and ")}${form}`);
   }
   return { host, port };
 }
@@ -49,12 +67,12 @@ export function parseExpose(spec: string): AppSpec {
     if (!name || !address) {
       throw new RangeError(`Invalid expose "${spec}": needs name=… and address=…`);
     }
-    return { name: checkName(name, spec), ...parseAddress(address, `address in "${spec}"`) };
+    return { name: checkName(name, spec), ...parseAddress(address, name) };
   }
   const eq = text.indexOf("=");
   if (eq >= 0) {
     const name = checkName(text.slice(0, eq).trim(), spec);
-    return { name, ...parseAddress(text.slice(eq + 1), `address in "${spec}"`) };
+    return { name, ...parseAddress(text.slice(eq + 1), name) };
   }
   const address = parseAddress(text);
   const name = `${address.host}-${address.port}`.replace(/[^A-Za-z0-9._-]/g, "-")

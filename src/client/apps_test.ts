@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mergeApps, parseAppsFile } from "./apps.ts";
+import { mergeApps, parseAddress, parseAppsFile, parseExpose } from "./apps.ts";
 
 Deno.test("apps file: a server's items may name the peers they are offered to", async () => {
   const text =
@@ -43,4 +43,27 @@ Deno.test("apps file: a YAML error is one line naming the file's line and column
     assert.match(error.message, /^Cannot parse apps\.yaml: .+ \(line 4, column 1\)$/);
     return true;
   });
+});
+
+Deno.test("expose: a bad address says everything wrong with it once, with the app's name", () => {
+  const cases: [string, string][] = [
+    [
+      "web=:99999",
+      'Invalid address ":99999" for app "web": no host, and port 99999 is not in 1-65535 (expected host:port)',
+    ],
+    ["web=host", 'Invalid address "host" for app "web": no port (expected host:port)'],
+    ["web=host:0", 'Invalid address "host:0" for app "web": port 0 is not in 1-65535'],
+    ["web=[::1]:x", 'Invalid address "[::1]:x" for app "web": port "x" is not a number'],
+    [
+      "web=::1:80",
+      'Invalid address "::1:80" for app "web": "::1" is not a host (an IPv6 address goes in brackets: [::1]:80)',
+    ],
+    ["name=db,address=:1", 'Invalid address ":1" for app "db": no host (expected host:port)'],
+    ["h:70000", 'Invalid address "h:70000": port 70000 is not in 1-65535'],
+  ];
+  for (const [spec, message] of cases) {
+    assert.throws(() => parseExpose(spec), { name: "RangeError", message }, spec);
+  }
+  assert.deepEqual(parseExpose("web=[::1]:80"), { name: "web", host: "::1", port: 80 });
+  assert.deepEqual(parseAddress(" db.local:5432 "), { host: "db.local", port: 5432 });
 });

@@ -5,7 +5,9 @@
  * server through the tunnel; the server dials the upstream. A withdrawn
  * offer closes its listener and resets its live connections; so does the end
  * of the connection that offered it (the next connection offers again, and
- * gets the same port back while it is free).
+ * gets the same port back while it is free). With a `ports` book kept in the
+ * client's state, an offer gets its port back after a restart of the client
+ * too; one that cannot (the port is taken) listens elsewhere and says so.
  *
  * @module
  */
@@ -15,7 +17,8 @@ import { type ClientAppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import type { AppInfo } from "../protocol/mod.ts";
 import { AppListener } from "./app_listener.ts";
-import { PortAllocator, type PortRange } from "./port_allocator.ts";
+import { PortAllocator, type PortBook, type PortRange } from "./port_allocator.ts";
+import { pairKey } from "./port_assignments.ts";
 
 /** An app the server offers this client, as the client lists it. */
 export interface ReceivedOffer {
@@ -39,6 +42,11 @@ export interface OfferedAppsOptions {
   portRange?: PortRange;
   /** The name offers are listed under (default `central`). */
   serverName?: string;
+  /**
+   * The port each offer had, by `pairKey(serverName, app)`; for the life of
+   * the process when absent, a `PortAssignments` keeps them across restarts.
+   */
+  ports?: PortBook;
   /** Told after every change, with every offer now. Must not throw. */
   onChange?(offers: ReceivedOffer[]): void;
   /** Registers work the client awaits on close. */
@@ -51,6 +59,7 @@ export interface OfferedAppsOptions {
 export class OfferedApps {
   #options: OfferedAppsOptions;
   #ports: PortAllocator;
+  #book: PortBook;
   #log: Logger;
   #listeners = new Map<string, AppListener>();
   #traffic = new Map<string, TrafficLedger>();
@@ -60,8 +69,13 @@ export class OfferedApps {
   /** No offers yet. */
   constructor(options: OfferedAppsOptions) {
     this.#options = options;
-    // Ports remembered per app for the life of the process: a reconnect gets them back.
-    this.#ports = new PortAllocator(options.listenHost ?? "127.0.0.1", options.portRange);
+    // Ports remembered per app: a reconnect (and with a stored book, a restart) gets them back.
+    this.#book = options.ports ?? new Map();
+    this.#ports = new PortAllocator(
+      options.listenHost ?? "127.0.0.1",
+      options.portRange,
+      this.#book,
+    );
     this.#log = options.log.with({ flow: Flow.ToCenter });
   }
 
@@ -99,12 +113,23 @@ export class OfferedApps {
       this.#listeners.delete(app.name);
       await old.abort("offer replaced");
     }
+    const key = pairKey(this.serverName, app.name);
+    const previous = this.#book.get(key);
     let listener: Deno.TcpListener;
     try {
-      listener = this.#ports.listen(app.name);
+      listener = this.#ports.listen(key);
     } catch (error) {
       this.#log.error("cannot listen for an offered app", { app: app.name, error });
       return;
+    }
+    if (this.#book.flush) this.#options.track(this.#book.flush());
+    if (previous !== undefined && previous !== listener.addr.port) {
+      // Whoever used the old port (a local configuration, a proxy Service) must follow.
+      this.#log.warn("offered app's previous port is not available: listening on another", {
+        app: app.name,
+        previous,
+        port: listener.addr.port,
+      });
     }
     let ledger = this.#traffic.get(app.name);
     if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());

@@ -1,7 +1,7 @@
 /**
  * Binds the TCP listener of each (peer, app), preferring the port that pair
  * had before so a reconnecting client keeps its endpoint. The ports a pair
- * had are kept in a {@linkcode PortBook}: in memory, or in the server's state
+ * had are kept in a {@linkcode PortBook}: in memory, or in the process's state
  * ({@linkcode PortAssignments}) so that they survive a restart.
  *
  * @module
@@ -15,6 +15,8 @@ export interface PortBook {
   set(key: string, port: number): unknown;
   /** Every pair's port. */
   entries(): Iterable<[string, number]>;
+  /** Waits for the records started so far to be stored, if they are stored anywhere. */
+  flush?(): Promise<void>;
 }
 
 /** OS-chosen ports that land on another pair's remembered port are drawn again, this often. */
@@ -54,13 +56,14 @@ export class PortAllocator {
 
   /**
    * Listens for `key` (a peer/app pair): on its previous port when that is
-   * free, else on the next free port of the range, else on an OS-chosen port.
+   * free (and in the range, if there is one: the range may have changed since),
+   * else on the next free port of the range, else on an OS-chosen port.
    *
    * @throws {PortsExhaustedError} when a range is set and no port in it is free.
    */
   listen(key: string): Deno.TcpListener {
     const previous = this.#remembered.get(key);
-    if (previous !== undefined) {
+    if (previous !== undefined && this.#inRange(previous)) {
       const listener = this.#tryListen(previous);
       if (listener) return listener;
     }
@@ -99,6 +102,10 @@ export class PortAllocator {
     } finally {
       for (const listener of held) listener.close();
     }
+  }
+
+  #inRange(port: number): boolean {
+    return !this.#range || (port >= this.#range.from && port <= this.#range.to);
   }
 
   /** True when `port` was last used by another pair. */

@@ -64,3 +64,16 @@ Deno.test("port allocator: a pair whose old port is taken moves on and remembers
   first.close();
   second.close();
 });
+
+Deno.test("port allocator: a remembered port outside the range (changed since) is not taken again", () => {
+  const range = freeRange(1);
+  // Free now, but outside the range: the range wins.
+  const outside = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const old = outside.addr.port;
+  outside.close();
+  const book = new Map<string, number>([["edge/web", old]]);
+  const listener = new PortAllocator("127.0.0.1", range, book).listen("edge/web");
+  assert.equal(listener.addr.port, range.from);
+  assert.equal(book.get("edge/web"), range.from);
+  listener.close();
+});

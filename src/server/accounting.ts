@@ -15,7 +15,7 @@
  */
 
 import { type AppTraffic, type Traffic, TrafficLedger } from "../metrics/mod.ts";
-import { pairKey } from "./port_assignments.ts";
+import { pairKey } from "../client/mod.ts";
 
 /** How long the counters of a gone app must stay still before its ledger is dropped. */
 export const IDLE_SERIES_MS = 15 * 60_000;

@@ -15,7 +15,7 @@ import type { Acceptor, PendingRequest } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { DEFAULT_DENY_FOR_MS, type DeniedKey, type DenyList } from "./deny_list.ts";
 import type { PeerRegistry } from "./peers.ts";
-import type { PortAssignments } from "./port_assignments.ts";
+import type { PortAssignments } from "../client/mod.ts";
 
 /** A peer as the admin API lists it ({@linkcode PeerEntry}), with its traffic. */
 export interface PeerInfo extends PeerEntry, Traffic {}

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { carryToUpstream } from "../client/mod.ts";
+import { carryToUpstream, pairKey } from "../client/mod.ts";
 import { type Logger, LogTally } from "../log/mod.ts";
 import {
   addTraffic,
@@ -30,7 +30,6 @@ import {
   type OfferSpec,
   ResetCode,
 } from "../protocol/mod.ts";
-import { pairKey } from "./port_assignments.ts";
 
 /** An offer as the server lists it, with its traffic summed over the peers that used it. */
 export interface OfferedApp extends Traffic {

@@ -7,14 +7,13 @@
  * @module
  */
 
-import { AppListener, type PortAllocator } from "../client/mod.ts";
+import { AppListener, pairKey, type PortAllocator } from "../client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Flow } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import { type AppInfo, GoAwayCode, nameProblem } from "../protocol/mod.ts";
 import type { ServerAccounting } from "./accounting.ts";
 import type { AppEvent, Observers } from "./observers.ts";
-import { pairKey } from "./port_assignments.ts";
 
 /** A connected and accepted client. */
 export class Peer {

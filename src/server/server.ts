@@ -8,7 +8,7 @@
  * @module
  */
 
-import { PortAllocator, type PortRange } from "../client/mod.ts";
+import { PortAllocator, type PortAssignments, type PortRange } from "../client/mod.ts";
 import type { Identity, SessionOptions } from "../crypto/mod.ts";
 import { type Logger, LogTally, silentLogger } from "../log/mod.ts";
 import type { ServerStats } from "../metrics/mod.ts";
@@ -28,7 +28,6 @@ import { type DeniedKey, DenyList } from "./deny_list.ts";
 import { Observers, type ServerObserver } from "./observers.ts";
 import { type OfferedApp, ServerOffers } from "./offers.ts";
 import { PeerRegistry } from "./peers.ts";
-import type { PortAssignments } from "./port_assignments.ts";
 
 /** Configuration of {@linkcode WormholeServer}. */
 export interface ServerOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MemoryStateBackend, StateStore } from "../state/mod.ts";
-import { PortAllocator } from "../client/mod.ts";
+import { PortAllocator } from "./port_allocator.ts";
 import { quietPorts } from "../testing.ts";
 import { MAX_PORTS_PER_PEER, pairKey, PortAssignments, PORTS_ENTRY } from "./port_assignments.ts";
 

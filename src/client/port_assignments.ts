@@ -1,23 +1,28 @@
 /**
- * The listener port each (peer, app) had, kept in the server's state (entry
- * `ports.json`), so that after a server restart a pair gets its port back
- * when it is free.
+ * The listener port each (peer, app) had, kept in a state document so that
+ * after a restart a pair gets its port back when it is free: the server's
+ * (entry `ports.json`, the ports of its peers' apps) and the client's (entry
+ * `offered-ports.json`, the ports of the apps the server offers it, under
+ * the server's name).
  *
  * @module
  */
 
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
-import type { PortBook } from "../client/mod.ts";
+import type { PortBook } from "./port_allocator.ts";
 
 /** Entry of the server's state holding the port assignments. */
 export const PORTS_ENTRY = "ports.json";
 
+/** Entry of the client's state holding the ports of the apps offered to it. */
+export const OFFERED_PORTS_ENTRY = "offered-ports.json";
+
 /**
- * Assignments kept per peer: the most recently assigned. Apps that come and
- * go must not grow the state (a Secret holds at most 1 MiB) without end;
- * twice the default `--max-apps` keeps every live app's port and many gone
- * ones'.
+ * Assignments kept per peer (on a client: the server): the most recently
+ * assigned. Apps that come and go must not grow the state (a Secret holds at
+ * most 1 MiB) without end; twice the default `--max-apps` keeps every live
+ * app's port and many gone ones'.
  */
 export const MAX_PORTS_PER_PEER = 512;
 
@@ -33,27 +38,29 @@ export function pairKey(peer: string, app: string): string {
   return `${peer}\0${app}`;
 }
 
-/** Port assignments in the server's state; an unreadable entry counts as empty (logged). */
+/** Port assignments in a process's state; an unreadable entry counts as empty (logged). */
 export class PortAssignments implements PortBook {
   #state: StateStore;
+  #entry: string;
   #log: Logger;
   #parsed: { text: string | undefined; ports: Map<string, number> } | null = null;
   #writes = new Set<Promise<unknown>>();
 
-  /** Assignments kept in `state`. */
-  constructor(state: StateStore, options?: { logger?: Logger }) {
+  /** Assignments kept in `state`, in `entry` (default {@linkcode PORTS_ENTRY}). */
+  constructor(state: StateStore, options?: { logger?: Logger; entry?: string }) {
     this.#state = state;
+    this.#entry = options?.entry ?? PORTS_ENTRY;
     this.#log = options?.logger ?? silentLogger;
   }
 
   #ports(): Map<string, number> {
-    const text = this.#state.get(PORTS_ENTRY);
+    const text = this.#state.get(this.#entry);
     if (this.#parsed && this.#parsed.text === text) return this.#parsed.ports;
     let ports = new Map<string, number>();
     try {
-      ports = parsePorts(text, this.#state.describe(PORTS_ENTRY));
+      ports = parsePorts(text, this.#state.describe(this.#entry));
     } catch (error) {
-      // Ports are a convenience: a damaged entry must not keep the server from exposing apps.
+      // Ports are a convenience: a damaged entry must not keep apps from being listened for.
       this.#log.warn("ignoring the stored port assignments", { error });
     }
     this.#parsed = { text, ports };
@@ -103,11 +110,12 @@ export class PortAssignments implements PortBook {
   }
 
   #change(edit: (ports: Map<string, number>) => boolean): void {
-    const where = this.#state.describe(PORTS_ENTRY);
+    const where = this.#state.describe(this.#entry);
+    const entry = this.#entry;
     const write = this.#state.update((entries) => {
       let ports: Map<string, number>;
       try {
-        ports = parsePorts(entries[PORTS_ENTRY], where);
+        ports = parsePorts(entries[entry], where);
       } catch {
         ports = new Map();
       }
@@ -117,7 +125,7 @@ export class PortAssignments implements PortBook {
         const [peer, app] = key.split("\0");
         return { peer, app, port };
       });
-      return { [PORTS_ENTRY]: JSON.stringify({ version: 1, ports: list }, null, 2) + "\n" };
+      return { [entry]: JSON.stringify({ version: 1, ports: list }, null, 2) + "\n" };
     }).catch((error) => this.#log.warn("cannot store the port assignments", { error }))
       .finally(() => this.#writes.delete(write));
     this.#writes.add(write);
