@@ -20,7 +20,12 @@ import {
   treeRssKiB,
 } from "../lib/proc.ts";
 import { waitForPort } from "../lib/net.ts";
-import { loopbackServerArgs, PERMISSIONS, V8_FLAGS } from "../../lib/wormhole_process.ts";
+import {
+  loopbackServerArgs,
+  PERMISSIONS,
+  RUNTIME_ENV,
+  V8_FLAGS,
+} from "../../lib/wormhole_process.ts";
 import { startDelayProxy } from "../lib/measure.ts";
 import { type BenchSystem, type Ports, Unavailable } from "./types.ts";
 
@@ -33,6 +38,17 @@ const START_TIMEOUT_MS = 30_000;
 const RUN_FLAGS = Deno.env.has("BENCH_V8_FLAGS")
   ? PERMISSIONS.map((f) => f === V8_FLAGS ? `--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}` : f)
   : PERMISSIONS;
+// The environment every way of running wormhole sets; BENCH_RUNTIME_ENV="NAME=VALUE …" adds to or
+// replaces it (MALLOC_ARENA_MAX=0 is glibc's default), for experiments.
+const RUN_ENV: Record<string, string> = {
+  ...RUNTIME_ENV,
+  ...Object.fromEntries(
+    (Deno.env.get("BENCH_RUNTIME_ENV") ?? "").split(/\s+/).filter(Boolean).map((pair) => {
+      const eq = pair.indexOf("=");
+      return eq > 0 ? [pair.slice(0, eq), pair.slice(eq + 1)] : [pair, ""];
+    }),
+  ),
+};
 const APPS = ["iperf", "http", "tcp"] as const;
 // BENCH_WORMHOLE_ARGS="--flag value …": extra flags for both server and client, for experiments.
 const EXTRA_ARGS = (Deno.env.get("BENCH_WORMHOLE_ARGS") ?? "").split(/\s+/).filter(Boolean);
@@ -117,7 +133,7 @@ export const wormhole: BenchSystem = {
           "dummy",
           ...EXTRA_ARGS,
         ]),
-      ]);
+      ], { env: RUN_ENV });
       procs.push(server);
       const [wsUrl, adminUrl] = await Promise.all([
         loggedUrl(server, "tunnel listening"),
@@ -150,7 +166,7 @@ export const wormhole: BenchSystem = {
         "--state-dir",
         `${dir}/client`,
         ...EXTRA_ARGS,
-      ]);
+      ], { env: RUN_ENV });
       procs.push(client);
       const ports = await pollApps(adminUrl, client);
       const entry: Ports = {

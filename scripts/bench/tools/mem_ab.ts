@@ -5,7 +5,7 @@
 //
 //   npx deno run -A scripts/bench/tools/mem_ab.ts [CHECKOUT] [--size 1G] [--streams 1]
 //       [--v8 FLAGS] [--client-v8 EXTRA] [--gc-log FILE] [--samples FILE] [--label L] [--rtt MS]
-//       [--seconds N] [-- ARGS…]
+//       [--seconds N] [--env NAME=VALUE]… [-- ARGS…]
 //
 // CHECKOUT (default: this one) is the repository whose mod.ts and mem_probe.ts run, so that two
 // builds can be run alternately (interleaved A/B). --v8 replaces the V8 flags of both processes
@@ -13,8 +13,10 @@
 // output goes to --gc-log), --samples keeps the probe's samples. ARGS go to server and client.
 // --rtt puts this checkout's delay proxy (tools/delay_proxy.ts) between client and server, each
 // direction delayed by half of it, as in the bench's WAN rows. --seconds N runs iperf3 for N
-// seconds after a first one left out (the steady state) instead of sending --size.
-import { V8_FLAGS } from "../../lib/wormhole_process.ts";
+// seconds after a first one left out (the steady state) instead of sending --size. Both wormhole
+// processes get the project's RUNTIME_ENV; --env adds to or replaces it (MALLOC_ARENA_MAX=0 is
+// glibc's default).
+import { RUNTIME_ENV, V8_FLAGS } from "../../lib/wormhole_process.ts";
 
 const argv = [...Deno.args];
 const rest = argv.includes("--") ? argv.splice(argv.indexOf("--")).slice(1) : [];
@@ -31,6 +33,13 @@ const keepSamples = flag("--samples", "");
 const label = flag("--label", "");
 const rtt = Number(flag("--rtt", "-1"));
 const seconds = flag("--seconds", "");
+const env: Record<string, string> = { ...RUNTIME_ENV };
+for (let i = argv.indexOf("--env"); i >= 0; i = argv.indexOf("--env")) {
+  const [, pair = ""] = argv.splice(i, 2);
+  const eq = pair.indexOf("=");
+  if (eq <= 0) throw new Error(`--env needs NAME=VALUE, not "${pair}"`);
+  env[pair.slice(0, eq)] = pair.slice(eq + 1);
+}
 const root = argv[0] ?? new URL("../../../", import.meta.url).pathname;
 
 const dir = await Deno.makeTempDir({ prefix: "mem_ab" });
@@ -69,7 +78,7 @@ try {
     ...["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--log-format", "json"],
     ...["--state-dir", `${dir}/server`, "--listen-host", "127.0.0.1", "--acceptor", "dummy"],
     ...rest,
-  ]);
+  ], env);
   const log: string[] = [];
   void lines(server.stdout, log);
   void lines(server.stderr, log);
@@ -111,7 +120,7 @@ try {
     ...["--server", tunnel, "--name", "bench", "--expose", `iperf=127.0.0.1:${iperfPort}`],
     ...["--log-format", "json", "--state-dir", `${dir}/client`],
     ...rest,
-  ], { MEM_PROBE_OUT: samples });
+  ], { ...env, MEM_PROBE_OUT: samples });
   void client.stdout.pipeTo((await Deno.open(gcLog, { write: true, create: true })).writable);
   void client.stderr.pipeTo(new WritableStream());
   let entry = 0;
