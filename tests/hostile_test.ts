@@ -100,6 +100,34 @@ Deno.test("hostile: out of file descriptors, the server keeps its listeners and 
   await client.stop();
 });
 
+Deno.test("hostile: the server starts with its soft open-files limit raised to the hard one", async () => {
+  await using dir = await tempDir();
+  // The runtime does it (Deno raises RLIMIT_NOFILE when it starts): a shell's
+  // soft limit of 1,024 is not what bounds the server.
+  const server = await startServer(
+    `${dir.path}/server`,
+    [],
+    undefined,
+    undefined,
+    ["prlimit", "--nofile=128:4096"],
+  );
+  await using _server = server.proc;
+  // Read with prlimit: reading /proc/<pid>/limits takes --allow-all in Deno.
+  const { stdout } = await new Deno.Command("prlimit", {
+    args: [
+      "--pid",
+      String(server.proc.pid),
+      "--nofile",
+      "--raw",
+      "--noheadings",
+      "-o",
+      "SOFT,HARD",
+    ],
+  }).output();
+  const limits = new TextDecoder().decode(stdout).trim().split(/\s+/);
+  assert.deepEqual(limits, ["4096", "4096"]);
+});
+
 Deno.test("hostile: --max-handshakes keeps idle sockets from exhausting descriptors", async () => {
   await using dir = await tempDir();
   await using upstream = echoUpstream();

@@ -88,6 +88,8 @@ export class ManualAcceptor implements Acceptor {
   #board: PendingBoard | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #renewal: number | undefined;
+  /** A publish of the board waits to run; it will take the list as it is then. */
+  #publishQueued = false;
 
   /**
    * Creates a manual acceptor over `store`. At most `maxPending` requests
@@ -265,7 +267,14 @@ export class ManualAcceptor implements Acceptor {
       clearInterval(this.#renewal);
       this.#renewal = undefined;
     }
-    this.#syncing = this.#syncing.then(() => board.publish(local)).catch((error) =>
+    // A burst of changes (a flood of fresh keys waiting, replacing and
+    // expiring each other) costs one write of the latest list, not one each.
+    if (this.#publishQueued) return;
+    this.#publishQueued = true;
+    this.#syncing = this.#syncing.then(() => {
+      this.#publishQueued = false;
+      return board.publish(this.pending().filter((r) => r.replica === board.replica));
+    }).catch((error) =>
       this.#log.warn("cannot publish the pending requests to the other replicas", { error })
     );
   }

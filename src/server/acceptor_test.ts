@@ -1,12 +1,25 @@
 import assert from "node:assert/strict";
 import { ApprovalConflictError, DummyAcceptor, ManualAcceptor } from "./acceptor.ts";
 import { ApprovalStore } from "./approvals.ts";
+import { MemoryStateBackend, type StateSnapshot, StateStore } from "../state/mod.ts";
 
 const FP_A = "a".repeat(40);
 const FP_B = "b".repeat(40);
 
 function request(name: string, fingerprint: string, signal = new AbortController().signal) {
   return { name, fingerprint, remote: "127.0.0.1:1", signal };
+}
+
+/** State in memory whose writes fail while `full` is set, as on a full disk. */
+class FullDisk extends MemoryStateBackend {
+  full = false;
+  override write(
+    entries: Readonly<Record<string, string>>,
+    base: StateSnapshot,
+  ): Promise<StateSnapshot> {
+    if (this.full) return Promise.reject(new Error("No space left on device"));
+    return super.write(entries, base);
+  }
 }
 
 Deno.test("acceptor: dummy accepts everyone", async () => {
@@ -143,4 +156,23 @@ Deno.test("acceptor: IPv6 remotes are grouped by address", async () => {
   });
   acceptor.decline(FP_B);
   await second;
+});
+
+Deno.test("acceptor: regression: an approval that cannot be saved is reported and kept nowhere (memory = disk)", async () => {
+  const disk = new FullDisk();
+  const store = ApprovalStore.open(await StateStore.open(disk));
+  const acceptor = new ManualAcceptor(store);
+  const decision = acceptor.decide(request("edge", FP_A));
+  disk.full = true;
+  await assert.rejects(acceptor.accept(FP_A), /No space left on device/);
+  // Not approved in memory either (a restart would forget it), and still waiting.
+  assert.equal(store.get(FP_A), undefined);
+  assert.deepEqual(store.list(), []);
+  assert.deepEqual(acceptor.pending().map((p) => p.fingerprint), [FP_A]);
+  // Room again: the operator's retry approves it, in memory and in the state.
+  disk.full = false;
+  assert.equal(await acceptor.accept(FP_A), true);
+  assert.deepEqual(await decision, { accepted: true });
+  const reopened = ApprovalStore.open(await StateStore.open(disk));
+  assert.equal(reopened.get(FP_A)?.name, "edge");
 });

@@ -20,6 +20,20 @@ import { pairKey } from "../client/mod.ts";
 /** How long the counters of a gone app must stay still before its ledger is dropped. */
 export const IDLE_SERIES_MS = 15 * 60_000;
 
+/**
+ * At most this often a new ledger sweeps the others, so that a server nobody
+ * scrapes drops gone apps' ledgers too.
+ */
+export const SWEEP_EVERY_MS = 60_000;
+
+/** What a {@linkcode ServerAccounting} needs to sweep on its own. */
+export interface AccountingOptions {
+  /** Whether `app` of `peer` is exposed now. */
+  exposed?: (peer: string, app: string) => boolean;
+  /** Milliseconds on a monotonic clock (tests replace it). */
+  now?: () => number;
+}
+
 interface Entry {
   peer: string;
   app: string;
@@ -31,6 +45,9 @@ interface Entry {
 
 /** Counters of one server, read by its stats. */
 export class ServerAccounting {
+  #exposed?: (peer: string, app: string) => boolean;
+  #now: () => number;
+  #lastSweep = -Infinity;
   #traffic = new Map<string, Entry>();
   #retired = new Map<string, Traffic>();
   #handshakeFailures = new Map<string, number>();
@@ -39,11 +56,25 @@ export class ServerAccounting {
   /** App announces refused because their peer had `maxApps` apps. */
   appsRefused = 0;
 
+  /**
+   * Counters that, given `exposed`, also sweep when a new ledger is made (at
+   * most every {@linkcode SWEEP_EVERY_MS}), not only before a scrape.
+   */
+  constructor(options: AccountingOptions = {}) {
+    this.#exposed = options.exposed;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
   /** The ledger of `app` of `peer`, the same one every time. */
   ledger(peer: string, app: string): TrafficLedger {
     const key = pairKey(peer, app);
     let entry = this.#traffic.get(key);
     if (!entry) {
+      const now = this.#now();
+      if (this.#exposed && now - this.#lastSweep >= SWEEP_EVERY_MS) {
+        this.#lastSweep = now;
+        this.sweep(this.#exposed, now);
+      }
       entry = { peer, app, ledger: new TrafficLedger(), seen: "", stillSince: 0 };
       this.#traffic.set(key, entry);
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IDLE_SERIES_MS, ServerAccounting } from "./accounting.ts";
+import { IDLE_SERIES_MS, ServerAccounting, SWEEP_EVERY_MS } from "./accounting.ts";
 
 /** One finished connection of `bytes` each way on `app` of `peer`. */
 function carry(accounting: ServerAccounting, peer: string, app: string, bytes: number): void {
@@ -30,6 +30,20 @@ Deno.test("accounting: regression: apps that come and go do not leave a series e
     bytesIn: 50_000,
     bytesOut: 50_000,
   });
+});
+
+Deno.test("accounting: regression: a server nobody scrapes drops gone apps' ledgers too", () => {
+  let now = 0;
+  const accounting = new ServerAccounting({ exposed: () => false, now: () => now });
+  // One app a second comes, carries a connection and goes, for 5,000 s; no scrape sweeps.
+  for (let i = 0; i < 5_000; i++) {
+    now = i * 1000;
+    carry(accounting, "edge", `churn-${i}`, 10);
+  }
+  // Those of the last idle period (and two sweep intervals) are kept, the older are dropped.
+  const kept = accounting.traffic().length;
+  assert.ok(kept <= (IDLE_SERIES_MS + 2 * SWEEP_EVERY_MS) / 1000, `${kept} of 5,000 ledgers kept`);
+  assert.equal(accounting.retired("edge")?.streamsTotal, 5_000 - kept);
 });
 
 Deno.test("accounting: a gone app with an open connection, or still moving, is never dropped", () => {

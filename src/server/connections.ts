@@ -8,7 +8,6 @@
 
 import {
   type Decision,
-  HandshakeError,
   type Identity,
   linkChannel,
   type PeerHello,
@@ -32,12 +31,13 @@ import {
   nameProblem,
   ProtocolError,
 } from "../protocol/mod.ts";
-import { startKeepalive, type WebSocketLink, WebSocketProtocolError } from "../transport/mod.ts";
+import { startKeepalive, type WebSocketLink } from "../transport/mod.ts";
 import { VERSION } from "../version.ts";
 import type { ServerAccounting } from "./accounting.ts";
 import type { Acceptor } from "./acceptor.ts";
 import type { ApprovalStore } from "./approvals.ts";
 import { DEFAULT_HANDSHAKE_LIMITS, hostOf, TokenBuckets } from "./handshake_limits.ts";
+import { handshakeFailureCode } from "./failure_code.ts";
 import type { DenyList } from "./deny_list.ts";
 import type { ServerOffers } from "./offers.ts";
 import type { Peer, PeerRegistry } from "./peers.ts";
@@ -175,16 +175,7 @@ export class TunnelConnections {
 
   /** Logs and counts a failed handshake, labelled by meaning. */
   #failed(link: WebSocketLink, error: unknown, gone: AbortSignal, log: Logger): void {
-    // A HandshakeError's code; the peer leaving while the operator decides
-    // aborts with a DOMException, which is still "closed"; a link closed for
-    // bad WebSocket input (too big, text, unmasked) is "websocket".
-    const code = link.error instanceof WebSocketProtocolError
-      ? "websocket"
-      : error instanceof HandshakeError
-      ? error.code
-      : gone.aborted
-      ? "closed"
-      : "internal";
+    const code = handshakeFailureCode(error, link.error, gone.aborted);
     const cause = code === "websocket" ? link.error : error;
     if (code === "closed") log.debug("peer left during the handshake");
     else if (code === "denied") log.info("refused a denied key", { error });

@@ -111,3 +111,41 @@ Deno.test("pending board: regression: entries lapse on the reader's clock, so re
     await b.state.close();
   }
 });
+
+Deno.test("pending board: regression: a burst of join requests costs one write of the latest list, not one each", async () => {
+  const view = new SharedDocument().view();
+  let writes = 0;
+  const counted = {
+    ...view,
+    write: (...args: Parameters<typeof view.write>) => {
+      writes++;
+      return view.write(...args);
+    },
+  };
+  const state = await StateStore.open(counted);
+  const board = new PendingBoard(state, "a");
+  const acceptor = new ManualAcceptor(ApprovalStore.open(state), { board });
+  const gone = new AbortController();
+  // 200 fresh keys from 50 addresses in one go, as a flood sends them: each
+  // waits, or expires its address's oldest, and each of those changes the list.
+  const decisions = [];
+  for (let i = 0; i < 200; i++) {
+    decisions.push(acceptor.decide({
+      name: `edge-${i}`,
+      fingerprint: i.toString(16).padStart(40, "0"),
+      remote: `10.0.0.${i % 50}:4000`,
+      signal: gone.signal,
+    }));
+  }
+  await acceptor.settled();
+  assert.equal(writes, 1, `${writes} writes of the shared state`);
+  // That one write has the list as it ended.
+  const fingerprints = (list: { fingerprint: string }[]) => list.map((r) => r.fingerprint).sort();
+  assert.equal(acceptor.pending().length, 32);
+  assert.deepEqual(fingerprints(board.list()), fingerprints(acceptor.pending()));
+  gone.abort();
+  await Promise.all(decisions);
+  await acceptor.settled();
+  assert.equal(state.get(PENDING_ENTRY), undefined, "the entry is gone with the last request");
+  await state.close();
+});

@@ -113,7 +113,9 @@ export class WormholeServer {
   #log: Logger;
   #endpoint!: TunnelEndpoint;
   #abort = new AbortController();
-  #accounting = new ServerAccounting();
+  #accounting = new ServerAccounting({
+    exposed: (peer, app) => this.#peers.get(peer)?.apps.has(app) ?? false,
+  });
   #observers: Observers;
   #peers: PeerRegistry;
   #connections: TunnelConnections;

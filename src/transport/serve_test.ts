@@ -199,6 +199,21 @@ Deno.test("serve: after the server closes a link it keeps nothing more and cuts 
   assert.equal(server.records.length, 0);
 });
 
+Deno.test("serve: regression: a peer that ignores the server's close and sends nothing is cut at the close deadline", async () => {
+  await using server = await endpoint();
+  const raw = await rawUpgrade(server.tunnel.addr.port);
+  await until(() => server.links.length === 1, "the link");
+  const link = server.links[0];
+  link.close("hello timeout");
+  // The peer reads the close, never answers it and stays silent: no read
+  // limit ends this connection, only the deadline (it stayed ESTABLISHED).
+  assert.equal(await readCloseCode(raw), CloseCode.Normal);
+  assert.equal(await raw.conn.read(new Uint8Array(16)).catch(() => null), null);
+  raw.conn.close();
+  await link.finished;
+  assert.equal(server.tunnel.handshakes(), 0, "the cut connection frees its handshake slot");
+});
+
 Deno.test("serve: a client that pings and never reads gets no pong queue: one waits at most", async () => {
   await using server = await endpoint();
   const raw = await rawUpgrade(server.tunnel.addr.port);

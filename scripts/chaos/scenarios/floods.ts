@@ -24,6 +24,35 @@ export const FLOOD_P99_FACTOR = 5;
  */
 export const FLOOD_RSS_GROWTH_MIB = 64;
 
+/**
+ * The least share of its asked size a flood must reach: a flood the tool
+ * could not drive (its pacing waits for the server, 256 attempts at most in
+ * flight) would make the approved peer's checks pass without the attack.
+ */
+export const FLOOD_SIZE_SHARE = 0.9;
+
+/**
+ * What a flood was asked to do and what its tool's `done` report says it
+ * did: idle sockets opened, or handshakes started (`amount` a second for
+ * `seconds`); null for the Ping flooder, which sends as fast as it can.
+ */
+export function floodSize(
+  mode: string,
+  amount: number,
+  seconds: number,
+  report: Record<string, unknown>,
+): { asked: number; reached: number } | null {
+  switch (mode) {
+    case "idle":
+      return { asked: amount, reached: Number(report.opened) };
+    case "handshakes":
+    case "replay":
+      return { asked: amount * seconds, reached: Number(report.started) };
+    default:
+      return null;
+  }
+}
+
 /** How long after a flood the server may take to answer /readyz again. */
 const READY_WITHIN_MS = 10_000;
 
@@ -100,6 +129,17 @@ async function oneFlood(ctx: Context, scenario: string, flood: Flood): Promise<v
     const transferInFlood = !finished;
     await sampling;
     const report = (await done).done as Record<string, unknown>;
+    const size = floodSize(flood.mode, flood.amount, profile.floodSeconds, report);
+    if (size) {
+      checks.add({
+        scenario,
+        name: `flood reached ≥ ${FLOOD_SIZE_SHARE * 100} % of its size`,
+        pass: size.reached >= size.asked * FLOOD_SIZE_SHARE,
+        measured: `${format(size.reached)} of ${format(size.asked)}`,
+        limit: `≥ ${format(size.asked * FLOOD_SIZE_SHARE)}`,
+        figures: size,
+      });
+    }
     const limit = Math.max(ctx.quiet.p99, 0) * FLOOD_P99_FACTOR;
     checks.atMost(
       scenario,
