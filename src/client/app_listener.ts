@@ -7,13 +7,19 @@
  * @module
  */
 
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogTally } from "../log/mod.ts";
 import type { TrafficLedger } from "../metrics/mod.ts";
 import { type Mux, type MuxStream, pipe, StreamResetError } from "../mux/mod.ts";
 import { type AppInfo, ResetCode } from "../protocol/mod.ts";
 
-/** Pause after an accept error that is not the listener closing, in ms. */
-const ACCEPT_RETRY_MS = 100;
+/**
+ * Pause after an accept error that is not the listener closing (e.g. out of
+ * file descriptors), in ms: the first, and the most it doubles to.
+ */
+const ACCEPT_RETRY_MS = [100, 2000] as const;
+
+/** The message of a failed accept of an app listener (with `count`, see {@linkcode LogTally}). */
+export const ACCEPT_FAILED = "cannot accept connections for an app, retrying";
 
 /** Listens for one app and carries each connection through the tunnel. */
 export class AppListener {
@@ -27,15 +33,20 @@ export class AppListener {
   #ledger: TrafficLedger;
   #log: Logger;
   #track: (work: Promise<unknown>) => void;
+  #acceptFailures: LogTally;
   #closed = false;
   #loop: Promise<void>;
+  /** Ends the pause after a failed accept (set while it lasts). */
+  #wake: (() => void) | undefined;
   /** Streams carried now, so that {@linkcode abort} can reset them. */
   #streams = new Set<MuxStream>();
 
   /**
    * Starts accepting on `listener`. Connections are counted in `ledger`,
    * which outlives the listener; `track` registers work the server awaits
-   * on shutdown.
+   * on shutdown. Failed accepts are counted in `acceptFailures`, which the
+   * listeners of one owner share: out of file descriptors, every listener
+   * fails at once, and the log gets one line per interval, not one per app.
    */
   constructor(
     app: AppInfo,
@@ -44,6 +55,7 @@ export class AppListener {
     ledger: TrafficLedger,
     log: Logger,
     track: (work: Promise<unknown>) => void,
+    acceptFailures: LogTally = new LogTally(log, ACCEPT_FAILED),
   ) {
     this.app = app;
     this.#listener = listener;
@@ -54,6 +66,7 @@ export class AppListener {
     this.endpoint = `${host}:${addr.port}`;
     this.#log = log.with({ app: app.name, endpoint: this.endpoint });
     this.#track = track;
+    this.#acceptFailures = acceptFailures;
     this.#loop = this.#acceptLoop();
   }
 
@@ -63,18 +76,34 @@ export class AppListener {
   }
 
   async #acceptLoop(): Promise<void> {
+    let retryMs: number = ACCEPT_RETRY_MS[0];
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) return;
-        this.#log.warn("accept failed", { error });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        // Connections wait in the backlog meanwhile.
+        this.#acceptFailures.add({ app: this.app.name, endpoint: this.endpoint, error, retryMs });
+        await this.#pause(retryMs);
+        retryMs = Math.min(retryMs * 2, ACCEPT_RETRY_MS[1]);
         continue;
       }
+      retryMs = ACCEPT_RETRY_MS[0];
       this.#handle(conn);
     }
+  }
+
+  /** Resolves after `ms`, or at once when the listener closes. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#wake?.(), ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
   }
 
   #handle(conn: Deno.TcpConn): void {
@@ -124,6 +153,7 @@ export class AppListener {
     } catch {
       // Already closed.
     }
+    this.#wake?.();
     await this.#loop;
   }
 

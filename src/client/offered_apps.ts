@@ -12,11 +12,11 @@
  * @module
  */
 
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogTally } from "../log/mod.ts";
 import { type ClientAppTraffic, Flow, TrafficLedger } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import type { AppInfo } from "../protocol/mod.ts";
-import { AppListener } from "./app_listener.ts";
+import { ACCEPT_FAILED, AppListener } from "./app_listener.ts";
 import { PortAllocator, type PortBook, type PortRange } from "./port_allocator.ts";
 import { pairKey } from "./port_assignments.ts";
 
@@ -61,6 +61,8 @@ export class OfferedApps {
   #ports: PortAllocator;
   #book: PortBook;
   #log: Logger;
+  /** Failed accepts of every offered app's listener (see {@linkcode AppListener}). */
+  #acceptFailures: LogTally;
   #listeners = new Map<string, AppListener>();
   #traffic = new Map<string, TrafficLedger>();
   /** Changes run one at a time, in the order the server sent them. */
@@ -77,6 +79,7 @@ export class OfferedApps {
       this.#book,
     );
     this.#log = options.log.with({ flow: Flow.ToCenter });
+    this.#acceptFailures = new LogTally(this.#log, ACCEPT_FAILED);
   }
 
   /** The server's name, as offers are listed. */
@@ -133,7 +136,15 @@ export class OfferedApps {
     }
     let ledger = this.#traffic.get(app.name);
     if (!ledger) this.#traffic.set(app.name, ledger = new TrafficLedger());
-    const appListener = new AppListener(app, listener, mux, ledger, this.#log, this.#options.track);
+    const appListener = new AppListener(
+      app,
+      listener,
+      mux,
+      ledger,
+      this.#log,
+      this.#options.track,
+      this.#acceptFailures,
+    );
     this.#listeners.set(app.name, appListener);
     this.#log.info("offered app listening", { app: app.name, endpoint: appListener.endpoint });
     this.#changed();

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { AppListener, pairKey, type PortAllocator } from "../client/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { ACCEPT_FAILED, AppListener, pairKey, type PortAllocator } from "../client/mod.ts";
+import { type Logger, LogTally } from "../log/mod.ts";
 import { Flow } from "../metrics/mod.ts";
 import type { Mux } from "../mux/mod.ts";
 import { type AppInfo, GoAwayCode, nameProblem } from "../protocol/mod.ts";
@@ -57,10 +57,13 @@ export interface PeerRegistryOptions {
 export class PeerRegistry {
   #peers = new Map<string, Peer>();
   #options: PeerRegistryOptions;
+  /** Failed accepts of every app listener: out of file descriptors they all fail at once. */
+  #acceptFailures: LogTally;
 
   /** An empty registry. */
   constructor(options: PeerRegistryOptions) {
     this.#options = options;
+    this.#acceptFailures = new LogTally(options.log, ACCEPT_FAILED);
   }
 
   /** The peer named `name`, if connected. */
@@ -146,6 +149,7 @@ export class PeerRegistry {
       accounting.ledger(peer.name, app.name),
       log.with({ flow: Flow.ToEdge }),
       this.#options.track,
+      this.#acceptFailures,
     );
     peer.apps.set(app.name, appListener);
     log.info("app exposed", { app: app.name, endpoint: appListener.endpoint });
