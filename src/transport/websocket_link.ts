@@ -104,8 +104,13 @@ export class WebSocketLink implements RecordLink {
   #fragmentsSize = 0;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #done = Promise.withResolvers<void>();
-  /** Resolved by `#shutdown`, so that a paused read loop never outlives the link. */
-  #shutDown = Promise.withResolvers<void>();
+  /**
+   * Ends the read loop's pause, called by `#shutdown` so that a paused read
+   * loop never outlives the link. (Racing each pause against one promise that
+   * lives as long as the link would add a reaction to it per pause, kept
+   * until the link closes: ~2,000 a GiB received.)
+   */
+  #endPause: (() => void) | undefined;
   #reader: Promise<void>;
 
   /** Bytes received, for metrics. */
@@ -305,7 +310,12 @@ export class WebSocketLink implements RecordLink {
 
   /** Waits while the handler asked for a pause (see `RecordHandler.record`), or until the link closed. */
   async #paused(pause: Promise<void> | undefined): Promise<void> {
-    if (pause) await Promise.race([pause, this.#shutDown.promise]);
+    if (!pause || this.#closed) return;
+    const ended = Promise.withResolvers<void>();
+    this.#endPause = ended.resolve;
+    pause.then(ended.resolve, ended.resolve);
+    await ended.promise;
+    this.#endPause = undefined;
   }
 
   /** Handles frames; returns the last pause the handler asked for. */
@@ -416,7 +426,7 @@ export class WebSocketLink implements RecordLink {
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#shutDown.resolve();
+    this.#endPause?.();
     this.#queue = [];
     this.#queued = 0;
     this.#fragments = [];

@@ -68,6 +68,7 @@ try {
   const sink = (await rig.appPort("a", "sink"))!;
 
   let lastSummary: Map<string, { count: number; size: number }> | null = null;
+  let lastClientSummary: Map<string, { count: number; size: number }> | null = null;
   const sample = async (phase: string) => {
     const before = await memorySample(server.pid);
     const v8 = inspector ? await inspector.v8(false) : {};
@@ -76,6 +77,17 @@ try {
     if (clientInspector) await clientInspector.v8(true);
     const client = await memorySample(a.process.pid);
     const clientMaps = JSON.stringify(mapMib(client.maps));
+    if (snapshots && clientInspector) {
+      const summary = await clientInspector.heapSummary();
+      if (lastClientSummary) {
+        const grown = [...summary].map(([k, v]) => {
+          const was = lastClientSummary!.get(k) ?? { count: 0, size: 0 };
+          return { k, count: v.count - was.count, size: v.size - was.size };
+        }).sort((x, y) => y.size - x.size).slice(0, 25);
+        log(`client heap grown since last: ${JSON.stringify(grown)}`);
+      }
+      lastClientSummary = summary;
+    }
     if (snapshots && inspector) {
       const summary = await inspector.heapSummary();
       if (lastSummary) {
