@@ -123,7 +123,8 @@ class Endpoint {
   #options: ServeTunnelOptions;
   #upgrading = new Set<Deno.Conn>();
   #upgrades = new Set<Promise<void>>();
-  #stop = Promise.withResolvers<void>();
+  /** Ends the accept loop's pause after a failed accept (set while it lasts). */
+  #wake: (() => void) | undefined;
   #stopped = false;
 
   constructor(listener: Deno.Listener, options: ServeTunnelOptions) {
@@ -131,7 +132,7 @@ class Endpoint {
     this.#options = options;
     const stop = () => {
       this.#stopped = true;
-      this.#stop.resolve();
+      this.#wake?.();
       try {
         listener.close();
       } catch {
@@ -168,12 +169,15 @@ class Endpoint {
 
   /** Resolves after `ms`, or at once when the endpoint stops. */
   #pause(ms: number): Promise<void> {
+    // Through a resolver the stop calls, not a reaction on a promise as old as
+    // the endpoint, which every pause would add to and none would remove.
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#stop.promise.then(() => {
+      const timer = setTimeout(() => this.#wake?.(), ms);
+      this.#wake = () => {
         clearTimeout(timer);
+        this.#wake = undefined;
         resolve();
-      });
+      };
     });
   }
 
