@@ -80,23 +80,13 @@ try {
     if (snapshots && clientInspector) {
       const summary = await clientInspector.heapSummary();
       if (lastClientSummary) {
-        const grown = [...summary].map(([k, v]) => {
-          const was = lastClientSummary!.get(k) ?? { count: 0, size: 0 };
-          return { k, count: v.count - was.count, size: v.size - was.size };
-        }).sort((x, y) => y.size - x.size).slice(0, 25);
-        log(`client heap grown since last: ${JSON.stringify(grown)}`);
+        log(`client heap grown since last: ${grown(summary, lastClientSummary)}`);
       }
       lastClientSummary = summary;
     }
     if (snapshots && inspector) {
       const summary = await inspector.heapSummary();
-      if (lastSummary) {
-        const grown = [...summary].map(([k, v]) => {
-          const was = lastSummary!.get(k) ?? { count: 0, size: 0 };
-          return { k, count: v.count - was.count, size: v.size - was.size };
-        }).sort((x, y) => y.size - x.size).slice(0, 25);
-        log(`heap grown since last: ${JSON.stringify(grown)}`);
-      }
+      if (lastSummary) log(`heap grown since last: ${grown(summary, lastSummary)}`);
       lastSummary = summary;
     }
     const line = { phase, server: before, v8, v8gc, afterGc, clientRss: client.rss, client };
@@ -142,6 +132,19 @@ try {
   await clientInspector?.close();
   await rig.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/** The 25 kinds of heap object that grew most from `was` to `now`, as JSON. */
+function grown(
+  now: Map<string, { count: number; size: number }>,
+  was: Map<string, { count: number; size: number }>,
+): string {
+  return JSON.stringify(
+    [...now].map(([k, v]) => {
+      const before = was.get(k) ?? { count: 0, size: 0 };
+      return { k, count: v.count - before.count, size: v.size - before.size };
+    }).sort((x, y) => y.size - x.size).slice(0, 25),
+  );
 }
 
 /**
