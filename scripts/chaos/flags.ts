@@ -1,6 +1,7 @@
 /**
  * The chaos suite's command line:
- * `[--long] [--json] [--out PATH|-] [--only LIST] [--client-env NAME=VALUE]…`.
+ * `[--long] [--json] [--out PATH|-] [--only LIST] [--server-env NAME=VALUE]…
+ * [--client-env NAME=VALUE]…`.
  *
  * @module
  */
@@ -16,6 +17,8 @@ export interface Flags {
   out?: string;
   /** Scenarios to run, in the given order. */
   only: string[];
+  /** Added to the server's environment (e.g. a glibc tunable, to compare). */
+  serverEnv: Record<string, string>;
   /** Added to the clients' environment (e.g. glibc's `MALLOC_ARENA_MAX`, to compare). */
   clientEnv: Record<string, string>;
 }
@@ -31,7 +34,13 @@ export class ChaosUsageError extends Error {
 
 /** Parses `args`; `scenarios` are the known names (the default list). */
 export function parseFlags(args: readonly string[], scenarios: readonly string[]): Flags {
-  const flags: Flags = { profile: SHORT, json: false, only: [...scenarios], clientEnv: {} };
+  const flags: Flags = {
+    profile: SHORT,
+    json: false,
+    only: [...scenarios],
+    serverEnv: {},
+    clientEnv: {},
+  };
   const value = (i: number, what: string) => {
     const next = args[i];
     if (next === undefined || next.startsWith("--")) {
@@ -53,11 +62,13 @@ export function parseFlags(args: readonly string[], scenarios: readonly string[]
         );
       }
       flags.only = list;
-    } else if (arg === "--client-env") {
+    } else if (arg === "--server-env" || arg === "--client-env") {
       const pair = value(++i, "NAME=VALUE");
       const eq = pair.indexOf("=");
-      if (eq <= 0) throw new ChaosUsageError(`--client-env needs NAME=VALUE, not "${pair}"`);
-      flags.clientEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+      if (eq <= 0) throw new ChaosUsageError(`${arg} needs NAME=VALUE, not "${pair}"`);
+      (arg === "--server-env" ? flags.serverEnv : flags.clientEnv)[pair.slice(0, eq)] = pair.slice(
+        eq + 1,
+      );
     } else throw new ChaosUsageError(`Unknown flag "${arg}"`);
   }
   return flags;

@@ -9,6 +9,7 @@ Deno.test("chaos flags: the defaults are the short profile, every scenario, the 
     profile: SHORT,
     json: false,
     only: NAMES,
+    serverEnv: {},
     clientEnv: {},
   });
 });
@@ -24,12 +25,20 @@ Deno.test("chaos flags: --long, --json, --out and --only in its given order", ()
   assert.deepEqual(flags.only, ["restart", "floods"]);
 });
 
-Deno.test("chaos flags: --client-env adds to the clients' environment, once per pair", () => {
+Deno.test("chaos flags: --server-env and --client-env add to each side's environment, once per pair", () => {
   const flags = parseFlags(
-    ["--client-env", "MALLOC_ARENA_MAX=2", "--client-env", "A=b=c"],
+    [
+      "--client-env",
+      "MALLOC_ARENA_MAX=2",
+      "--client-env",
+      "A=b=c",
+      "--server-env",
+      "MALLOC_MMAP_THRESHOLD_=131072",
+    ],
     NAMES,
   );
   assert.deepEqual(flags.clientEnv, { MALLOC_ARENA_MAX: "2", A: "b=c" });
+  assert.deepEqual(flags.serverEnv, { MALLOC_MMAP_THRESHOLD_: "131072" });
 });
 
 Deno.test("chaos flags: unknown flags, unknown scenarios and missing values are usage errors", () => {
@@ -41,6 +50,8 @@ Deno.test("chaos flags: unknown flags, unknown scenarios and missing values are 
       ["--only", "--long"],
       ["--client-env", "=2"],
       ["--client-env", "NOEQUALS"],
+      ["--server-env", "=2"],
+      ["--server-env"],
     ]
   ) {
     assert.throws(() => parseFlags(args, NAMES), ChaosUsageError, args.join(" "));

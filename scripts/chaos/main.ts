@@ -48,7 +48,7 @@ async function run(flags: Flags, checks: Checks, dir: string): Promise<void> {
   const rig = new Rig(dir, {
     keepaliveMs: profile.keepaliveMs,
     reconnectMaxMs: profile.reconnectMaxMs,
-  }, { inspect: true, clientEnv: flags.clientEnv });
+  }, { inspect: true, env: flags.serverEnv, clientEnv: flags.clientEnv });
   current = rig;
   const proxy = new ChaosProxy(rig.tunnelPort);
   try {
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     if (!(error instanceof ChaosUsageError)) throw error;
     console.error(`chaos: ${error.message}`);
     console.error(
-      "usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b] [--client-env NAME=VALUE]",
+      "usage: deno task chaos [--long] [--json] [--out PATH|-] [--only a,b] [--server-env NAME=VALUE] [--client-env NAME=VALUE]",
     );
     return 2;
   }
