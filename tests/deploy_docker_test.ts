@@ -83,6 +83,7 @@ Deno.test("docker: the build stage compiles mod.ts into /out/wormhole with the p
   const permissions = words.filter((word) => word.startsWith("--allow-") || word === "-A").sort();
   assert.deepEqual(permissions, [
     "--allow-env",
+    "--allow-ffi",
     "--allow-net",
     "--allow-read",
     "--allow-sys",

@@ -14,6 +14,7 @@ const ROOT = new URL("../", import.meta.url);
 const OTHER_TOOLS = new Set([
   "--allow-all",
   "--allow-env",
+  "--allow-ffi",
   "--allow-net",
   "--allow-read",
   "--allow-run",

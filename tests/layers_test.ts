@@ -22,6 +22,7 @@ const LAYERS = [
   "protocol",
   "state",
   "log",
+  "memory",
 ];
 
 const SRC = new URL("../src/", import.meta.url);

@@ -42,6 +42,8 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  // glibc's malloc_trim, and nothing else (src/memory/malloc_trim.ts).
+  "--allow-ffi",
 ];
 
 /**

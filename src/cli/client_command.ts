@@ -16,6 +16,7 @@ import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { StateStore } from "../state/mod.ts";
 import { clientMetrics } from "../metrics/mod.ts";
+import { startMemoryReleaser } from "./memory.ts";
 import { KEY_FILES, openState, type StateFlags, stateFlags } from "./state.ts";
 import {
   type OfferedFlags,
@@ -132,9 +133,11 @@ async function runClient(flags: ClientFlags): Promise<void> {
   if (flags.adminPort !== undefined) checkAdminAccess(flags);
   const caCerts = flags.caFile ? [await readPem(flags.caFile, "--ca-file")] : undefined;
   const state = await openState(flags, "client", log);
+  const releaser = startMemoryReleaser(log);
   try {
     await join(flags, state, caCerts, log);
   } finally {
+    releaser?.stop();
     await state.close();
   }
 }

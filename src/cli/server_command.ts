@@ -12,6 +12,7 @@ import { adminHandler, serveAdmin } from "../admin/mod.ts";
 import { loadOrCreateIdentityIn } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { serverMetrics } from "../metrics/mod.ts";
+import { startMemoryReleaser } from "./memory.ts";
 import type { StateStore } from "../state/mod.ts";
 import {
   type Acceptor,
@@ -173,9 +174,11 @@ async function runServer(flags: ServerFlags): Promise<void> {
     }
     : undefined;
   const state = await openState(flags, "server", log);
+  const releaser = startMemoryReleaser(log);
   try {
     await serve(flags, state, tls, log);
   } finally {
+    releaser?.stop();
     await state.close();
   }
 }

@@ -50,6 +50,7 @@ export class Collector {
   #minor = 0;
   #major = 0;
   #majorAt = EXTERNAL_FLOOR;
+  #moved = 0;
 
   /** Collects with `host`; without one, {@linkcode noted} does nothing. */
   constructor(host: CollectorHost | undefined) {
@@ -61,8 +62,28 @@ export class Collector {
     return this.#majorAt;
   }
 
+  /** Bytes sealed or opened since the process started (what {@linkcode noted} was told). */
+  get moved(): number {
+    return this.#moved;
+  }
+
+  /**
+   * Runs a full collection now, if this process can; says whether it did.
+   * What is still held afterwards sets the next full collection's threshold,
+   * as after one that {@linkcode noted} asked for.
+   */
+  collectFully(): boolean {
+    const host = this.#host;
+    if (!host) return false;
+    host.gc({ type: "major", execution: "sync" });
+    this.#major = 0;
+    this.#majorAt = Math.max(EXTERNAL_FLOOR, 2 * host.external());
+    return true;
+  }
+
   /** `bytes` were sealed or opened: collects if that completes an interval. */
   noted(bytes: number): void {
+    this.#moved += bytes;
     const host = this.#host;
     if (!host) return;
     this.#minor += bytes;

@@ -75,3 +75,24 @@ Deno.test("collector: without V8's gc() it does nothing", () => {
   collector.noted(4 * MAJOR_MIN);
   assert.equal(collector.majorAt, EXTERNAL_FLOOR);
 });
+
+Deno.test("collector: counts the bytes it is told of, with or without gc()", () => {
+  const { view } = recordingHost(0);
+  const collecting = new Collector(view);
+  const idle = new Collector(undefined);
+  for (const c of [collecting, idle]) {
+    c.noted(RECORD);
+    c.noted(100);
+    assert.equal(c.moved, RECORD + 100);
+  }
+});
+
+Deno.test("collector: collectFully runs a full collection and sets the next threshold from what it left", () => {
+  const { host, view } = recordingHost(100 * MiB);
+  host.live = 40 * MiB;
+  const collector = new Collector(view);
+  assert.equal(collector.collectFully(), true);
+  assert.deepEqual(host.asked, ["major/sync"]);
+  assert.equal(collector.majorAt, 80 * MiB);
+  assert.equal(new Collector(undefined).collectFully(), false);
+});

@@ -18,3 +18,4 @@ export * from "./keys.ts";
 export * from "./channel.ts";
 export * from "./handshake.ts";
 export * from "./session.ts";
+export { Collector, collector } from "./collector.ts";
