@@ -75,8 +75,10 @@ export class Collector {
   collectFully(): boolean {
     const host = this.#host;
     if (!host) return false;
-    host.gc({ type: "major", execution: "sync" });
     this.#major = 0;
+    host.gc({ type: "major", execution: "sync" });
+    // What is still held now is in use (data waiting for slow readers):
+    // the next full collection waits until as much again is garbage.
     this.#majorAt = Math.max(EXTERNAL_FLOOR, 2 * host.external());
     return true;
   }
@@ -91,11 +93,7 @@ export class Collector {
     if (this.#minor < MINOR_EVERY) return;
     this.#minor = 0;
     if (this.#major >= MAJOR_MIN && host.external() >= this.#majorAt) {
-      this.#major = 0;
-      host.gc({ type: "major", execution: "sync" });
-      // What is still held now is in use (data waiting for slow readers):
-      // the next full collection waits until as much again is garbage.
-      this.#majorAt = Math.max(EXTERNAL_FLOOR, 2 * host.external());
+      this.collectFully();
     } else {
       host.gc({ type: "minor", execution: "sync" });
     }

@@ -121,24 +121,19 @@ async function oneFlood(ctx: Context, scenario: string, flood: Flood): Promise<v
       await toolSays(tool, "ready", 30_000);
     }
     const rssBefore = await rssKiB(server.pid);
-    let rssPeak = rssBefore;
     const done = toolSays(tool, "done", profile.floodSeconds * 1000 + 60_000);
     let finished = false;
     done.finally(() => finished = true).catch(() => {});
-    const sampling = (async () => {
-      while (!finished) {
-        rssPeak = Math.max(rssPeak, await rssKiB(server.pid));
-        await sleep(200);
-      }
-    })();
+    const sampling = peakRss(server.pid, done);
     // Latency first, alone: a transfer at the same time would be what it measures.
     const prober = new Prober(echo);
     await sleep(profile.floodSeconds * 1000 * PROBE_SHARE);
     const probe = await prober.stop();
     const moved = await transfer(sink, profile.transferMiB, profile.transferTimeoutMs);
     const transferInFlood = !finished;
-    await sampling;
-    const report = (await done).done as Record<string, unknown>;
+    const flooded = await sampling;
+    const rssPeak = Math.max(rssBefore, flooded.peakKiB);
+    const report = flooded.result.done as Record<string, unknown>;
     const size = floodSize(flood.mode, flood.amount, profile.floodSeconds, report);
     if (size) {
       checks.add({
